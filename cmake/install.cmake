@@ -1,0 +1,29 @@
+# Installs headers, the library, a CMake package (find_package(gilfree)) and gilfree.pc.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS gilfree EXPORT gilfreeTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY include/gilfree DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT gilfreeTargets NAMESPACE gilfree::
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
+
+file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfig.cmake.in [=[
+@PACKAGE_INIT@
+include(CMakeFindDependencyMacro)
+find_dependency(Threads)
+include("${CMAKE_CURRENT_LIST_DIR}/gilfreeTargets.cmake")
+]=])
+configure_package_config_file(${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
+
+configure_file(${CMAKE_CURRENT_LIST_DIR}/gilfree.pc.in ${CMAKE_CURRENT_BINARY_DIR}/gilfree.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gilfree.pc
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,52 @@
+#include "gilfree/detail/futex.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <thread>
+
+namespace gilfree::detail {
+
+bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
+                const Deadline& deadline) noexcept {
+  timespec ts{};
+  timespec* abs = nullptr;
+  if (!deadline.is_forever()) {
+    // steady_clock is CLOCK_MONOTONIC on Linux, so its epoch is the kernel's.
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  deadline.time_point().time_since_epoch())
+                  .count();
+    if (ns < 0) ns = 0;
+    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    abs = &ts;
+  }
+  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a wake-up that
+  // turns out spurious never stretches the total wait.
+  long rc = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
+                    FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, abs, nullptr,
+                    FUTEX_BITSET_MATCH_ANY);
+  if (rc == -1 && errno == ETIMEDOUT) return false;
+  return true;
+}
+
+void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
+          count, nullptr, nullptr, 0);
+}
+
+int spin_budget() noexcept {
+  static const int budget = [] {
+    if (const char* env = std::getenv("GILFREE_SPIN")) return std::atoi(env);
+    return std::thread::hardware_concurrency() > 1 ? 4000 : 0;
+  }();
+  return budget;
+}
+
+}  // namespace gilfree::detail
