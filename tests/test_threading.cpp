@@ -1,0 +1,923 @@
+// Tests for gilfree/threading.hpp: Python's threading semantics, edge cases and stress.
+#include "gilfree/threading.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using gilfree::Timeout;
+
+namespace {
+
+// Stress sizes: enough to shake out races in a debug build, small enough for TSan on 2 cores.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr int kScale = 1;
+#else
+constexpr int kScale = 5;
+#endif
+
+template <class F>
+double seconds_of(F&& f) {
+  auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// ---- Timeout --------------------------------------------------------------------------
+
+TEST(Timeout, ConvertsFromDurationsAndSeconds) {
+  Timeout forever;
+  EXPECT_TRUE(forever.is_forever());
+  Timeout ms = 250ms;
+  EXPECT_FALSE(ms.is_forever());
+  EXPECT_EQ(ms.duration(), 250ms);
+  Timeout s = 0.5;
+  EXPECT_EQ(s.duration(), 500ms);
+  EXPECT_TRUE(Timeout(1e300).is_forever());
+  EXPECT_EQ(Timeout::zero().duration().count(), 0);
+}
+
+TEST(Timeout, NegativeIsValueError) {
+  EXPECT_THROW(Timeout(-1.0), gilfree::ValueError);
+  EXPECT_THROW(Timeout(-1ms), gilfree::ValueError);
+  EXPECT_THROW(Timeout(std::nan("")), gilfree::ValueError);
+  gilfree::Lock lock;
+  EXPECT_THROW(lock.acquire(true, -0.5), gilfree::ValueError);
+  gilfree::Event ev;
+  EXPECT_THROW(ev.wait(-1s), gilfree::ValueError);
+}
+
+// ---- Lock -----------------------------------------------------------------------------
+
+TEST(Lock, AcquireRelease) {
+  gilfree::Lock lock;
+  EXPECT_FALSE(lock.locked());
+  EXPECT_TRUE(lock.acquire());
+  EXPECT_TRUE(lock.locked());
+  EXPECT_FALSE(lock.acquire(false));
+  EXPECT_FALSE(lock.acquire(true, 0));
+  lock.release();
+  EXPECT_FALSE(lock.locked());
+}
+
+TEST(Lock, ReleaseUnlockedIsRuntimeError) {
+  gilfree::Lock lock;
+  try {
+    lock.release();
+    FAIL() << "no exception";
+  } catch (const gilfree::RuntimeError& e) {
+    EXPECT_STREQ(e.what(), "release unlocked lock");
+  }
+  EXPECT_FALSE(lock.locked());
+}
+
+TEST(Lock, NonBlockingWithTimeoutIsValueError) {
+  gilfree::Lock lock;
+  EXPECT_THROW(lock.acquire(false, 1.0), gilfree::ValueError);
+  EXPECT_FALSE(lock.locked());
+}
+
+TEST(Lock, TimedAcquireTimesOut) {
+  gilfree::Lock lock;
+  lock.acquire();
+  double took = seconds_of([&] { EXPECT_FALSE(lock.acquire(true, 50ms)); });
+  EXPECT_GE(took, 0.045);
+  EXPECT_LT(took, 5.0);
+  lock.release();
+}
+
+TEST(Lock, ReleasedByAnotherThread) {
+  gilfree::Lock lock;
+  lock.acquire();
+  std::thread other([&] { lock.release(); });
+  other.join();
+  EXPECT_FALSE(lock.locked());
+  // The classic use: a lock as a binary signal between threads.
+  lock.acquire();
+  std::thread signaller([&] { lock.release(); });
+  EXPECT_TRUE(lock.acquire(true, 10s));
+  signaller.join();
+  lock.release();
+}
+
+TEST(Lock, WorksWithStandardLockingTools) {
+  gilfree::Lock a, b;
+  {
+    std::scoped_lock both(a, b);
+    EXPECT_TRUE(a.locked() && b.locked());
+  }
+  EXPECT_FALSE(a.locked() || b.locked());
+  std::unique_lock ul(a, std::defer_lock);
+  EXPECT_TRUE(ul.try_lock_for(10ms));
+  EXPECT_FALSE(b.try_lock_until(std::chrono::steady_clock::now() - 1s) && (b.unlock(), false));
+  ul.unlock();
+  std::condition_variable_any cv;
+  bool ready = false;
+  std::thread t([&] {
+    std::scoped_lock g(a);
+    ready = true;
+    cv.notify_one();
+  });
+  {
+    std::unique_lock g(a);
+    cv.wait(g, [&] { return ready; });
+  }
+  t.join();
+}
+
+TEST(Lock, StressMutualExclusion) {
+  gilfree::Lock lock;
+  long counter = 0;
+  const int per_thread = 20000 * kScale;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      for (int j = 0; j < per_thread; ++j) {
+        std::scoped_lock g(lock);
+        ++counter;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(counter, 4L * per_thread);
+}
+
+TEST(Lock, StressTimedAcquire) {
+  gilfree::Lock lock;
+  std::atomic<int> inside{0};
+  std::atomic<long> got{0}, missed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      for (int j = 0; j < 2000 * kScale; ++j) {
+        if (lock.acquire(true, 20us)) {
+          EXPECT_EQ(inside.fetch_add(1), 0);
+          inside.fetch_sub(1);
+          ++got;
+          lock.release();
+        } else {
+          ++missed;
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(got + missed, 4L * 2000 * kScale);
+  EXPECT_GT(got.load(), 0);
+  EXPECT_FALSE(lock.locked());
+}
+
+// ---- RLock ----------------------------------------------------------------------------
+
+TEST(RLock, Reentrant) {
+  gilfree::RLock r;
+  EXPECT_TRUE(r.acquire());
+  EXPECT_TRUE(r.acquire());
+  EXPECT_EQ(r.count(), 2u);
+  EXPECT_TRUE(r.is_owned());
+  r.release();
+  EXPECT_TRUE(r.locked());
+  r.release();
+  EXPECT_FALSE(r.locked());
+  EXPECT_FALSE(r.is_owned());
+}
+
+TEST(RLock, ReleaseByNonOwnerIsRuntimeError) {
+  gilfree::RLock r;
+  EXPECT_THROW(r.release(), gilfree::RuntimeError);
+  r.acquire();
+  std::thread other([&] {
+    try {
+      r.release();
+      ADD_FAILURE() << "no exception";
+    } catch (const gilfree::RuntimeError& e) {
+      EXPECT_STREQ(e.what(), "cannot release un-acquired lock");
+    }
+    EXPECT_FALSE(r.acquire(false));
+  });
+  other.join();
+  r.release();
+}
+
+TEST(RLock, BlocksOtherThreadsUntilFullyReleased) {
+  gilfree::RLock r;
+  r.acquire();
+  r.acquire();
+  gilfree::Event tried, acquired;
+  std::thread other([&] {
+    EXPECT_FALSE(r.acquire(true, 10ms));
+    tried.set();
+    r.acquire();
+    acquired.set();
+    r.release();
+  });
+  ASSERT_TRUE(tried.wait(10s));
+  r.release();
+  EXPECT_FALSE(acquired.wait(20ms));  // still held once
+  r.release();
+  EXPECT_TRUE(acquired.wait(10s));
+  other.join();
+}
+
+TEST(RLock, StressNestedCounters) {
+  gilfree::RLock r;
+  long red = 0, blue = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      for (int j = 0; j < 5000 * kScale; ++j) {
+        std::scoped_lock outer(r);
+        ++red;
+        std::scoped_lock inner(r);
+        ++blue;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(red, 4L * 5000 * kScale);
+  EXPECT_EQ(blue, red);
+}
+
+// ---- Condition ------------------------------------------------------------------------
+
+TEST(Condition, WaitWithoutLockIsRuntimeError) {
+  gilfree::Condition c;
+  EXPECT_THROW(c.wait(0.01), gilfree::RuntimeError);
+  EXPECT_THROW(c.notify(), gilfree::RuntimeError);
+  EXPECT_THROW(c.notify_all(), gilfree::RuntimeError);
+  gilfree::Lock l;
+  gilfree::Condition over_lock(l);
+  EXPECT_THROW(over_lock.notify(), gilfree::RuntimeError);
+}
+
+TEST(Condition, WaitTimesOutAndReacquires) {
+  for (auto* make : {+[]() { return 0; }, +[]() { return 1; }}) {
+    gilfree::Lock l;
+    gilfree::Condition cl(l);
+    gilfree::Condition cr;  // RLock, reentered twice
+    gilfree::Condition& c = make() ? cl : cr;
+    std::scoped_lock g(c);
+    if (&c == &cr) cr.acquire();
+    double took = seconds_of([&] { EXPECT_FALSE(c.wait(30ms)); });
+    EXPECT_GE(took, 0.025);
+    if (&c == &cr) cr.release();
+  }
+}
+
+TEST(Condition, NotifyWakesInFifoOrderWithoutSpuriousWakeups) {
+  gilfree::Condition c;
+  std::vector<int> order;
+  std::atomic<int> waiting{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] {
+      std::scoped_lock g(c);
+      ++waiting;
+      EXPECT_TRUE(c.wait());
+      order.push_back(i);
+    });
+    // Let thread i enqueue before starting i+1, so the FIFO order is known.
+    while (waiting.load() != i + 1) std::this_thread::yield();
+    std::scoped_lock g(c);  // i is now inside wait(), which released the lock
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    {
+      std::scoped_lock g(c);
+      c.notify(1);
+    }
+    for (;;) {  // the woken thread records itself before the next notify
+      std::scoped_lock g(c);
+      if (order.size() == i + 1) break;
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(Condition, NotifyNAndNotifyAll) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  int woken = 0, waiting = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 5; ++i)
+    threads.emplace_back([&] {
+      std::scoped_lock g(c);
+      ++waiting;
+      if (c.wait(10s)) ++woken;
+    });
+  auto wait_for_waiters = [&](int n) {
+    for (;;) {
+      std::scoped_lock g(c);
+      if (waiting == n) return;
+    }
+  };
+  wait_for_waiters(5);
+  {
+    std::scoped_lock g(c);
+    c.notify(2);
+  }
+  for (;;) {
+    std::scoped_lock g(c);
+    if (woken == 2) break;
+  }
+  {
+    std::scoped_lock g(c);
+    c.notify_all();
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(woken, 5);
+}
+
+TEST(Condition, WaitForPredicate) {
+  gilfree::Condition c;
+  int value = 0;
+  std::thread producer([&] {
+    for (int i = 0; i < 5; ++i) {
+      std::scoped_lock g(c);
+      ++value;
+      c.notify_all();
+    }
+  });
+  {
+    std::scoped_lock g(c);
+    EXPECT_TRUE(c.wait_for([&] { return value == 5; }, 10s));
+  }
+  producer.join();
+  std::scoped_lock g(c);
+  EXPECT_FALSE(c.wait_for([] { return false; }, 20ms));
+}
+
+TEST(Condition, OverStdMutex) {
+  std::mutex m;
+  gilfree::Condition c(m);
+  bool ready = false;
+  std::thread t([&] {
+    std::scoped_lock g(c);
+    ready = true;
+    c.notify();
+  });
+  {
+    std::scoped_lock g(c);
+    EXPECT_TRUE(c.wait_for([&] { return ready; }, 10s));
+  }
+  t.join();
+}
+
+TEST(Condition, StressBoundedBufferWithTwoConditions) {
+  // The seeds' bounded buffer: one RLock, "not full" and "not empty" conditions.
+  gilfree::RLock lock;
+  gilfree::Condition not_full(lock), not_empty(lock);
+  std::vector<int> buffer;
+  const std::size_t capacity = 4;
+  const int items = 5000 * kScale;
+  long sum = 0;
+  auto producer = [&](int base) {
+    for (int i = 0; i < items; ++i) {
+      std::scoped_lock g(lock);
+      not_full.wait_for([&] { return buffer.size() < capacity; });
+      buffer.push_back(base + i);
+      not_empty.notify();
+    }
+  };
+  auto consumer = [&] {
+    for (int i = 0; i < items; ++i) {
+      std::scoped_lock g(lock);
+      not_empty.wait_for([&] { return !buffer.empty(); });
+      sum += buffer.back();
+      buffer.pop_back();
+      not_full.notify();
+    }
+  };
+  std::thread p1(producer, 0), p2(producer, items), c1(consumer), c2(consumer);
+  p1.join(), p2.join(), c1.join(), c2.join();
+  long n = 2L * items;
+  EXPECT_EQ(sum, n * (n - 1) / 2);
+  EXPECT_TRUE(buffer.empty());
+}
+
+TEST(Condition, StressTimedWaitsRacingNotifies) {
+  // Timeouts racing notifications must neither lose the lock nor corrupt the waiter list.
+  gilfree::Condition c;
+  std::atomic<bool> stop{false};
+  std::atomic<long> waits{0};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 3; ++i)
+    waiters.emplace_back([&] {
+      while (!stop) {
+        std::scoped_lock g(c);
+        c.wait(Timeout(std::chrono::microseconds(50)));
+        ++waits;
+      }
+    });
+  for (int i = 0; i < 3000 * kScale; ++i) {
+    std::scoped_lock g(c);
+    c.notify(i % 3);
+  }
+  stop = true;
+  {
+    std::scoped_lock g(c);
+    c.notify_all();
+  }
+  for (auto& t : waiters) t.join();
+  EXPECT_GT(waits.load(), 0);
+}
+
+// ---- Semaphore ------------------------------------------------------------------------
+
+TEST(Semaphore, CountsAndValidates) {
+  EXPECT_THROW(gilfree::Semaphore(-1), gilfree::ValueError);
+  gilfree::Semaphore s(2);
+  EXPECT_TRUE(s.acquire());
+  EXPECT_TRUE(s.acquire(false));
+  EXPECT_FALSE(s.acquire(false));
+  EXPECT_FALSE(s.acquire(true, 10ms));
+  EXPECT_THROW(s.acquire(false, 1.0), gilfree::ValueError);
+  EXPECT_THROW(s.release(0), gilfree::ValueError);
+  s.release(2);
+  EXPECT_EQ(s.value(), 2);
+  s.release(5);  // a plain Semaphore may grow
+  EXPECT_EQ(s.value(), 7);
+}
+
+TEST(Semaphore, ReleaseNWakesN) {
+  gilfree::Semaphore s(0);
+  std::atomic<int> through{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      if (s.acquire(true, 10s)) ++through;
+    });
+  s.release(3);
+  while (through.load() < 3) std::this_thread::yield();
+  EXPECT_EQ(s.value(), 0);
+  s.release();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(through.load(), 4);
+}
+
+TEST(BoundedSemaphore, ReleasingTooManyIsValueError) {
+  gilfree::BoundedSemaphore s(2);
+  try {
+    s.release();
+    FAIL();
+  } catch (const gilfree::ValueError& e) {
+    EXPECT_STREQ(e.what(), "Semaphore released too many times");
+  }
+  s.acquire();
+  s.acquire();
+  EXPECT_THROW(s.release(3), gilfree::ValueError);
+  s.release(2);
+  EXPECT_EQ(s.value(), 2);
+}
+
+TEST(Semaphore, StressLimitsConcurrency) {
+  gilfree::BoundedSemaphore s(3);
+  std::atomic<int> inside{0}, max_inside{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back([&] {
+      for (int j = 0; j < 2000 * kScale; ++j) {
+        std::scoped_lock g(s);
+        int now = ++inside;
+        int seen = max_inside.load();
+        while (now > seen && !max_inside.compare_exchange_weak(seen, now)) {
+        }
+        --inside;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_LE(max_inside.load(), 3);
+  EXPECT_GE(max_inside.load(), 1);
+  EXPECT_EQ(s.value(), 3);
+}
+
+// ---- Event ----------------------------------------------------------------------------
+
+TEST(Event, SetClearWait) {
+  gilfree::Event e;
+  EXPECT_FALSE(e.is_set());
+  EXPECT_FALSE(e.wait(10ms));
+  EXPECT_FALSE(e.wait(0));
+  e.set();
+  EXPECT_TRUE(e.is_set());
+  EXPECT_TRUE(e.wait());
+  EXPECT_TRUE(e.wait(0));
+  e.clear();
+  EXPECT_FALSE(e.wait(0));
+}
+
+TEST(Event, SetWakesAllWaiters) {
+  gilfree::Event e;
+  std::atomic<int> woke{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      if (e.wait(10s)) ++woke;
+    });
+  e.set();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(woke.load(), 4);
+}
+
+TEST(Event, StressPingPong) {
+  gilfree::Event ping, pong;
+  const int rounds = 2000 * kScale;
+  std::thread other([&] {
+    for (int i = 0; i < rounds; ++i) {
+      ASSERT_TRUE(ping.wait(10s));
+      ping.clear();
+      pong.set();
+    }
+  });
+  for (int i = 0; i < rounds; ++i) {
+    ping.set();
+    ASSERT_TRUE(pong.wait(10s));
+    pong.clear();
+  }
+  other.join();
+}
+
+// ---- Thread ---------------------------------------------------------------------------
+
+TEST(Thread, FunctionalStyleRunsWithArguments) {
+  int result = 0;
+  gilfree::Thread t([](int a, int b, int* out) { *out = a + b; }, 2, 3, &result);
+  EXPECT_FALSE(t.is_alive());
+  EXPECT_FALSE(t.ident().has_value());
+  t.start();
+  EXPECT_TRUE(t.ident().has_value());
+  EXPECT_TRUE(t.native_id().has_value());
+  t.join();
+  EXPECT_FALSE(t.is_alive());
+  EXPECT_EQ(result, 5);
+}
+
+TEST(Thread, SubclassStyle) {
+  struct CountdownThread : gilfree::Thread {
+    explicit CountdownThread(int n) : n(n) {}
+    ~CountdownThread() override { join(); }
+    void run() override {
+      while (n > 0) --n, ++steps;
+    }
+    int n, steps = 0;
+  };
+  CountdownThread t(10);
+  t.start();
+  t.join();
+  EXPECT_EQ(t.steps, 10);
+}
+
+TEST(Thread, NamesAndDefaults) {
+  gilfree::Thread a([] {});
+  EXPECT_EQ(a.name().rfind("Thread-", 0), 0u);
+  gilfree::Thread b({.name = "worker-1"}, [] {});
+  EXPECT_EQ(b.name(), "worker-1");
+  b.set_name("renamed");
+  EXPECT_EQ(b.name(), "renamed");
+  EXPECT_FALSE(b.daemon());  // inherited from the main thread
+  gilfree::Thread c({.daemon = true}, [] {});
+  EXPECT_TRUE(c.daemon());
+  EXPECT_EQ(gilfree::main_thread().name(), "MainThread");
+}
+
+TEST(Thread, StartTwiceAndBadJoinsAreRuntimeErrors) {
+  gilfree::Thread t([] {});
+  EXPECT_THROW(t.join(), gilfree::RuntimeError);
+  t.start();
+  EXPECT_THROW(t.start(), gilfree::RuntimeError);
+  EXPECT_THROW(t.set_daemon(true), gilfree::RuntimeError);
+  t.join();
+  std::atomic<bool> raised{false};
+  gilfree::Thread self_join([&] {
+    try {
+      gilfree::current_thread().join();
+    } catch (const gilfree::RuntimeError& e) {
+      raised = std::string(e.what()) == "cannot join current thread";
+    }
+  });
+  self_join.start();
+  self_join.join();
+  EXPECT_TRUE(raised);
+}
+
+TEST(Thread, JoinWithTimeout) {
+  gilfree::Event release;
+  gilfree::Thread t([&] { release.wait(); });
+  t.start();
+  t.join(20ms);
+  EXPECT_TRUE(t.is_alive());
+  release.set();
+  t.join();
+  EXPECT_FALSE(t.is_alive());
+}
+
+TEST(Thread, CurrentThreadAndEnumerate) {
+  gilfree::Event go;
+  std::string seen_name;
+  std::uint64_t seen_ident = 0;
+  gilfree::Thread t({.name = "seer"}, [&] {
+    seen_name = gilfree::current_thread().name();
+    seen_ident = gilfree::get_ident();
+    go.wait();
+  });
+  std::size_t before = gilfree::active_count();
+  t.start();
+  auto all = gilfree::enumerate();
+  EXPECT_NE(std::find(all.begin(), all.end(), &t), all.end());
+  EXPECT_EQ(gilfree::active_count(), before + 1);
+  go.set();
+  t.join();
+  EXPECT_EQ(seen_name, "seer");
+  EXPECT_EQ(seen_ident, *t.ident());
+  EXPECT_EQ(gilfree::active_count(), before);
+  EXPECT_EQ(&gilfree::current_thread(), &gilfree::main_thread());
+}
+
+TEST(Thread, ForeignThreadsGetDummyThreads) {
+  std::string name;
+  bool daemon = false;
+  std::thread foreign([&] {
+    name = gilfree::current_thread().name();
+    daemon = gilfree::current_thread().daemon();
+    EXPECT_EQ(&gilfree::current_thread(), &gilfree::current_thread());
+  });
+  foreign.join();
+  EXPECT_EQ(name.rfind("Dummy-", 0), 0u);
+  EXPECT_TRUE(daemon);
+}
+
+TEST(Thread, OsThreadNameIsSet) {
+  char buf[32] = {};
+  gilfree::Thread t({.name = "a-long-thread-name-here"},
+                    [&] { pthread_getname_np(pthread_self(), buf, sizeof buf); });
+  t.start();
+  t.join();
+  EXPECT_STREQ(buf, "a-long-thread-n");
+}
+
+TEST(Thread, ExceptionGoesToExcepthook) {
+  std::string who, what;
+  auto old = gilfree::set_excepthook([&](const gilfree::ExceptHookArgs& args) {
+    who = args.thread->name();
+    try {
+      std::rethrow_exception(args.exc_value);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+  });
+  gilfree::Thread t({.name = "boom"}, [] { throw gilfree::ValueError("bad value"); });
+  t.start();
+  t.join();
+  gilfree::set_excepthook(old);
+  EXPECT_EQ(who, "boom");
+  EXPECT_EQ(what, "bad value");
+}
+
+TEST(Thread, DefaultExcepthookPrintsLikePython) {
+  testing::internal::CaptureStderr();
+  gilfree::Thread t({.name = "loud"}, [] { throw gilfree::RuntimeError("oops"); });
+  t.start();
+  t.join();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("Exception in thread loud:"), std::string::npos) << err;
+  EXPECT_NE(err.find("oops"), std::string::npos) << err;
+}
+
+TEST(Thread, DestructorJoinsNonDaemon) {
+  std::atomic<bool> finished{false};
+  gilfree::Event started;
+  {
+    gilfree::Thread t([&] {
+      started.set();
+      std::this_thread::sleep_for(20ms);  // give the destructor something to wait for
+      finished = true;
+    });
+    t.start();
+    started.wait();
+  }
+  EXPECT_TRUE(finished);
+}
+
+TEST(Thread, DaemonOutlivesItsObject) {
+  gilfree::Event go, done;
+  std::string name_inside;
+  {
+    gilfree::Thread t({.name = "ghost", .daemon = true}, [&] {
+      go.wait();
+      name_inside = gilfree::current_thread().name();
+      done.set();
+    });
+    t.start();
+  }  // destroyed while running: the thread goes on, with a stand-in Thread object
+  go.set();
+  ASSERT_TRUE(done.wait(10s));
+  EXPECT_EQ(name_inside, "ghost");
+}
+
+TEST(Thread, MoveOnlyArguments) {
+  int seen = 0;
+  gilfree::Thread t([&](std::unique_ptr<int> p) { seen = *p; }, std::make_unique<int>(7));
+  t.start();
+  t.join();
+  EXPECT_EQ(seen, 7);
+}
+
+TEST(Thread, StressManyThreads) {
+  std::atomic<int> ran{0};
+  std::vector<std::unique_ptr<gilfree::Thread>> threads;
+  for (int i = 0; i < 50 * kScale; ++i) {
+    threads.push_back(std::make_unique<gilfree::Thread>([&] { ++ran; }));
+    threads.back()->start();
+  }
+  for (auto& t : threads) t->join();
+  EXPECT_EQ(ran.load(), 50 * kScale);
+  std::set<std::uint64_t> native;
+  for (auto& t : threads) native.insert(*t->native_id());
+  EXPECT_GE(native.size(), 1u);
+}
+
+// ---- local ----------------------------------------------------------------------------
+
+TEST(Local, EachThreadSeesItsOwnValue) {
+  gilfree::local<int> counter;
+  *counter = 1;
+  std::vector<int> seen(4);
+  std::vector<std::unique_ptr<gilfree::Thread>> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.push_back(std::make_unique<gilfree::Thread>([&, i] {
+      EXPECT_EQ(*counter, 0);
+      *counter += i;
+      seen[i] = *counter;
+    }));
+    threads.back()->start();
+  }
+  for (auto& t : threads) t->join();
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(*counter, 1);
+}
+
+TEST(Local, InitializerRunsOncePerThreadAndValuesDieWithTheThread) {
+  static std::atomic<int> alive{0};
+  struct Tracked {
+    Tracked() { ++alive; }
+    Tracked(const Tracked&) { ++alive; }
+    ~Tracked() { --alive; }
+  };
+  std::atomic<int> inits{0};
+  gilfree::local<Tracked> data([&] {
+    ++inits;
+    return Tracked{};
+  });
+  gilfree::Thread t([&] {
+    data.get();
+    data.get();
+  });
+  t.start();
+  t.join();
+  EXPECT_EQ(inits.load(), 1);
+  EXPECT_EQ(alive.load(), 0);
+}
+
+// ---- Timer ----------------------------------------------------------------------------
+
+TEST(Timer, FiresAfterInterval) {
+  gilfree::Event fired;
+  auto t0 = std::chrono::steady_clock::now();
+  gilfree::Timer timer(30ms, [&] { fired.set(); });
+  timer.start();
+  ASSERT_TRUE(fired.wait(10s));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 29ms);
+  timer.join();
+}
+
+TEST(Timer, CancelPreventsTheCall) {
+  std::atomic<bool> fired{false};
+  gilfree::Timer timer(10s, [&] { fired = true; });
+  timer.start();
+  timer.cancel();
+  timer.join(10s);
+  EXPECT_FALSE(timer.is_alive());
+  EXPECT_FALSE(fired);
+}
+
+TEST(Timer, ArgumentsArePassed) {
+  int sum = 0;
+  gilfree::Timer timer(0.001, [&](int a, int b) { sum = a + b; }, 4, 5);
+  timer.start();
+  timer.join();
+  EXPECT_EQ(sum, 9);
+}
+
+// ---- Barrier --------------------------------------------------------------------------
+
+TEST(Barrier, ValidatesParties) { EXPECT_THROW(gilfree::Barrier(0), gilfree::ValueError); }
+
+TEST(Barrier, ReleasesAllWithDistinctIndicesAndRunsActionOnce) {
+  std::atomic<int> actions{0};
+  gilfree::Barrier b(3, [&] { ++actions; });
+  EXPECT_EQ(b.parties(), 3u);
+  std::vector<std::size_t> idx(3);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 3; ++i) threads.emplace_back([&, i] { idx[i] = b.wait(); });
+  for (auto& t : threads) t.join();
+  std::set<std::size_t> distinct(idx.begin(), idx.end());
+  EXPECT_EQ(distinct, (std::set<std::size_t>{0, 1, 2}));
+  EXPECT_EQ(actions.load(), 1);
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(b.n_waiting(), 0u);
+}
+
+TEST(Barrier, TimeoutBreaksIt) {
+  gilfree::Barrier b(2);
+  EXPECT_THROW(b.wait(20ms), gilfree::BrokenBarrierError);
+  EXPECT_TRUE(b.broken());
+  EXPECT_THROW(b.wait(), gilfree::BrokenBarrierError);
+  b.reset();
+  EXPECT_FALSE(b.broken());
+}
+
+TEST(Barrier, DefaultTimeoutApplies) {
+  gilfree::Barrier b(2, {}, 20ms);
+  EXPECT_THROW(b.wait(), gilfree::BrokenBarrierError);
+}
+
+TEST(Barrier, AbortWakesWaiters) {
+  gilfree::Barrier b(3);
+  std::atomic<int> broken{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i)
+    threads.emplace_back([&] {
+      try {
+        b.wait();
+      } catch (const gilfree::BrokenBarrierError&) {
+        ++broken;
+      }
+    });
+  while (b.n_waiting() != 2) std::this_thread::yield();
+  b.abort();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(broken.load(), 2);
+  EXPECT_TRUE(b.broken());
+}
+
+TEST(Barrier, ResetWakesWaitersWithBrokenBarrierError) {
+  gilfree::Barrier b(2);
+  std::atomic<bool> broken{false};
+  std::thread t([&] {
+    try {
+      b.wait();
+    } catch (const gilfree::BrokenBarrierError&) {
+      broken = true;
+    }
+  });
+  while (b.n_waiting() != 1) std::this_thread::yield();
+  b.reset();
+  t.join();
+  EXPECT_TRUE(broken);
+  EXPECT_FALSE(b.broken());  // reset leaves it usable
+  std::thread t2([&] { b.wait(); });
+  b.wait();
+  t2.join();
+}
+
+TEST(Barrier, FailingActionBreaksBarrier) {
+  gilfree::Barrier b(2, [] { throw std::runtime_error("action failed"); });
+  std::atomic<int> broken{0}, failed{0};
+  auto party = [&] {
+    try {
+      b.wait();
+    } catch (const gilfree::BrokenBarrierError&) {
+      ++broken;
+    } catch (const std::runtime_error&) {
+      ++failed;
+    }
+  };
+  std::thread t1(party), t2(party);
+  t1.join(), t2.join();
+  EXPECT_EQ(failed.load(), 1);
+  EXPECT_EQ(broken.load(), 1);
+  EXPECT_TRUE(b.broken());
+}
+
+TEST(Barrier, StressManyCycles) {
+  const int parties = 4, cycles = 300 * kScale;
+  std::atomic<int> actions{0};
+  gilfree::Barrier b(parties, [&] { ++actions; });
+  std::vector<std::thread> threads;
+  std::atomic<long> index_sum{0};
+  for (int i = 0; i < parties; ++i)
+    threads.emplace_back([&] {
+      for (int c = 0; c < cycles; ++c) index_sum += static_cast<long>(b.wait());
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(actions.load(), cycles);
+  EXPECT_EQ(index_sum.load(), static_cast<long>(cycles) * (0 + 1 + 2 + 3));
+}
+
+}  // namespace
