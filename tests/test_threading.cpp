@@ -405,27 +405,30 @@ TEST(Condition, StressTimedWaitsRacingNotifies) {
   // Timeouts racing notifications must neither lose the lock nor corrupt the waiter list.
   gilfree::Condition c;
   std::atomic<bool> stop{false};
-  std::atomic<long> waits{0};
+  std::atomic<long> waits{0}, notified{0};
+  int holders = 0;  // checked under the lock: exactly one holder at a time
   std::vector<std::thread> waiters;
   for (int i = 0; i < 3; ++i)
     waiters.emplace_back([&] {
       while (!stop) {
         std::scoped_lock g(c);
-        c.wait(Timeout(std::chrono::microseconds(50)));
+        EXPECT_EQ(++holders, 1);
+        --holders;
+        if (c.wait(Timeout(std::chrono::microseconds(50)))) ++notified;
+        EXPECT_EQ(++holders, 1);
+        --holders;
         ++waits;
       }
     });
-  for (int i = 0; i < 3000 * kScale; ++i) {
+  const long target = 1000L * kScale;
+  for (std::size_t i = 0; waits.load() < target; ++i) {
     std::scoped_lock g(c);
     c.notify(i % 3);
   }
   stop = true;
-  {
-    std::scoped_lock g(c);
-    c.notify_all();
-  }
   for (auto& t : waiters) t.join();
-  EXPECT_GT(waits.load(), 0);
+  EXPECT_GE(waits.load(), target);
+  EXPECT_GT(notified.load(), 0);
 }
 
 // ---- Semaphore ------------------------------------------------------------------------
