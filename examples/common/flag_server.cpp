@@ -1,0 +1,153 @@
+#include "flag_server.hpp"
+
+#include <httplib.h>
+
+#include <cctype>
+#include <deque>
+#include <functional>
+#include <random>
+#include <thread>
+
+#include <gilfree/threading.hpp>
+
+namespace seedkit {
+namespace {
+
+// httplib's handler pool, made of gilfree threads: a deque of tasks under a Condition.
+class GilfreeTaskQueue : public httplib::TaskQueue {
+ public:
+  explicit GilfreeTaskQueue(int n) {
+    for (int i = 0; i < n; ++i)
+      workers_.emplace_back(gilfree::Thread::Options{.name = "flagsrv-" + std::to_string(i)},
+                            [this] { work(); });
+    for (auto& w : workers_) w.start();
+  }
+  ~GilfreeTaskQueue() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::scoped_lock guard(cv_);
+    tasks_.push_back(std::move(fn));
+    cv_.notify();
+  }
+  void shutdown() override {
+    {
+      std::scoped_lock guard(cv_);
+      if (closed_) return;
+      closed_ = true;
+      cv_.notify_all();
+    }
+    for (auto& w : workers_) w.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::scoped_lock guard(cv_);
+        cv_.wait_for([this] { return closed_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // closed and drained
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  gilfree::Lock lock_;
+  gilfree::Condition cv_{lock_};
+  std::deque<std::function<void()>> tasks_;
+  bool closed_ = false;
+  std::deque<gilfree::Thread> workers_;
+};
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+struct FlagServer::Impl {
+  httplib::Server server;
+  std::unique_ptr<gilfree::Thread> listener;
+  gilfree::Lock rng_lock;  // guards rng: handlers draw from it concurrently
+  std::mt19937 rng{12345};
+};
+
+FlagServer::FlagServer(FlagServerOptions options) : impl_(std::make_unique<Impl>()) {
+  int threads = options.handler_threads;
+  impl_->server.new_task_queue = [threads] { return new GilfreeTaskQueue(threads); };
+  impl_->server.Get(
+      R"(/data/flags/([a-z]{2})/([a-z]{2})\.gif)",
+      [this, options](const httplib::Request& req, httplib::Response& res) {
+        std::size_t now_in = ++in_flight_;
+        for (std::size_t seen = max_in_flight_.load();
+             now_in > seen && !max_in_flight_.compare_exchange_weak(seen, now_in);) {
+        }
+        if (options.delay.count() > 0) std::this_thread::sleep_for(options.delay);
+        std::string cc = upper(req.matches[1]);
+        bool fail = options.fail.count(cc) > 0;
+        if (!fail && options.error_rate > 0) {
+          std::scoped_lock g(impl_->rng_lock);
+          fail = std::uniform_real_distribution<double>(0, 1)(impl_->rng) < options.error_rate;
+        }
+        if (fail) {
+          res.status = 500;
+          res.set_content("Internal Server Error", "text/plain");
+        } else if (req.matches[1] != req.matches[2] || !known_codes().count(cc)) {
+          res.status = 404;
+          res.set_content("Not Found", "text/plain");
+        } else {
+          res.set_content(flag_bytes(cc), "image/gif");
+        }
+        --in_flight_;
+        ++requests_;
+      });
+  port_ = impl_->server.bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("flag server: cannot bind 127.0.0.1");
+  impl_->listener = std::make_unique<gilfree::Thread>(
+      gilfree::Thread::Options{.name = "flagsrv-listen"},
+      [this] { impl_->server.listen_after_bind(); });
+  impl_->listener->start();  // the socket already listens: early connections wait in its backlog
+}
+
+FlagServer::~FlagServer() {
+  impl_->server.stop();
+  impl_->listener->join();
+}
+
+std::string FlagServer::base_url() const {
+  return "http://127.0.0.1:" + std::to_string(port_) + "/data/flags";
+}
+
+const std::set<std::string>& FlagServer::known_codes() {
+  static const std::set<std::string> codes = [] {
+    std::set<std::string> s;
+    for (const auto& cc : POP20_CC) s.insert(cc);
+    // Those of AA..CZ that are countries, so that flags2's "a b c" finds some and misses some.
+    for (const char* cc :
+         {"AD", "AE", "AF", "AG", "AL", "AM", "AO", "AR", "AT", "AU", "AZ", "BA", "BB", "BD",
+          "BE", "BF", "BG", "BH", "BI", "BJ", "BN", "BO", "BR", "BS", "BT", "BW", "BY", "BZ",
+          "CA", "CD", "CF", "CG", "CH", "CI", "CL", "CM", "CN", "CO", "CR", "CU", "CV", "CY",
+          "CZ"})
+      s.insert(cc);
+    return s;
+  }();
+  return codes;
+}
+
+std::string FlagServer::flag_bytes(std::string_view cc) {
+  // "GIF89a", then a few hundred bytes that depend only on the code.
+  std::string out = "GIF89a";
+  unsigned h = 2166136261u;
+  for (char c : cc) h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+  std::size_t size = 600 + h % 900;
+  for (std::size_t i = 0; out.size() < size; ++i) {
+    h = h * 1103515245u + 12345u;
+    out += static_cast<char>(h >> 24);
+  }
+  return out;
+}
+
+}  // namespace seedkit

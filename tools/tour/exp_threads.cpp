@@ -1,0 +1,319 @@
+// The thread experiments of the tour: Beazley's count(n), the JobQueue race, and the counter
+// behind a message queue. Each gilfree side mirrors its seed program's names; the CPython
+// side is tools/tour/python/<name>.py.
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gilfree/detail/futex.hpp>
+#if __has_include(<gilfree/queue.hpp>)
+#include <gilfree/queue.hpp>
+#define TOUR_HAVE_QUEUE 1
+#endif
+#include <gilfree/threading.hpp>
+
+#include "tour.hpp"
+
+namespace tour {
+
+// ---- count(n): seed 001, "Unraveled Threads" -----------------------------------------
+
+namespace beazley {
+
+// while n > 0: n -= 1. The empty asm tells the optimizer n is used, so the loop is kept
+// (a C++ compiler would otherwise delete a loop with no effect and time nothing).
+void count(long n) {
+  while (n > 0) {
+    n -= 1;
+    asm volatile("" : "+r"(n));
+  }
+}
+
+void sequential(long n) {
+  count(n);
+  count(n);
+}
+
+void threaded(long n) {
+  gilfree::Thread t1(count, n);
+  t1.start();
+  gilfree::Thread t2(count, n);
+  t2.start();
+  t1.join();
+  t2.join();
+}
+
+}  // namespace beazley
+
+Experiment run_count(const Options& opt) {
+  Experiment e{.key = "count", .title = "count(n) twice: sequential vs 2 threads", .seed = "seed 001"};
+  const long n = opt.quick ? 20'000'000 : 500'000'000;  // Beazley used 10^9
+  const long py_n = opt.quick ? 200'000 : 10'000'000;     // CPython at 10^9 would take ~45 s
+  const int repeats = opt.quick ? 1 : 2;
+  e.gilfree_size = "n = " + std::to_string(n) + " (best of " + std::to_string(repeats) + ")";
+  e.cpython_size = "n = " + std::to_string(py_n) + " (one run)";
+
+  double seq = best_of(repeats, [&] { beazley::sequential(n); });
+  double thr = best_of(repeats, [&] { beazley::threaded(n); });
+  PyRun py = run_python(opt, "count.py", {std::to_string(py_n)});
+
+  auto py_cell = [&](const char* key) {
+    Cell c;
+    if (py.ran) c.seconds = py.number(key);
+    else c.text = py.why;
+    return c;
+  };
+  e.rows.push_back({"sequential", {seq, ""}, py_cell("sequential")});
+  e.rows.push_back({"2 threads", {thr, ""}, py_cell("threads")});
+  e.rows.push_back({"2 processes", {std::nullopt, "(threads suffice)"}, py_cell("processes")});
+  e.notes.push_back(fmt("gilfree: %.2f ns per iteration", seq / (2.0 * n) * 1e9) +
+                    (py.ran ? fmt(" · CPython: %.1f ns per iteration",
+                                  *py.number("sequential") / (2.0 * py_n) * 1e9)
+                            : std::string()));
+  std::string lesson;
+  if (py.ran) {
+    lesson = "CPython threads: " + ratio(*py.number("sequential") / *py.number("threads")) +
+             " — the GIL (Beazley: \"1.8X slower!\"); CPython processes: " +
+             ratio(*py.number("sequential") / *py.number("processes")) + "; ";
+  }
+  lesson += "gilfree threads: " + ratio(seq / thr);
+  e.lesson = lesson;
+  e.figures = {{"gilfree_n", double(n)}, {"cpython_n", double(py_n)}};
+  return e;
+}
+
+// ---- the JobQueue race: seed 000, "Locks" ----------------------------------------------
+
+namespace race {
+
+class PrintJob {
+ public:
+  explicit PrintJob(std::string s) : s_(std::move(s)) {}
+  const std::string& work() const { return s_; }
+
+ private:
+  std::string s_;
+};
+
+// Python's list, as the seed uses it: list.append is atomic under the GIL, so this list's
+// append is atomic too (a slot claimed with fetch_add). Only `nq += 1` is left unprotected.
+class PyList {
+ public:
+  explicit PyList(std::size_t capacity) : slots_(capacity) {}
+  void append(const PrintJob* job) { slots_[len_.fetch_add(1)] = job; }
+  const PrintJob* pop() { return slots_[--len_]; }  // only ever called by one thread
+  std::size_t size() const { return len_.load(); }
+
+ private:
+  std::vector<const PrintJob*> slots_;
+  std::atomic<std::size_t> len_{0};
+};
+
+// `nq += 1` done the way the interpreter does it without a GIL: load, add, store. Each step
+// is atomic (so this is a well-defined race, not undefined behaviour), the whole is not.
+inline void unprotected_add(std::atomic<long>& nq, long d) {
+  nq.store(nq.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
+class JobQueue {
+ public:
+  explicit JobQueue(std::size_t capacity) : q(capacity) {}
+  void enqueue(const PrintJob* job) {
+    unprotected_add(nq, 1);
+    q.append(job);
+  }
+  std::atomic<long> nq{0};
+  PyList q;
+};
+
+class LockedJobQueue {
+ public:
+  explicit LockedJobQueue(std::size_t capacity) : q(capacity) {}
+  void enqueue(const PrintJob* job) {
+    std::scoped_lock with(lock);  // with self.lock:
+    unprotected_add(nq, 1);
+    q.append(job);
+  }
+  std::atomic<long> nq{0};
+  PyList q;
+  gilfree::Lock lock;
+};
+
+// Two producers enqueue n jobs each. They start together from a spinning gate: both are
+// on a CPU at that moment, so they overlap even on a busy machine, where one would otherwise
+// finish its few milliseconds of work before the other is scheduled. (A sleeping gate such
+// as a Barrier would let the first one go while the other is still waking up.)
+template <class Q>
+void run(Q& j, long n) {
+  std::atomic<int> arrived{0};
+  auto producer = [&] {
+    std::vector<PrintJob> jobs;
+    for (int i = 0; i < 10; ++i) jobs.emplace_back(std::to_string(i));
+    arrived.fetch_add(1);
+    while (arrived.load() < 2) gilfree::detail::cpu_relax();
+    for (long i = 0; i < n; ++i) j.enqueue(&jobs[i % 10]);
+  };
+  gilfree::Thread t1(producer);
+  t1.start();
+  gilfree::Thread t2(producer);
+  t2.start();
+  t1.join();
+  t2.join();
+}
+
+}  // namespace race
+
+Experiment run_race(const Options& opt) {
+  Experiment e{.key = "race", .title = "the JobQueue race: lost updates without and with a Lock",
+               .seed = "seed 000"};
+  const long n = 100'000;  // the seed's, per producer; milliseconds even in --quick
+  e.gilfree_size = e.cpython_size = "2 producers × " + std::to_string(n) + " jobs";
+
+  // Two threads only race when they run at the same moment; on a busy machine one may finish
+  // before the other is scheduled. So the unlocked run is repeated (up to 20 rounds) until
+  // the threads overlapped and lost something; the round count is reported.
+  std::unique_ptr<race::JobQueue> unlocked;
+  double t_unlocked = 0;
+  int rounds = 0;
+  long g_lost = 0;
+  while (rounds < 20 && g_lost == 0) {
+    ++rounds;
+    unlocked = std::make_unique<race::JobQueue>(2 * n);
+    double t0 = now();
+    race::run(*unlocked, n);
+    t_unlocked = now() - t0;
+    g_lost = long(unlocked->q.size()) - unlocked->nq.load();
+  }
+  race::LockedJobQueue locked(2 * n);
+  double t0 = now();
+  race::run(locked, n);
+  double t_locked = now() - t0;
+  long g_lost_locked = long(locked.q.size()) - locked.nq.load();
+
+  auto describe = [&](long len, long nq, double seconds) {
+    return "lost " + std::to_string(len - nq) + " of " + std::to_string(2 * n) +
+           fmt(" · %.1f ms", seconds * 1e3);
+  };
+  e.rows.push_back({"no lock", {std::nullopt, describe(long(unlocked->q.size()),
+                                                       unlocked->nq.load(), t_unlocked)}, {}});
+  e.rows.push_back({"with Lock",
+                    {std::nullopt, describe(long(locked.q.size()), locked.nq.load(), t_locked)},
+                    {}});
+  e.notes.push_back("gilfree without a lock: len(j.q) = " + std::to_string(unlocked->q.size()) +
+                    ", j.nq = " + std::to_string(unlocked->nq.load()) + " (round " +
+                    std::to_string(rounds) + "); with a Lock: len(j.q) = " +
+                    std::to_string(locked.q.size()) + ", j.nq = " + std::to_string(locked.nq.load()));
+
+  PyRun py = run_python(opt, "race.py", {std::to_string(n)});
+  long p_lost = 0;
+  if (py.ran) {
+    auto num = [&](const char* k) { return long(py.number(k).value_or(-1)); };
+    p_lost = num("unlocked_len") - num("unlocked_nq");
+    e.rows[0].cpython.text = describe(num("unlocked_len"), num("unlocked_nq"),
+                                      py.number("unlocked_seconds").value_or(0));
+    e.rows[1].cpython.text = describe(num("locked_len"), num("locked_nq"),
+                                      py.number("locked_seconds").value_or(0));
+    e.ok = num("locked_len") == 2 * n && num("locked_nq") == 2 * n;
+    e.notes.push_back("CPython without a lock: len(j.q) = " + py.text("unlocked_len") +
+                      ", j.nq = " + py.text("unlocked_nq") + "; with a Lock: len(j.q) = " +
+                      py.text("locked_len") + ", j.nq = " + py.text("locked_nq"));
+  } else {
+    e.rows[0].cpython.text = e.rows[1].cpython.text = py.why;
+  }
+  e.ok = e.ok && g_lost_locked == 0 && long(locked.q.size()) == 2 * n &&
+         long(unlocked->q.size()) == 2 * n;
+
+  std::string lesson = "without a lock gilfree lost " + std::to_string(g_lost) + " of " +
+                       std::to_string(2 * n) + " updates";
+  if (g_lost == 0) lesson += " (the threads never overlapped in 20 rounds)";
+  if (py.ran) {
+    lesson += ", CPython " + std::to_string(p_lost);
+    if (p_lost == 0) lesson += " (the GIL made `self.nq += 1` atomic here: luck, not a promise)";
+  }
+  lesson += "; with a Lock both are exact";
+  e.lesson = lesson;
+  e.figures = {{"gilfree_lost", double(g_lost)}, {"gilfree_lost_with_lock", double(g_lost_locked)},
+               {"cpython_lost", py.ran ? double(p_lost) : -1}};
+  return e;
+}
+
+#ifdef TOUR_HAVE_QUEUE
+// ---- the counter behind a message queue: seed 000, "Queues" ---------------------------
+
+namespace mq {
+
+class Counter {
+ public:
+  void increment() { count += 1; }
+  long count = 0;  // touched by the message_queue_worker thread only
+};
+
+// Two producers put "increment"; one worker applies them; no lock anywhere. Returns the count.
+long run(long n) {
+  Counter c;
+  gilfree::Queue<std::string> message_queue;
+  auto message_queue_worker = [&] {
+    for (;;) {
+      std::string command = message_queue.get();
+      if (command == "increment") c.increment();
+      message_queue.task_done();
+      if (command == "stop") return;
+    }
+  };
+  auto producer = [&] {
+    for (long i = 0; i < n; ++i) message_queue.put("increment");
+  };
+  gilfree::Thread mqw(message_queue_worker);
+  mqw.start();
+  gilfree::Thread t1(producer);
+  t1.start();
+  gilfree::Thread t2(producer);
+  t2.start();
+  t1.join();
+  t2.join();
+  message_queue.join();  // every increment applied
+  message_queue.put("stop");
+  mqw.join();
+  return c.count;
+}
+
+}  // namespace mq
+
+Experiment run_message_queue(const Options& opt) {
+  Experiment e{.key = "queue", .title = "the counter behind a message queue (no lock)",
+               .seed = "seed 000"};
+  const long n = opt.quick ? 5'000 : 50'000;
+  e.gilfree_size = e.cpython_size = "2 producers × " + std::to_string(n) + " messages";
+  double t0 = now();
+  long count = mq::run(n);
+  double t = now() - t0;
+  PyRun py = run_python(opt, "counter_queue.py", {std::to_string(n)});
+  Row r{"1 worker, 2 producers", {t, "count " + std::to_string(count)}, {}};
+  if (py.ran) {
+    r.cpython.seconds = py.number("seconds");
+    r.cpython.text = "count " + py.text("count");
+  } else {
+    r.cpython.text = py.why;
+  }
+  e.rows.push_back(r);
+  e.ok = count == 2 * n && (!py.ran || long(py.number("count").value_or(0)) == 2 * n);
+  std::string lesson = "exact with no lock: the worker alone touches the Counter; gilfree " +
+                       fmt("%.2f M messages/s", 2.0 * n / t / 1e6);
+  if (py.ran && r.cpython.seconds)
+    lesson += ", CPython " + fmt("%.2f M/s", 2.0 * n / *r.cpython.seconds / 1e6) + " (" +
+              ratio(*r.cpython.seconds / t) + " slower)";
+  e.lesson = lesson;
+  return e;
+}
+
+#else
+Experiment run_message_queue(const Options&) {
+  Experiment e{.key = "queue", .title = "the counter behind a message queue", .seed = "seed 000"};
+  e.lesson = "not run: this build has no gilfree/queue.hpp";
+  return e;
+}
+#endif
+
+}  // namespace tour

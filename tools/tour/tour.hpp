@@ -1,0 +1,100 @@
+// gilfree-tour: the seeds' experiments rerun on gilfree, side by side with the same programs
+// in CPython (tools/tour/python/*.py, run live with the python3 on PATH).
+//
+// Each experiment fills one Experiment: a few rows ("sequential", "2 threads", ...) with a
+// gilfree cell and a CPython cell each, the sizes each side used, a check of the results,
+// and the seed's lesson restated from the measured numbers.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tour {
+
+// Command-line settings.
+struct Options {
+  bool quick = false;        // --quick: small sizes, for the smoke test
+  bool verbose = false;      // --verbose: echo the CPython programs' own output
+  std::string json_path;     // --json FILE
+  std::string python;        // --python EXE, or python3 from PATH; empty when none found
+  std::string python_dir;    // where count.py & co live
+  std::vector<std::string> only;  // experiment keys to run (all when empty)
+  unsigned cores = 2;        // hardware threads
+};
+
+// One side's figure for a row: a time (speed-up is computed against the experiment's first
+// row) and/or a text shown instead of the time (counts, "not run", ...).
+struct Cell {
+  std::optional<double> seconds;
+  std::string text;
+};
+
+struct Row {
+  std::string variant;  // "sequential", "2 threads", "Pool(2) processes", ...
+  Cell gilfree, cpython;
+};
+
+struct Experiment {
+  std::string key;    // short name: count, bad_fib, integrate, flags, wordcount, race, queue
+  std::string title;  // the seed program, e.g. "Beazley's count(n), twice"
+  std::string seed;   // which seed it comes from
+  std::string gilfree_size, cpython_size;  // the sizes each side ran
+  std::vector<Row> rows;
+  std::vector<std::string> notes;  // results and checks, printed under the rows
+  std::string lesson;              // restated from the numbers
+  bool ok = true;                  // the results checked out (equal sums, exact counts...)
+  std::map<std::string, double> figures;  // extra numbers for --json
+};
+
+// The outcome of running one CPython program.
+struct PyRun {
+  bool ran = false;                              // false: no python3, or it failed
+  std::string why;                               // why not, when !ran
+  std::map<std::string, std::string> results;    // its RESULT lines
+  std::string output;                            // everything it printed
+  // The RESULT `key` as a number; nullopt when absent.
+  std::optional<double> number(const std::string& key) const;
+  std::string text(const std::string& key) const;
+};
+
+// Finds python3 (or honours --python) and reports its version ("" when none).
+std::string python_version(const Options& opt);
+// Runs `python3 DIR/script args...` and collects its RESULT lines.
+PyRun run_python(const Options& opt, const std::string& script,
+                 const std::vector<std::string>& args);
+
+// The experiments, each running its gilfree side and then its CPython side.
+Experiment run_count(const Options& opt);
+Experiment run_bad_fib(const Options& opt);
+Experiment run_integrate(const Options& opt);
+Experiment run_flags(const Options& opt);
+Experiment run_wordcount(const Options& opt);
+Experiment run_race(const Options& opt);
+Experiment run_message_queue(const Options& opt);
+
+// Output.
+void print_experiment(const Experiment& e, const std::string& python_label);
+void print_summary(const std::vector<Experiment>& all);
+void write_json(const std::string& path, const Options& opt, const std::string& python_label,
+                const std::vector<Experiment>& all, double total_seconds);
+
+// Small helpers shared by the experiments.
+double now();                                     // steady seconds
+std::string fmt(const char* format, double v);    // snprintf to a string
+std::string ratio(double x);                      // "1.97×"
+// Best (smallest) wall time of `repeats` calls of fn.
+template <class F>
+double best_of(int repeats, F&& fn) {
+  double best = 1e300;
+  for (int i = 0; i < repeats; ++i) {
+    double t0 = now();
+    fn();
+    double t = now() - t0;
+    if (t < best) best = t;
+  }
+  return best;
+}
+
+}  // namespace tour
