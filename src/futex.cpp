@@ -41,10 +41,10 @@ void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
           count, nullptr, nullptr, 0);
 }
 
-int spin_budget() noexcept {
-  static const int budget = [] {
-    if (const char* env = std::getenv("GILFREE_SPIN")) return std::atoi(env);
-    return std::thread::hardware_concurrency() > 1 ? 4000 : 0;
+long spin_budget_ns() noexcept {
+  static const long budget = [] {
+    if (const char* env = std::getenv("GILFREE_SPIN_NS")) return std::atol(env);
+    return std::thread::hardware_concurrency() > 1 ? 20'000L : 0L;
   }();
   return budget;
 }

@@ -28,20 +28,27 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// How many polls a waiter spends before it sleeps. A cross-core wake-up on a virtual
-// machine costs 10-30 us while a handoff seen by a spinning thread costs ~0.1 us, so a
-// short spin pays for itself whenever the other side answers quickly; on one core it
-// only burns time, hence the check.
-int spin_budget() noexcept;
+// How long (in nanoseconds) a waiter polls before it sleeps. A cross-core wake-up on a
+// virtual machine costs 10-30 us while a hand-off seen by a spinning thread costs ~0.1 us,
+// so spinning about as long as a wake-up costs pays for itself whenever the other side
+// answers quickly, and at worst doubles the wait. On one core spinning only burns the
+// time the other thread needs, hence zero there. GILFREE_SPIN_NS overrides it.
+long spin_budget_ns() noexcept;
 
-// Polls `ready()` up to spin_budget() times; true as soon as it holds.
+// Polls `ready()` for up to spin_budget_ns(); true as soon as it holds. Time, not a count
+// of iterations, bounds the spin because a pause instruction costs 1-80 ns by CPU model.
 template <class Pred>
 bool spin_until(Pred&& ready) noexcept(noexcept(ready())) {
-  for (int i = spin_budget(); i > 0; --i) {
-    if (ready()) return true;
-    cpu_relax();
+  const long budget = spin_budget_ns();
+  if (budget <= 0) return ready();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
+  for (;;) {
+    for (int i = 0; i < 16; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= until) return ready();
   }
-  return ready();
 }
 
 }  // namespace gilfree::detail
