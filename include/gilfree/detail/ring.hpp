@@ -1,0 +1,258 @@
+// gilfree/detail/ring.hpp — the lock-free core of a bounded gilfree::Queue.
+//
+// Two pieces live here:
+//
+//  * Parking: an EventCount whose wake-up side costs one plain load when nobody sleeps.
+//    detail::EventCount pays a full fence in every notify; here the fence is the
+//    seq_cst read-modify-write the queue already performs on its head or tail, so a
+//    put or get that finds no sleeper does no extra atomic work at all.
+//
+//  * BoundedRing: Dmitry Vyukov's bounded multi-producer/multi-consumer ring (each slot
+//    carries a sequence number saying which lap it is ready for), as atomic_queue and
+//    many others use, extended with a "closed" bit in the tail so that Python 3.13's
+//    shutdown() is one atomic step: a producer either claimed its slot before the close
+//    (its put happened before shutdown) or sees the bit and raises ShutDown.
+//
+// Neither blocks by itself: gilfree::BasicQueue (queue.hpp) builds the blocking calls.
+#pragma once
+
+#include <atomic>
+#include <bit>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+#include "futex.hpp"
+
+namespace gilfree::detail {
+
+// Where sleeping threads wait for "something changed". Contract for notifiers: the
+// state change a sleeper's predicate reads must be a seq_cst read-modify-write (or a
+// seq_cst store) made before calling wake_*(); the sleeper's predicate must read it
+// with seq_cst loads. Then either the notifier sees the sleeper announced, or the
+// sleeper's recheck sees the change (the store-buffering pattern is forbidden when all
+// four accesses are seq_cst), so no wake-up is lost.
+class Parking {
+ public:
+  // Announces a sleeper; returns the key for wait(). Recheck the predicate after this.
+  std::uint32_t prepare() noexcept {
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    return epoch_.load(std::memory_order_seq_cst);
+  }
+  // Withdraws a prepare() whose recheck found the predicate true.
+  void cancel() noexcept { waiters_.fetch_sub(1, std::memory_order_relaxed); }
+  // Sleeps until a wake after prepare(), the deadline, or a spurious wake-up; always
+  // withdraws the sleeper. The caller rechecks its predicate whatever happened.
+  void wait(std::uint32_t key, const Deadline& deadline) noexcept {
+    while (epoch_.load(std::memory_order_acquire) == key) {
+      if (!futex_wait(epoch_, key, deadline)) break;
+    }
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // Wakes one sleeper; costs one load when there is none.
+  void wake_one() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) != 0) wake(1);
+  }
+  // Wakes every sleeper; costs one load when there is none.
+  void wake_all() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) != 0) wake(INT_MAX);
+  }
+
+ private:
+  void wake(int n) noexcept {
+    epoch_.fetch_add(1, std::memory_order_release);
+    futex_wake(epoch_, n);
+  }
+  alignas(64) std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<std::uint32_t> waiters_{0};  // alignas above: sizeof is a whole line
+};
+
+// Blocks until `ready()` may hold or the deadline passes: polls briefly (a wake-up
+// through the kernel costs 10-30 us on a virtual machine, a handoff seen while
+// polling ~0.1 us), then sleeps on `parking`. Returns after at most one sleep; the
+// caller retries its operation and calls again, as a Condition's wait loop does.
+template <class Pred>
+void park_until(Parking& parking, const Deadline& deadline, Pred&& ready) {
+  if (spin_until(ready)) return;
+  const std::uint32_t key = parking.prepare();
+  if (ready()) {
+    parking.cancel();
+    return;
+  }
+  parking.wait(key, deadline);
+}
+
+// What a push found.
+enum class PushResult { ok, full, shut_down };
+// What a pop found: an item, nothing yet, or nothing ever again (closed and empty).
+enum class PopResult { ok, empty, drained };
+
+// A fixed-capacity FIFO ring, safe for any number of producers and consumers, that
+// never blocks except for the few instructions between another thread's claim of a slot
+// and its publication (covered by a short spin, then yields). T's moves must not throw.
+template <class T>
+class BoundedRing {
+  static_assert(std::is_nothrow_move_constructible_v<T>, "ring slots are filled by moves");
+
+ public:
+  // A ring holding at most `capacity` (>= 2) items.
+  explicit BoundedRing(std::size_t capacity)
+      : capacity_(capacity),
+        mask_(std::has_single_bit(capacity) ? capacity - 1 : 0),
+        shuffle_bits_(shuffle_bits_for(capacity)),
+        cells_(static_cast<Cell*>(
+            ::operator new(sizeof(Cell) * capacity, std::align_val_t{kLine}))) {
+    for (std::size_t i = 0; i < capacity; ++i) new (&cells_[i]) Cell;
+    for (std::size_t i = 0; i < capacity; ++i)
+      cells_[slot(i)].seq.store(i, std::memory_order_relaxed);
+  }
+  BoundedRing(const BoundedRing&) = delete;
+  BoundedRing& operator=(const BoundedRing&) = delete;
+  ~BoundedRing() {
+    const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~kClosed;
+    for (std::uint64_t pos = head_.load(std::memory_order_relaxed); pos < tail; ++pos)
+      cells_[slot(pos)].item()->~T();
+    for (std::size_t i = 0; i < capacity_; ++i) cells_[i].~Cell();
+    ::operator delete(cells_, std::align_val_t{kLine});
+  }
+
+  // Moves `item` into the ring (only on ok). Fails with shut_down once close() ran,
+  // with full while `capacity` items are in it.
+  PushResult try_push(T& item) noexcept {
+    std::uint64_t pos = tail_.load(std::memory_order_relaxed);
+    for (int tries = 0;; ++tries) {
+      if (pos & kClosed) return PushResult::shut_down;
+      Cell& cell = cells_[slot(pos)];
+      const std::uint64_t seq = cell.seq.load(std::memory_order_acquire);
+      const auto lag = static_cast<std::int64_t>(seq - pos);
+      if (lag == 0) {  // the slot is free for this lap: claim it
+        if (tail_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed)) {
+          new (cell.item()) T(std::move(item));
+          cell.seq.store(pos + 1, std::memory_order_release);
+          return PushResult::ok;
+        }
+        continue;  // another producer took it; `pos` was reloaded
+      }
+      if (lag < 0) {  // the slot still holds the item from the previous lap
+        if (pos - head_.load(std::memory_order_seq_cst) >= capacity_) {
+          // Nobody has claimed that item: the ring is full. Recheck that `pos` is
+          // still the tail, or a close may be hiding behind a stale value.
+          const std::uint64_t now = tail_.load(std::memory_order_seq_cst);
+          if (now == pos) return PushResult::full;
+          pos = now;
+          continue;
+        }
+        backoff(tries);  // a consumer is moving it out right now
+      }
+      pos = tail_.load(std::memory_order_relaxed);
+    }
+  }
+
+  // Moves the oldest item into `out` (only on ok). Says drained once the ring is
+  // closed and every item pushed before the close has been taken.
+  PopResult try_pop(std::optional<T>& out) noexcept {
+    std::uint64_t pos = head_.load(std::memory_order_relaxed);
+    for (int tries = 0;; ++tries) {
+      Cell& cell = cells_[slot(pos)];
+      const std::uint64_t seq = cell.seq.load(std::memory_order_acquire);
+      const auto lag = static_cast<std::int64_t>(seq - (pos + 1));
+      if (lag == 0) {  // published for this lap: claim it
+        if (head_.compare_exchange_weak(pos, pos + 1, std::memory_order_seq_cst,
+                                        std::memory_order_relaxed)) {
+          T* item = cell.item();
+          out.emplace(std::move(*item));
+          item->~T();
+          cell.seq.store(pos + capacity_, std::memory_order_release);
+          return PopResult::ok;
+        }
+        continue;
+      }
+      if (lag < 0) {  // not published yet
+        const std::uint64_t tail = tail_.load(std::memory_order_seq_cst);
+        if ((tail & ~kClosed) <= pos) {
+          if (head_.load(std::memory_order_relaxed) != pos) {  // stale: retry
+            pos = head_.load(std::memory_order_relaxed);
+            continue;
+          }
+          return (tail & kClosed) ? PopResult::drained : PopResult::empty;
+        }
+        backoff(tries);  // a producer claimed it and is writing it right now
+      }
+      pos = head_.load(std::memory_order_relaxed);
+    }
+  }
+
+  // Makes every later try_push() fail with shut_down; idempotent. A seq_cst
+  // read-modify-write, so Parking's contract holds for predicates reading closed().
+  void close() noexcept { tail_.fetch_or(kClosed, std::memory_order_seq_cst); }
+  // True once close() ran.
+  bool closed() const noexcept { return tail_.load(std::memory_order_seq_cst) & kClosed; }
+  // Items ever claimed by producers (what `unfinished_tasks` counts up from).
+  std::uint64_t pushed() const noexcept {
+    return tail_.load(std::memory_order_seq_cst) & ~kClosed;
+  }
+  // Items ever claimed by consumers.
+  std::uint64_t popped() const noexcept { return head_.load(std::memory_order_seq_cst); }
+  // Items in the ring right now (approximate while others push and pop).
+  std::size_t size() const noexcept {
+    const std::uint64_t head = popped();  // first, so that tail >= head below
+    const std::uint64_t n = pushed() - head;
+    return n > capacity_ ? capacity_ : static_cast<std::size_t>(n);
+  }
+  // The fixed capacity.
+  std::size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  static constexpr std::size_t kLine = 64;
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
+
+  struct Cell {
+    std::atomic<std::uint64_t> seq{0};
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* item() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  };
+
+  // Consecutive positions go to different cache lines when the capacity allows it
+  // (atomic_queue's trick), so a consumer reading slot k does not steal the line a
+  // producer is writing slot k+1 into.
+  static int shuffle_bits_for(std::size_t capacity) noexcept {
+    constexpr std::size_t per_line = kLine / sizeof(Cell);
+    if (per_line < 2 || !std::has_single_bit(per_line) || !std::has_single_bit(capacity))
+      return 0;
+    const int bits = std::countr_zero(per_line);
+    return capacity >= (std::size_t{1} << (2 * bits)) ? bits : 0;
+  }
+  std::size_t slot(std::uint64_t pos) const noexcept {
+    std::size_t index = mask_ ? static_cast<std::size_t>(pos & mask_)
+                              : static_cast<std::size_t>(pos % capacity_);
+    if (shuffle_bits_) {  // swap the in-line bits with the line-number bits above them
+      const std::size_t low = (std::size_t{1} << shuffle_bits_) - 1;
+      const std::size_t mix = (index ^ (index >> shuffle_bits_)) & low;
+      index ^= mix ^ (mix << shuffle_bits_);
+    }
+    return index;
+  }
+  // Waits for another thread to finish the few instructions after its claim.
+  static void backoff(int tries) noexcept {
+    if (tries < 64) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();  // it may have been preempted: let it run
+    }
+  }
+
+  const std::size_t capacity_;
+  const std::size_t mask_;
+  const int shuffle_bits_;
+  Cell* const cells_;
+  alignas(kLine) std::atomic<std::uint64_t> tail_{0};  // next position to push; bit 63: closed
+  alignas(kLine) std::atomic<std::uint64_t> head_{0};  // next position to pop
+};
+
+}  // namespace gilfree::detail
