@@ -723,6 +723,34 @@ TEST(Thread, DaemonOutlivesItsObject) {
   EXPECT_EQ(name_inside, "ghost");
 }
 
+TEST(ThreadDeathTest, ProcessExitWaitsForNonDaemonThreads) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        // Leaked on purpose: only the exit-time join can wait for it.
+        auto* t = new gilfree::Thread([] {
+          std::this_thread::sleep_for(50ms);  // exit() must wait for this
+          std::fprintf(stderr, "worker finished\n");
+        });
+        t->start();
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "worker finished");
+}
+
+TEST(ThreadDeathTest, ProcessExitDoesNotWaitForDaemonThreads) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        static gilfree::Event never;
+        auto* t = new gilfree::Thread({.daemon = true}, [] { never.wait(); });
+        t->start();
+        std::fprintf(stderr, "main leaving\n");
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "main leaving");
+}
+
 TEST(Thread, MoveOnlyArguments) {
   int seen = 0;
   gilfree::Thread t([&](std::unique_ptr<int> p) { seen = *p; }, std::make_unique<int>(7));
