@@ -24,6 +24,8 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
 
+# gilfree.pc finds its prefix from its own place, so an installed tree can be moved.
+file(RELATIVE_PATH GILFREE_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/gilfree.pc.in ${CMAKE_CURRENT_BINARY_DIR}/gilfree.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gilfree.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
