@@ -1,0 +1,274 @@
+// gilfree/detail/future_state.hpp — the shared state behind every Future handle.
+//
+// One heap object per future holds Python's state machine (PENDING, RUNNING, CANCELLED,
+// CANCELLED_AND_NOTIFIED, FINISHED), the value or exception, the done-callbacks and the
+// internal waiters of wait()/as_completed(). An executor's task *is* such a state (see
+// TaskState): one allocation per submit, and the state doubles as the node of the
+// executor's queue.
+//
+// Blocking: waiters sleep on a small global table of EventCounts keyed by the state's
+// address (a "parking lot"), so a state stays small and completing a future that nobody
+// sleeps on costs one fence and one load — never a syscall.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <variant>
+
+#include "../errors.hpp"
+#include "../timeout.hpp"
+#include "eventcount.hpp"
+#include "spinlock.hpp"
+#include "task_queue.hpp"
+
+namespace gilfree {
+
+// The states of a future, with CPython's names (concurrent/futures/_base.py).
+enum class FutureState : std::uint32_t {
+  PENDING,
+  RUNNING,
+  CANCELLED,
+  CANCELLED_AND_NOTIFIED,
+  FINISHED,
+};
+
+// "PENDING", "RUNNING", ... as CPython spells the state constants.
+std::string_view to_string(FutureState state) noexcept;
+
+// What the futures machinery reports instead of throwing, as CPython logs through the
+// "concurrent.futures" logger: a message and the exception that caused it.
+using LogHook = std::function<void(std::string_view message, std::exception_ptr error)>;
+
+// Replaces the hook and returns the previous one; an empty hook restores the default,
+// which prints the message and the exception's type and what() to stderr.
+LogHook set_log_hook(LogHook hook);
+
+namespace detail {
+
+// Sends `message` and `error` to the current LogHook; never throws.
+void log_error(std::string_view message, std::exception_ptr error) noexcept;
+
+// The EventCount that threads waiting on the object at `p` sleep on.
+EventCount& parking_lot(const void* p) noexcept;
+
+// The executor whose worker the calling thread is, or nullptr (see SharedStateBase::owner).
+inline thread_local const void* current_worker_owner = nullptr;
+
+class SharedStateBase;
+
+// Something wait() or as_completed() installs on futures to hear of their completion.
+// on_done runs with the future's lock held: it must be short and must not touch the future.
+class Waiter {
+ public:
+  enum class Event { result, exception, cancelled };
+  virtual void on_done(SharedStateBase* state, Event event) noexcept = 0;
+
+ protected:
+  ~Waiter() = default;
+};
+
+// A Waiter's registration on one future (owned by the waiter).
+struct WaiterLink {
+  WaiterLink* prev = nullptr;
+  WaiterLink* next = nullptr;
+  Waiter* owner = nullptr;
+  bool linked = false;
+};
+
+// Called by run_task() after the call returned, just before its result is published
+// (an executor uses it to count its worker as available before anyone sees the result).
+struct RunHook {
+  void (*fn)(void* ctx) noexcept = nullptr;
+  void* ctx = nullptr;
+};
+
+class SharedStateBase : public TaskNode {
+ public:
+  SharedStateBase() = default;
+  SharedStateBase(const SharedStateBase&) = delete;
+  SharedStateBase& operator=(const SharedStateBase&) = delete;
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  FutureState state() const noexcept {
+    return static_cast<FutureState>(state_.load(std::memory_order_acquire));
+  }
+  // CANCELLED, CANCELLED_AND_NOTIFIED or FINISHED: result() no longer blocks.
+  bool done() const noexcept { return state() >= FutureState::CANCELLED; }
+  // CANCELLED_AND_NOTIFIED or FINISHED: what wait() and as_completed() count as done.
+  bool notified_done() const noexcept {
+    return state() >= FutureState::CANCELLED_AND_NOTIFIED;
+  }
+
+  // Python's Future.cancel().
+  bool cancel();
+  // What try_start() did.
+  enum class Start { started, cancelled, busy };
+  // PENDING → RUNNING (started); CANCELLED → CANCELLED_AND_NOTIFIED, waking waiters
+  // (cancelled; exactly one caller sees it); otherwise busy: someone else already
+  // started it, notified its cancellation, or finished it.
+  Start try_start() noexcept;
+  // Python's set_running_or_notify_cancel(): try_start(), RuntimeError in other states.
+  bool set_running_or_notify_cancel();
+  // Python's set_exception(); InvalidStateError when already done.
+  void set_exception(std::exception_ptr error);
+  // The stored exception; meaningful once FINISHED has been observed.
+  const std::exception_ptr& stored_exception() const noexcept { return error_; }
+
+  // Blocks until done() or the deadline; true when done.
+  bool wait_done(const Deadline& deadline) {
+    if (done()) return true;
+    return detail::await(parking_lot(this), deadline, [this] { return done(); });
+  }
+
+  // Adds a callback run once done (at once, on this thread, if already done).
+  void add_done_callback(std::function<void(SharedStateBase&)> fn);
+  // Links `link` unless the future is already notified_done(); then returns false and
+  // leaves it unlinked (the caller treats the future as done).
+  bool add_waiter(WaiterLink* link) noexcept;
+  // Unlinks `link` if still linked; afterwards its owner is never called for this state.
+  void remove_waiter(WaiterLink* link) noexcept;
+
+  // The element type T of Future<T> (typeid(void) for Future<void>).
+  virtual const std::type_info& value_type() const noexcept = 0;
+  // The executor whose task this is, or nullptr for a future made directly.
+  virtual const void* owner() const noexcept { return nullptr; }
+  // Executors' tasks: start (try_start) and run the task; a no-op if already started.
+  virtual void run_task(RunHook hook = {}) noexcept { (void)hook; }
+  // <Future at 0x... state=finished returned int>, as Python's repr.
+  std::string repr() const;
+
+ protected:
+  virtual ~SharedStateBase();
+
+  // Runs `write` (which stores the value) and moves to FINISHED, or throws
+  // InvalidStateError when already done. `write` runs under the state's lock.
+  template <class Write>
+  void finish(Write&& write) {
+    lock_.lock();
+    auto st = state_.load(std::memory_order_relaxed);
+    if (st >= static_cast<std::uint32_t>(FutureState::CANCELLED)) {
+      lock_.unlock();
+      throw_invalid_state(static_cast<FutureState>(st));
+    }
+    try {
+      write();
+    } catch (...) {
+      lock_.unlock();
+      throw;
+    }
+    state_.store(static_cast<std::uint32_t>(FutureState::FINISHED), std::memory_order_release);
+    if (callbacks_ == nullptr && waiters_ == nullptr) {
+      lock_.unlock();
+      parking_lot(this).notify_all();
+      return;
+    }
+    after_done_locked(error_ ? Waiter::Event::exception : Waiter::Event::result);
+  }
+
+ private:
+  struct CallbackNode {
+    CallbackNode* next;
+    std::function<void(SharedStateBase&)> fn;
+  };
+  [[noreturn]] void throw_invalid_state(FutureState st) const;
+  // With lock_ held and the state just made done: notifies waiters (unless `event` is
+  // empty), unlocks, wakes sleepers, runs the callbacks.
+  void after_done_locked(std::optional<Waiter::Event> event) noexcept;
+  void notify_waiters_locked(Waiter::Event event) noexcept;
+  void run_callbacks(CallbackNode* list) noexcept;
+
+  std::atomic<std::int32_t> refs_{1};
+  std::atomic<std::uint32_t> state_{static_cast<std::uint32_t>(FutureState::PENDING)};
+  SpinLock lock_;
+  std::exception_ptr error_;
+  CallbackNode* callbacks_ = nullptr;  // newest first; reversed when run
+  WaiterLink* waiters_ = nullptr;
+};
+
+// The value slot of Future<T>; Future<void> stores a monostate.
+template <class T>
+using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+class SharedState : public SharedStateBase {
+ public:
+  const std::type_info& value_type() const noexcept override { return typeid(T); }
+
+  // Python's set_result(); InvalidStateError when already done.
+  template <class... A>
+  void set_value(A&&... a) {
+    finish([&] { value_.emplace(std::forward<A>(a)...); });
+  }
+  // The value; only after FINISHED without an exception has been observed.
+  const stored_t<T>& value() const noexcept { return *value_; }
+  stored_t<T>& value() noexcept { return *value_; }
+
+ private:
+  std::optional<stored_t<T>> value_;
+};
+
+// A submitted call: the future's state plus the callable, queued as is.
+template <class T, class Fn>
+class TaskState final : public SharedState<T> {
+ public:
+  TaskState(const void* owner, Fn&& fn) : owner_(owner), fn_(std::move(fn)) {}
+
+  const void* owner() const noexcept override { return owner_; }
+
+  void run_task(RunHook hook = {}) noexcept override {
+    switch (this->try_start()) {
+      case SharedStateBase::Start::started:
+        break;
+      case SharedStateBase::Start::cancelled:
+        fn_.reset();  // drop what the call holds, as Python drops the work item
+        return;
+      case SharedStateBase::Start::busy:
+        return;  // run (or being run) inline by a thread that waits on it
+    }
+    std::exception_ptr error;
+    try {
+      if constexpr (std::is_void_v<T>) {
+        (*fn_)();
+        fn_.reset();
+        if (hook.fn) hook.fn(hook.ctx);
+        this->set_value();
+      } else {
+        T v = (*fn_)();
+        fn_.reset();  // Python drops the work item before the result is seen
+        if (hook.fn) hook.fn(hook.ctx);
+        this->set_value(std::move(v));
+      }
+      return;
+    } catch (const InvalidStateError&) {
+      return;  // someone called set_result on an executor's future: theirs stands
+    } catch (...) {
+      error = std::current_exception();
+    }
+    fn_.reset();
+    if (hook.fn) hook.fn(hook.ctx);
+    try {
+      this->set_exception(std::move(error));
+    } catch (...) {
+    }
+  }
+
+ private:
+  const void* owner_;
+  std::optional<Fn> fn_;
+};
+
+}  // namespace detail
+}  // namespace gilfree
