@@ -63,7 +63,7 @@ void scheduler::head_changed_locked() {
   if (sync_->sleepers > 0) sync_->cv.notify_all();
 }
 
-Event scheduler::enterabs_erased(double time, int priority,
+sched::Event scheduler::enterabs_erased(double time, int priority,
                                  std::unique_ptr<detail::SchedAction> action) {
   if (std::isnan(time)) throw ValueError("sched: event time must not be NaN");
   auto rec = std::make_shared<detail::SchedRecord>(
@@ -94,7 +94,7 @@ bool scheduler::empty() const {
   return queue_.empty();
 }
 
-std::vector<Event> scheduler::queue() const {
+std::vector<sched::Event> scheduler::queue() const {
   std::lock_guard lk(sync_->mu);
   std::vector<Event> out;
   out.reserve(queue_.size());

@@ -21,7 +21,7 @@
 
 namespace {
 
-using gilfree::Event;
+using gilfree::sched::Event;
 using gilfree::scheduler;
 using namespace std::chrono_literals;
 

@@ -2,7 +2,7 @@
 //
 //   gilfree::scheduler s;                       // steady-clock seconds, a real sleep
 //   s.enter(0.5, 1, [](const std::string& m) { std::puts(m.c_str()); }, "later");
-//   gilfree::Event e = s.enter(0.1, 1, f);
+//   gilfree::sched::Event e = s.enter(0.1, 1, f);
 //   s.cancel(e);                                // ValueError if e already ran
 //   s.run();                                    // runs due events in order, sleeps between
 //
@@ -65,6 +65,10 @@ struct SchedRecord {
 
 }  // namespace detail
 
+// The sched module's own names live in gilfree::sched, so that sched.Event does not
+// collide with threading.Event (gilfree::Event); scheduler::Event names it too.
+namespace sched {
+
 // sched.Event: a handle to one scheduled call, returned by enter()/enterabs() and accepted
 // by cancel(). Cheap to copy; copies refer to the same call. A default-constructed Event
 // refers to nothing (cancelling it is a ValueError).
@@ -93,14 +97,18 @@ class Event {
   }
 
  private:
-  friend class scheduler;
+  friend class gilfree::scheduler;
   explicit Event(std::shared_ptr<detail::SchedRecord> rec) noexcept : rec_(std::move(rec)) {}
   std::shared_ptr<detail::SchedRecord> rec_;
 };
 
+}  // namespace sched
+
 // sched.scheduler: runs calls at given times, in order, on the thread that calls run().
 class scheduler {
  public:
+  // A handle to one scheduled call (sched.Event).
+  using Event = sched::Event;
   // Returns the current time in seconds, as Python's timefunc.
   using TimeFunc = std::function<double()>;
   // Waits the given number of seconds (0 means "let other threads run"), as Python's delayfunc.
