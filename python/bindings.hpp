@@ -1,0 +1,156 @@
+// python/bindings.hpp — what the gilfree module's translation units share: references to
+// Python objects that any thread may hold, the GIL-releasing wait loop, timeout checks
+// and repr helpers. Glue only; the behaviour lives in the C++ library.
+//
+// One translation unit per Python module (threading.cpp, queue.cpp, sched.cpp) keeps
+// the builds small and the names apart.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "gilfree/errors.hpp"
+#include "gilfree/timeout.hpp"
+
+namespace gilfree::py_bind {
+
+namespace py = pybind11;
+
+// Holds the GIL for its lifetime, from any thread: Python threads that released it with
+// py::gil_scoped_release, and C++ threads Python never saw. Reentrant.
+class Gil {
+ public:
+  Gil() noexcept : state_(PyGILState_Ensure()) {}
+  ~Gil() { PyGILState_Release(state_); }
+  Gil(const Gil&) = delete;
+  Gil& operator=(const Gil&) = delete;
+
+ private:
+  PyGILState_STATE state_;
+};
+
+// An owned reference to a Python object that C++ code may move around without the GIL:
+// moving only transfers the pointer, so a queue can shuffle items while the GIL is
+// released. The refcount is touched only when a reference is made (under the GIL, from a
+// py::object) and when a non-empty PyRef dies, which takes the GIL itself (Gil above).
+// Queues only ever move their items, so a put or get never decrefs under a queue's lock.
+class PyRef {
+ public:
+  PyRef() noexcept = default;
+  // Takes over `obj`'s reference. The caller holds the GIL.
+  explicit PyRef(py::object obj) noexcept : p_(obj.release().ptr()) {}
+  PyRef(PyRef&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  PyRef& operator=(PyRef&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  PyRef(const PyRef&) = delete;
+  PyRef& operator=(const PyRef&) = delete;
+  ~PyRef() { reset(); }
+
+  // Drops the reference (taking the GIL if there is one to drop).
+  void reset() noexcept {
+    if (PyObject* p = std::exchange(p_, nullptr)) {
+      Gil gil;
+      Py_DECREF(p);
+    }
+  }
+  // Gives the reference back to Python. The caller holds the GIL.
+  py::object take() && noexcept { return py::reinterpret_steal<py::object>(std::exchange(p_, nullptr)); }
+  // A new reference to the object. The caller holds the GIL.
+  py::object get() const { return py::reinterpret_borrow<py::object>(p_); }
+  PyObject* ptr() const noexcept { return p_; }
+
+ private:
+  PyObject* p_ = nullptr;
+};
+
+// `fn(*args, **kwargs)` kept for a later call from any thread (Timer, sched, Barrier).
+struct PyCall {
+  PyRef fn, args, kwargs;  // args: a tuple; kwargs: a dict or empty
+  // Calls it; the caller holds the GIL. Raises py::error_already_set.
+  py::object operator()() const {
+    PyObject* r = PyObject_Call(fn.ptr(), args.ptr(), kwargs.ptr());
+    if (!r) throw py::error_already_set();
+    return py::reinterpret_steal<py::object>(r);
+  }
+};
+
+// The interpreter's main thread, the only one Python delivers signals to (module.cpp).
+bool in_main_thread() noexcept;
+
+// How long one GIL-free wait lasts in the main thread before it checks for signals, so
+// Ctrl-C interrupts a blocked acquire/get/wait within this time, as it does in CPython.
+inline constexpr std::chrono::milliseconds kSignalSlice{50};
+
+// Runs `attempt(Timeout) -> bool` with the GIL released until it returns true or
+// `timeout` has passed; returns the last result. Other threads wait in one go; the main
+// thread waits in kSignalSlice slices and runs Python's signal handlers in between (a
+// KeyboardInterrupt propagates as py::error_already_set). A zero timeout makes exactly
+// one attempt.
+template <class F>
+bool wait_released(const Timeout& timeout, F&& attempt) {
+  const Deadline deadline = timeout.deadline();
+  const bool slices = in_main_thread();
+  for (;;) {
+    Timeout step;  // forever
+    if (!deadline.is_forever()) step = Timeout(deadline.remaining());
+    if (slices && (step.is_forever() || step.duration() > kSignalSlice)) step = Timeout(kSignalSlice);
+    bool done;
+    {
+      py::gil_scoped_release nogil;
+      done = attempt(step);
+    }
+    if (done) return true;
+    if (deadline.expired()) return false;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+}
+
+// OverflowError, as CPython raises for a timeout beyond threading.TIMEOUT_MAX.
+[[noreturn]] inline void raise_overflow() {
+  PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
+  throw py::error_already_set();
+}
+
+// A timeout in seconds for a wait that is about to block, as CPython's pure-Python
+// objects treat it: negative means "poll once", NaN is a ValueError, beyond TIMEOUT_MAX
+// an OverflowError.
+inline Timeout blocking_timeout(double seconds) {
+  if (std::isnan(seconds)) throw py::value_error("Invalid value NaN (not a number)");
+  if (seconds > TIMEOUT_MAX) raise_overflow();
+  return Timeout(seconds < 0 ? 0.0 : seconds);
+}
+// None means forever.
+inline Timeout blocking_timeout(const py::object& seconds) {
+  return seconds.is_none() ? Timeout() : blocking_timeout(seconds.cast<double>());
+}
+
+// "module.qualname" of the object's type, for reprs that CPython builds from the type.
+inline std::string type_name(py::handle self) {
+  py::handle t(reinterpret_cast<PyObject*>(Py_TYPE(self.ptr())));
+  return py::str(t.attr("__module__")).cast<std::string>() + "." +
+         py::str(t.attr("__qualname__")).cast<std::string>();
+}
+// The object's address as CPython's reprs print it (id(obj) in hex).
+inline std::string address(py::handle self) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%#lx",
+                static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(self.ptr())));
+  return buf;
+}
+
+void bind_threading(py::module_& m);
+void bind_queue(py::module_& m, py::module_& testing);
+void bind_sched(py::module_& m);
+
+}  // namespace gilfree::py_bind

@@ -1,0 +1,189 @@
+// sched.scheduler over gilfree::scheduler.
+//
+// Events handed to Python are CPython's own sched.Event named tuples (time, priority,
+// sequence, action, argument, kwargs), so they compare, print and unpack exactly as
+// Python's do; a table keyed by sequence (unique per scheduler) maps them back to the
+// library's handles for cancel() and the queue property. The table is only touched with
+// the GIL held.
+//
+// The GIL. The library calls a user timefunc with its lock held, and actions run on the
+// thread in run(); both take the GIL. So every call into the scheduler releases the GIL
+// first: a thread holding the GIL never waits for the scheduler's lock. With Python's
+// defaults (time.monotonic, time.sleep) the scheduler uses the library's own clock (the
+// same CLOCK_MONOTONIC) and its interruptible sleep, which an event entered from another
+// thread wakes at once; a Ctrl-C during that sleep is seen when the next action runs.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "bindings.hpp"
+#include "gilfree/sched.hpp"
+
+namespace gilfree::py_bind {
+
+namespace {
+
+using namespace pybind11::literals;
+
+struct PyScheduler {
+  struct Entry {
+    scheduler::Event event;  // the library's handle
+    py::object pyevent;  // the sched.Event given to Python
+  };
+  std::unique_ptr<scheduler> sched;
+  std::unordered_map<std::uint64_t, Entry> entries;  // pending events, by sequence
+};
+
+// Shared by an action and the enterabs() that made it, under the GIL: lets an action
+// that runs before enterabs() has filed its entry say so.
+struct Slot {
+  bool ran = false;
+  std::optional<std::uint64_t> sequence;
+};
+
+// What the library runs for a Python event: take the GIL, forget the entry, call.
+struct SchedCall {
+  std::shared_ptr<PyCall> call;
+  PyScheduler* owner;  // outlives the action: ~scheduler drops pending actions
+  std::shared_ptr<Slot> slot;
+  void operator()() const {
+    py::gil_scoped_acquire gil;
+    slot->ran = true;
+    if (slot->sequence) owner->entries.erase(*slot->sequence);
+    (*call)();
+  }
+};
+
+py::object& event_type() {
+  static auto* t = new py::object();  // sched.Event; leaked with the interpreter
+  return *t;
+}
+
+py::object file(PyScheduler& s, scheduler::Event ev, py::object action, py::object argument,
+                py::object kwargs, const std::shared_ptr<Slot>& slot) {
+  py::object pyev = event_type()(ev.time(), ev.priority(), ev.sequence(), std::move(action),
+                                 std::move(argument), std::move(kwargs));
+  if (!slot->ran) {
+    const std::uint64_t seq = ev.sequence();
+    slot->sequence = seq;
+    s.entries[seq] = PyScheduler::Entry{std::move(ev), pyev};
+  }
+  return pyev;
+}
+
+template <class Enter>
+py::object enter_with(PyScheduler& s, py::object action, py::object argument, py::object kwargs,
+                      Enter&& enter) {
+  if (kwargs.is_none()) kwargs = py::dict();
+  auto call = std::make_shared<PyCall>(
+      PyCall{PyRef(action), PyRef(py::tuple(argument)), PyRef(py::dict(kwargs))});
+  auto slot = std::make_shared<Slot>();
+  scheduler::Event ev;
+  {
+    py::gil_scoped_release nogil;
+    ev = enter(SchedCall{std::move(call), &s, slot});
+  }
+  return file(s, std::move(ev), std::move(action), std::move(argument), std::move(kwargs), slot);
+}
+
+}  // namespace
+
+void bind_sched(py::module_& m) {
+  py::module_ sched = py::module_::import("sched");
+  py::module_ time = py::module_::import("time");
+  event_type() = sched.attr("Event");
+
+  py::class_<PyScheduler>(m, "scheduler", py::dynamic_attr(),
+                          "A general-purpose event scheduler, as sched.scheduler.")
+      .def(py::init([time](py::object timefunc, py::object delayfunc) {
+             auto s = std::make_unique<PyScheduler>();
+             const bool std_time = timefunc.is(time.attr("monotonic"));
+             const bool std_delay = delayfunc.is(time.attr("sleep"));
+             scheduler::TimeFunc tf;  // empty: the library's steady clock = time.monotonic
+             scheduler::DelayFunc df;  // empty: the library's interruptible sleep
+             if (!std_time) {
+               auto f = std::make_shared<PyRef>(timefunc);
+               tf = [f] {
+                 py::gil_scoped_acquire gil;
+                 return f->get()().cast<double>();
+               };
+             }
+             if (!std_delay) {
+               auto f = std::make_shared<PyRef>(delayfunc);
+               df = [f](double d) {
+                 py::gil_scoped_acquire gil;
+                 f->get()(d);
+               };
+             }
+             s->sched = std::make_unique<scheduler>(std::move(tf), std::move(df));
+             return s;
+           }),
+           "timefunc"_a = time.attr("monotonic"), "delayfunc"_a = time.attr("sleep"))
+      .def(
+          "enterabs",
+          [](PyScheduler& s, double t, int priority, py::object action, py::object argument,
+             py::object kwargs) {
+            return enter_with(s, std::move(action), std::move(argument), std::move(kwargs),
+                              [&](SchedCall c) { return s.sched->enterabs(t, priority, std::move(c)); });
+          },
+          "time"_a, "priority"_a, "action"_a, "argument"_a = py::tuple(), "kwargs"_a = py::none(),
+          "Schedules action(*argument, **kwargs) at absolute `time`; returns the event.")
+      .def(
+          "enter",
+          [](PyScheduler& s, double delay, int priority, py::object action, py::object argument,
+             py::object kwargs) {
+            return enter_with(s, std::move(action), std::move(argument), std::move(kwargs),
+                              [&](SchedCall c) { return s.sched->enter(delay, priority, std::move(c)); });
+          },
+          "delay"_a, "priority"_a, "action"_a, "argument"_a = py::tuple(), "kwargs"_a = py::none(),
+          "Schedules action(*argument, **kwargs) `delay` seconds from now; returns the event.")
+      .def(
+          "cancel",
+          [](PyScheduler& s, const py::object& event) {
+            auto it = s.entries.end();
+            if (py::hasattr(event, "sequence")) {
+              py::object seq = event.attr("sequence");
+              if (py::isinstance<py::int_>(seq)) it = s.entries.find(seq.cast<std::uint64_t>());
+            }
+            if (it == s.entries.end() || !it->second.pyevent.equal(event))
+              throw py::value_error("list.remove(x): x not in list");
+            const std::uint64_t seq = it->second.event.sequence();
+            scheduler::Event ev = it->second.event;
+            {
+              py::gil_scoped_release nogil;
+              s.sched->cancel(ev);  // ValueError if it started running meanwhile
+            }
+            s.entries.erase(seq);
+          },
+          "event"_a, "Removes a pending event; ValueError if it is not pending.")
+      .def("empty", [](PyScheduler& s) {
+        py::gil_scoped_release nogil;
+        return s.sched->empty();
+      })
+      .def(
+          "run",
+          [](PyScheduler& s, bool blocking) {
+            py::gil_scoped_release nogil;
+            return s.sched->run(blocking);
+          },
+          "blocking"_a = true,
+          "Runs events as they come due; with blocking=False returns the delay until the next.")
+      .def_property_readonly("queue", [](PyScheduler& s) {
+        std::vector<scheduler::Event> pending;
+        {
+          py::gil_scoped_release nogil;
+          pending = s.sched->queue();
+        }
+        py::list out;
+        for (const scheduler::Event& ev : pending)
+          if (auto it = s.entries.find(ev.sequence()); it != s.entries.end())
+            out.append(it->second.pyevent);
+        return out;
+      });
+}
+
+}  // namespace gilfree::py_bind

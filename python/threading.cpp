@@ -1,0 +1,396 @@
+// threading's objects: Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event,
+// Barrier, Timer. Each method keeps CPython's signature, defaults, errors and repr; every
+// wait that may block runs with the GIL released (wait_released), after a first try that
+// keeps the GIL, so an uncontended acquire costs no GIL hand-off.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "gilfree/threading.hpp"
+
+namespace gilfree::py_bind {
+
+namespace {
+
+using namespace pybind11::literals;
+
+// ---- Lock and RLock -------------------------------------------------------------------
+
+// CPython's lock.acquire(blocking=True, timeout=-1): -1 is forever, other negatives and
+// a timeout on a non-blocking call are ValueErrors, beyond TIMEOUT_MAX an OverflowError
+// (all checked before trying, as _thread does).
+template <class L>
+bool lock_acquire(L& lock, bool blocking, double timeout) {
+  if (!blocking && timeout != -1)
+    throw py::value_error("can't specify a timeout for a non-blocking call");
+  if (std::isnan(timeout)) throw py::value_error("Invalid value NaN (not a number)");
+  if (timeout < 0 && timeout != -1) throw py::value_error("timeout value must be positive");
+  if (timeout > TIMEOUT_MAX) raise_overflow();
+  if (lock.try_lock()) return true;
+  if (!blocking) return false;
+  const Timeout t = timeout == -1 ? Timeout() : Timeout(timeout);
+  return wait_released(t, [&](const Timeout& step) { return lock.acquire(true, step); });
+}
+
+template <class L>
+void bind_lock_protocol(py::class_<L>& cls) {
+  cls.def("acquire", &lock_acquire<L>, "blocking"_a = true, "timeout"_a = -1.0,
+          "Acquires the lock, blocking up to `timeout` seconds (-1: forever); True if acquired.")
+      .def("__enter__", [](L& l) { return lock_acquire(l, true, -1); })
+      .def("__exit__", [](L& l, const py::args&) { l.release(); });
+}
+
+// ---- Condition ------------------------------------------------------------------------
+
+// A gilfree::Condition over the Python Lock/RLock object it was given (kept alive here),
+// or over a new RLock, as threading.Condition() makes one.
+struct PyCondition {
+  py::object lock;  // the gilfree.Lock or gilfree.RLock object
+  std::unique_ptr<Condition> cond;
+  // Threads inside wait(), for the repr (the library does not expose its waiter list).
+  std::atomic<long> waiting{0};
+
+  explicit PyCondition(py::object l) : lock(std::move(l)) {
+    if (py::isinstance<RLock>(lock)) {
+      cond = std::make_unique<Condition>(lock.cast<RLock&>());
+    } else if (py::isinstance<Lock>(lock)) {
+      cond = std::make_unique<Condition>(lock.cast<Lock&>());
+    } else {
+      throw py::type_error("gilfree.Condition needs a gilfree.Lock or gilfree.RLock");
+    }
+  }
+
+  // threading.Condition.wait(timeout=None): True when notified. A negative timeout polls.
+  bool wait(const py::object& timeout) {
+    const Timeout t = blocking_timeout(timeout);
+    struct Count {
+      std::atomic<long>& n;
+      explicit Count(std::atomic<long>& c) : n(c) { ++n; }
+      ~Count() { --n; }
+    } count(waiting);
+    return wait_released(t, [&](const Timeout& step) { return cond->wait(step); });
+  }
+
+  // threading.Condition.wait_for: CPython's loop (it waits at least once while the
+  // predicate is false, so an un-acquired lock raises even with timeout=0), returning the
+  // predicate's last value rather than a bool.
+  py::object wait_for(const py::object& predicate, const py::object& timeout) {
+    py::object result = predicate();
+    std::optional<Deadline> deadline;
+    py::object waittime = timeout;
+    while (!PyObject_IsTrue(result.ptr())) {
+      if (!timeout.is_none()) {
+        if (!deadline) {
+          deadline = blocking_timeout(timeout).deadline();
+        } else {
+          if (deadline->expired()) break;
+          waittime = py::float_(std::chrono::duration<double>(deadline->remaining()).count());
+        }
+      }
+      wait(waittime);
+      result = predicate();
+    }
+    return result;
+  }
+};
+
+// ---- Semaphore ------------------------------------------------------------------------
+
+// BoundedSemaphore remembering its initial value for the repr ("value=1/2"), which the
+// library keeps private.
+struct PyBoundedSemaphore : BoundedSemaphore {
+  explicit PyBoundedSemaphore(std::int64_t v) : BoundedSemaphore(v), initial(v) {}
+  std::int64_t initial;
+};
+
+// threading.Semaphore.acquire(blocking=True, timeout=None). A negative timeout polls.
+bool semaphore_acquire(Semaphore& s, bool blocking, const py::object& timeout) {
+  if (!blocking && !timeout.is_none())
+    throw py::value_error("can't specify timeout for non-blocking acquire");
+  if (s.try_lock()) return true;
+  if (!blocking) return false;
+  return wait_released(blocking_timeout(timeout),
+                       [&](const Timeout& step) { return s.acquire(true, step); });
+}
+
+// ---- Timer ----------------------------------------------------------------------------
+
+// The call a Timer makes on its own C++ thread: it takes the GIL, and reports an
+// exception as an exception escaping a Python thread is reported.
+struct TimerCall {
+  std::shared_ptr<PyCall> call;
+  void operator()() const {
+    py::gil_scoped_acquire gil;
+    try {
+      (*call)();
+    } catch (py::error_already_set& e) {
+      py::module_ sys = py::module_::import("sys");
+      py::print("Exception in thread " + current_thread().name() + ":",
+                "file"_a = sys.attr("stderr"));
+      py::module_::import("traceback")
+          .attr("print_exception")(e.type(), e.value(), e.trace(), "file"_a = sys.attr("stderr"));
+    }
+  }
+};
+
+// Started timers, until they are finished and reaped, so that dropping the last Python
+// reference to a pending timer neither cancels it nor blocks (as in CPython, where the
+// running thread keeps itself alive), and so that interpreter exit waits for them.
+// Touched only with the GIL held; leaked on purpose (no static destruction at exit).
+std::vector<std::shared_ptr<Timer>>& started_timers() {
+  static auto* v = new std::vector<std::shared_ptr<Timer>>();
+  return *v;
+}
+
+// Forgets finished timers; the last owner's ~Timer joins an ended thread, GIL released.
+void reap_timers() {
+  auto& all = started_timers();
+  std::vector<std::shared_ptr<Timer>> done;
+  for (auto it = all.begin(); it != all.end();) {
+    if (!(*it)->is_alive()) {
+      done.push_back(std::move(*it));
+      it = all.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  py::gil_scoped_release nogil;
+  done.clear();
+}
+
+// At interpreter exit (atexit): wait for pending non-daemon timers, cancel daemon ones
+// (as ~Timer does), all before Python is finalized.
+void join_timers() {
+  std::vector<std::shared_ptr<Timer>> all = std::move(started_timers());
+  started_timers().clear();
+  py::gil_scoped_release nogil;
+  for (auto& t : all) {
+    if (t->is_alive() && t->daemon()) t->cancel();
+    if (t->is_alive()) t->join();
+  }
+  all.clear();
+}
+
+struct PyTimer {
+  std::shared_ptr<Timer> timer;
+  double interval;
+  py::object function, args, kwargs;
+};
+
+std::string timer_repr(py::handle self) {
+  auto& t = *self.cast<PyTimer&>().timer;
+  std::string status = "initial";
+  auto ident = t.ident();
+  if (ident) status = t.is_alive() ? "started" : "stopped";
+  if (t.daemon()) status += " daemon";
+  if (ident) status += " " + std::to_string(*ident);
+  std::string cls = py::str(py::type::handle_of(self).attr("__name__"));
+  return "<" + cls + "(" + t.name() + ", " + status + ")>";
+}
+
+}  // namespace
+
+void bind_threading(py::module_& m) {
+  py::class_<Lock> lock(m, "Lock", "A primitive lock, as threading.Lock: any thread may release it.");
+  lock.def(py::init<>());
+  bind_lock_protocol(lock);
+  lock.def("release", &Lock::release, "Releases the lock; RuntimeError if it is unlocked.")
+      .def("locked", &Lock::locked, "True while some thread holds the lock.")
+      .def("__repr__", [](py::handle self) {
+        return "<" + std::string(self.cast<Lock&>().locked() ? "locked" : "unlocked") + " " +
+               type_name(self) + " object at " + address(self) + ">";
+      });
+
+  py::class_<RLock> rlock(m, "RLock", "A reentrant lock, as threading.RLock.");
+  rlock.def(py::init<>());
+  bind_lock_protocol(rlock);
+  rlock.def("release", &RLock::release, "Undoes one acquire; RuntimeError for a non-owner.")
+      .def("locked", &RLock::locked)
+      .def("_is_owned", &RLock::is_owned)
+      .def("__repr__", [](py::handle self) {
+        auto& l = self.cast<RLock&>();
+        // The library tells owner and depth only to the owner; another thread sees 0/0.
+        const bool mine = l.is_owned();
+        return "<" + std::string(l.locked() ? "locked" : "unlocked") + " " + type_name(self) +
+               " object owner=" + std::to_string(mine ? get_ident() : 0) +
+               " count=" + std::to_string(l.count()) + " at " + address(self) + ">";
+      });
+
+  py::class_<PyCondition>(m, "Condition", "A condition variable, as threading.Condition.")
+      .def(py::init([](py::object lock) {
+             if (lock.is_none()) lock = py::type::of<RLock>()();
+             return new PyCondition(std::move(lock));
+           }),
+           "lock"_a = py::none())
+      .def("acquire",
+           [](PyCondition& c, const py::args& a, const py::kwargs& k) {
+             return c.lock.attr("acquire")(*a, **k);
+           })
+      .def("release", [](PyCondition& c) { return c.lock.attr("release")(); })
+      .def("__enter__", [](PyCondition& c) { return c.lock.attr("__enter__")(); })
+      .def("__exit__", [](PyCondition& c, const py::args& a) { return c.lock.attr("__exit__")(*a); })
+      .def("wait", &PyCondition::wait, "timeout"_a = py::none(),
+           "Releases the lock until notified or timed out, then re-acquires it; True if notified.")
+      .def("wait_for", &PyCondition::wait_for, "predicate"_a, "timeout"_a = py::none())
+      .def("notify", [](PyCondition& c, std::size_t n) { c.cond->notify(n); }, "n"_a = 1)
+      .def("notify_all", [](PyCondition& c) { c.cond->notify_all(); })
+      .def("__repr__", [](PyCondition& c) {
+        return "<Condition(" + py::repr(c.lock).cast<std::string>() + ", " +
+               std::to_string(c.waiting.load()) + ")>";
+      });
+
+  py::class_<Semaphore>(m, "Semaphore", "A counting semaphore, as threading.Semaphore.")
+      .def(py::init<std::int64_t>(), "value"_a = 1)
+      .def("acquire", &semaphore_acquire, "blocking"_a = true, "timeout"_a = py::none())
+      .def("release", &Semaphore::release, "n"_a = 1)
+      .def("__enter__", [](Semaphore& s) { return semaphore_acquire(s, true, py::none()); })
+      .def("__exit__", [](Semaphore& s, const py::args&) { s.release(); })
+      .def("__repr__", [](py::handle self) {
+        return "<" + type_name(self) + " at " + address(self) +
+               ": value=" + std::to_string(self.cast<Semaphore&>().value()) + ">";
+      });
+
+  py::class_<PyBoundedSemaphore, Semaphore>(
+      m, "BoundedSemaphore", "A semaphore that may not grow past its initial value.")
+      .def(py::init<std::int64_t>(), "value"_a = 1)
+      .def("__repr__", [](py::handle self) {
+        auto& s = self.cast<PyBoundedSemaphore&>();
+        return "<" + type_name(self) + " at " + address(self) + ": value=" +
+               std::to_string(s.value()) + "/" + std::to_string(s.initial) + ">";
+      });
+
+  py::class_<Event>(m, "Event", "A flag threads can wait for, as threading.Event.")
+      .def(py::init<>())
+      .def("is_set", &Event::is_set)
+      .def("set", &Event::set)
+      .def("clear", &Event::clear)
+      .def(
+          "wait",
+          [](Event& e, const py::object& timeout) {
+            if (e.is_set()) return true;
+            return wait_released(blocking_timeout(timeout),
+                                 [&](const Timeout& step) { return e.wait(step); });
+          },
+          "timeout"_a = py::none(), "Blocks until set or timed out; returns the flag.")
+      .def("__repr__", [](py::handle self) {
+        return "<" + type_name(self) + " at " + address(self) + ": " +
+               (self.cast<Event&>().is_set() ? "set" : "unset") + ">";
+      });
+
+  // The barrier's action runs on the last arriving thread with the barrier's lock held,
+  // as in CPython; every Barrier call releases the GIL first so that the action (which
+  // takes the GIL) can never wait for a thread that holds the GIL and wants the lock.
+  // A barrier wait is not sliced for signals: a timed-out slice would break the barrier.
+  py::class_<Barrier>(m, "Barrier", "A barrier for a fixed number of threads.")
+      .def(py::init([](std::size_t parties, const py::object& action, const py::object& timeout) {
+             std::function<void()> fn;
+             if (!action.is_none()) {
+               auto call = std::make_shared<PyCall>(
+                   PyCall{PyRef(action), PyRef(py::tuple()), PyRef(py::dict())});
+               fn = [call] {
+                 py::gil_scoped_acquire gil;
+                 (*call)();
+               };
+             }
+             return new Barrier(parties, std::move(fn), blocking_timeout(timeout));
+           }),
+           "parties"_a, "action"_a = py::none(), "timeout"_a = py::none())
+      .def(
+          "wait",
+          [](Barrier& b, const py::object& timeout) {
+            if (timeout.is_none()) {
+              py::gil_scoped_release nogil;
+              return b.wait();
+            }
+            const Timeout t = blocking_timeout(timeout);
+            py::gil_scoped_release nogil;
+            return b.wait(t);
+          },
+          "timeout"_a = py::none())
+      .def("reset", &Barrier::reset, py::call_guard<py::gil_scoped_release>())
+      .def("abort", &Barrier::abort, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("parties", &Barrier::parties)
+      .def_property_readonly("n_waiting", [](Barrier& b) {
+        py::gil_scoped_release nogil;
+        return b.n_waiting();
+      })
+      .def_property_readonly("broken", [](Barrier& b) {
+        py::gil_scoped_release nogil;
+        return b.broken();
+      })
+      .def("__repr__", [](py::handle self) {
+        auto& b = self.cast<Barrier&>();
+        bool broken;
+        std::size_t waiting;
+        {
+          py::gil_scoped_release nogil;
+          broken = b.broken();
+          waiting = b.n_waiting();
+        }
+        std::string head = "<" + type_name(self) + " at " + address(self) + ": ";
+        if (broken) return head + "broken>";
+        return head + "waiters=" + std::to_string(waiting) + "/" + std::to_string(b.parties()) + ">";
+      });
+
+  py::class_<PyTimer>(m, "Timer", py::dynamic_attr(),
+                      "Calls a function after `interval` seconds unless cancelled, as threading.Timer.")
+      .def(py::init([](double interval, py::object function, py::object args, py::object kwargs) {
+             if (args.is_none()) args = py::tuple();
+             if (kwargs.is_none()) kwargs = py::dict();
+             auto call = std::make_shared<PyCall>(
+                 PyCall{PyRef(function), PyRef(py::tuple(args)), PyRef(py::dict(kwargs))});
+             auto* t = new PyTimer{
+                 std::make_shared<Timer>(blocking_timeout(interval), TimerCall{call}), interval,
+                 function, args, kwargs};
+             // Python's threads inherit daemon from the creating Python thread.
+             t->timer->set_daemon(
+                 py::module_::import("threading").attr("current_thread")().attr("daemon").cast<bool>());
+             return t;
+           }),
+           "interval"_a, "function"_a, "args"_a = py::none(), "kwargs"_a = py::none())
+      .def("start",
+           [](PyTimer& t) {
+             reap_timers();
+             {
+               py::gil_scoped_release nogil;
+               t.timer->start();
+             }
+             started_timers().push_back(t.timer);
+           })
+      .def("cancel", [](PyTimer& t) { t.timer->cancel(); })
+      .def(
+          "join",
+          [](PyTimer& t, const py::object& timeout) {
+            Timer& timer = *t.timer;
+            wait_released(blocking_timeout(timeout), [&](const Timeout& step) {
+              timer.join(step);
+              return !timer.is_alive();
+            });
+          },
+          "timeout"_a = py::none())
+      .def("is_alive", [](PyTimer& t) { return t.timer->is_alive(); })
+      .def_property(
+          "name", [](PyTimer& t) { return t.timer->name(); },
+          [](PyTimer& t, std::string n) { t.timer->set_name(std::move(n)); })
+      .def_property(
+          "daemon", [](PyTimer& t) { return t.timer->daemon(); },
+          [](PyTimer& t, bool d) { t.timer->set_daemon(d); })
+      .def_property_readonly("ident", [](PyTimer& t) { return t.timer->ident(); })
+      .def_property_readonly("native_id", [](PyTimer& t) { return t.timer->native_id(); })
+      .def_readonly("interval", &PyTimer::interval)
+      .def_readonly("function", &PyTimer::function)
+      .def_readonly("args", &PyTimer::args)
+      .def_readonly("kwargs", &PyTimer::kwargs)
+      .def("__repr__", &timer_repr);
+
+  m.def("_join_timers", &join_timers, "Waits for pending timers (registered with atexit).");
+  py::module_::import("atexit").attr("register")(m.attr("_join_timers"));
+}
+
+}  // namespace gilfree::py_bind
