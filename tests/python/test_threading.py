@@ -1,5 +1,9 @@
 """threading's synchronisation objects: every test runs on CPython's and on gilfree's."""
 import gc
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -614,7 +618,72 @@ class TimerTests(Base):
         self.assertIs(weakref.ref(t)(), t)
 
 
-for _mixin in (LockTests, RLockTests, ConditionTests, SemaphoreTests, EventTests,
+class InterruptTests(Base):
+    """A signal handler runs while the main thread blocks, and its exception propagates,
+    as with CPython's locks (Ctrl-C is SIGINT's handler raising KeyboardInterrupt)."""
+    names = ("Lock", "Event", "Condition", "Semaphore")
+
+    class Alarm(Exception):
+        pass
+
+    def interrupted(self, blocking_call):
+        def handler(signum, frame):
+            raise self.Alarm()
+        old = signal.signal(signal.SIGALRM, handler)
+        self.addCleanup(signal.signal, signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        self.addCleanup(signal.setitimer, signal.ITIMER_REAL, 0)
+        t0 = time.monotonic()
+        with self.assertRaises(self.Alarm):
+            blocking_call()
+        self.assertLess(time.monotonic() - t0, LONG)
+
+    @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
+    def test_lock_acquire(self):
+        lock = self.m.Lock()
+        lock.acquire()
+        self.interrupted(lambda: lock.acquire(timeout=LONG * 2))
+        self.interrupted(lock.acquire)  # forever
+        lock.release()
+
+    @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
+    def test_event_semaphore_condition(self):
+        self.interrupted(lambda: self.m.Event().wait())
+        self.interrupted(lambda: self.m.Semaphore(0).acquire())
+        cond = self.m.Condition()
+        with cond:
+            self.interrupted(cond.wait)
+            self.assertIn("count=1", repr(cond))  # the lock is held again after the raise
+
+
+_EXIT_SCRIPT = """
+import sys, time, {mod} as m
+t0 = time.monotonic()
+m.Timer(0.3, lambda: print("fired", flush=True)).start()   # no reference kept
+m.Timer(0.2, lambda: 1 / 0).start()
+print("dropped in %.2f" % (time.monotonic() - t0), flush=True)
+"""
+
+
+class TimerExitTests(Base):
+    names = ("Timer",)
+
+    def test_unreferenced_timer_fires_and_exit_waits(self):
+        mod = "threading" if self.m is CPYTHON_THREADING else "gilfree"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        r = subprocess.run([sys.executable, "-c", _EXIT_SCRIPT.format(mod=mod)],
+                           capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.split()
+        self.assertEqual(lines[0], "dropped")
+        self.assertLess(float(lines[2]), 0.2)  # dropping the Timer neither blocks nor joins
+        self.assertIn("fired", r.stdout)  # the interpreter waited for the non-daemon timer
+        self.assertRegex(r.stderr, r"Exception in thread .+:")
+        self.assertIn("ZeroDivisionError", r.stderr)
+
+
+for _mixin in (InterruptTests, TimerExitTests, LockTests, RLockTests, ConditionTests, SemaphoreTests, EventTests,
                BarrierTests, TimerTests):
     instantiate(globals(), _mixin, CPYTHON_THREADING)
 
