@@ -13,8 +13,8 @@
 // "store" makes the policy safe to touch from many threads: for a bounded FIFO queue the
 // store is a lock-free ring (detail/ring.hpp), for everything else a mutex around the
 // policy. BasicQueue then writes Python's blocking logic once, over any store, with
-// detail::Parking in the role of the conditions: a waiter polls briefly, then sleeps on
-// a futex, and a put or get wakes a sleeper only when there is one.
+// detail::Parking in the role of the conditions: a waiter polls briefly, then sleeps,
+// and a put or get pays for a wake-up only when somebody sleeps.
 //
 // `unfinished_tasks` is not a separate counter: it is "items ever put" minus "task_done
 // calls", both monotonic, so a put stays a single atomic claim.
@@ -282,7 +282,7 @@ class BasicQueue {
   // pending). An immediate shutdown() releases it.
   void join() {
     const Deadline forever;
-    while (!all_tasks_done()) detail::park_until(all_tasks_done_, forever, [this] {
+    while (!all_tasks_done()) all_tasks_done_.park_until(forever, [this] {
       return all_tasks_done();
     });
   }
@@ -320,7 +320,7 @@ class BasicQueue {
           break;
       }
       if (!block || deadline.expired()) return Outcome::timed_out;
-      detail::park_until(not_full_, deadline, [this] { return may_have_room(); });
+      not_full_.park_until(deadline, [this] { return may_have_room(); });
     }
   }
 
@@ -337,7 +337,7 @@ class BasicQueue {
           break;
       }
       if (!block || deadline.expired()) return Outcome::timed_out;
-      detail::park_until(not_empty_, deadline, [this] { return may_have_item(); });
+      not_empty_.park_until(deadline, [this] { return may_have_item(); });
     }
   }
 

@@ -2,10 +2,10 @@
 //
 // Two pieces live here:
 //
-//  * Parking: an EventCount whose wake-up side costs one plain load when nobody sleeps.
-//    detail::EventCount pays a full fence in every notify; here the fence is the
-//    seq_cst read-modify-write the queue already performs on its head or tail, so a
-//    put or get that finds no sleeper does no extra atomic work at all.
+//  * Parking: an event count whose wake-up side costs one plain load when nobody
+//    sleeps. detail::EventCount pays a full fence in every notify; here the fence is
+//    the seq_cst read-modify-write the queue already performs on its head or tail, so
+//    a put or get that finds no sleeper does no extra atomic work at all.
 //
 //  * BoundedRing: Dmitry Vyukov's bounded multi-producer/multi-consumer ring (each slot
 //    carries a sequence number saying which lap it is ready for), as atomic_queue and
@@ -17,10 +17,14 @@
 #pragma once
 
 #include <atomic>
+#include <algorithm>
 #include <bit>
+#include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <thread>
@@ -31,61 +35,99 @@
 
 namespace gilfree::detail {
 
-// Where sleeping threads wait for "something changed". Contract for notifiers: the
-// state change a sleeper's predicate reads must be a seq_cst read-modify-write (or a
-// seq_cst store) made before calling wake_*(); the sleeper's predicate must read it
-// with seq_cst loads. Then either the notifier sees the sleeper announced, or the
-// sleeper's recheck sees the change (the store-buffering pattern is forbidden when all
-// four accesses are seq_cst), so no wake-up is lost.
+// Where threads sleep until "something changed" in lock-free state, at no cost to the
+// threads that change it while nobody sleeps: a wake-up is one load of `sleepers_`
+// unless someone is asleep, and only then touches the mutex and condition variable.
+// (A futex epoch would do too, but a sleeper that was signalled and has not run yet
+// still counts as sleeping, so every put in those 10-30 us would make another
+// syscall; a condition variable knows whom it already signalled.)
+//
+// Contract: the state change a sleeper's predicate reads is a seq_cst read-modify-write
+// made before wake_*(), and the predicate reads it with seq_cst loads. Then either the
+// waker sees the sleeper counted, or the sleeper's recheck sees the change (all four
+// accesses seq_cst forbid the store-buffering outcome), so no wake-up is lost; the mutex
+// closes the gap between the sleeper's last check and its wait.
 class Parking {
  public:
-  // Announces a sleeper; returns the key for wait(). Recheck the predicate after this.
-  std::uint32_t prepare() noexcept {
-    waiters_.fetch_add(1, std::memory_order_seq_cst);
-    return epoch_.load(std::memory_order_seq_cst);
-  }
-  // Withdraws a prepare() whose recheck found the predicate true.
-  void cancel() noexcept { waiters_.fetch_sub(1, std::memory_order_relaxed); }
-  // Sleeps until a wake after prepare(), the deadline, or a spurious wake-up; always
-  // withdraws the sleeper. The caller rechecks its predicate whatever happened.
-  void wait(std::uint32_t key, const Deadline& deadline) noexcept {
-    while (epoch_.load(std::memory_order_acquire) == key) {
-      if (!futex_wait(epoch_, key, deadline)) break;
+  // Blocks until `ready()` may hold or the deadline passes: polls first (see poll()),
+  // then sleeps. Returns after at most one sleep, spurious wake-ups included; the
+  // caller retries its operation, as a Condition's wait loop does.
+  template <class Pred>
+  void park_until(const Deadline& deadline, Pred&& ready) {
+    if (poll(deadline, ready)) return;
+    std::unique_lock lock(mutex_);
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    if (!ready()) {
+      const auto slept_from = std::chrono::steady_clock::now();
+      bool woken = true;
+      if (deadline.is_forever()) {
+        cv_.wait(lock);
+      } else {
+        woken = cv_.wait_until(lock, deadline.time_point()) == std::cv_status::no_timeout;
+      }
+      if (woken) adapt(std::chrono::steady_clock::now() - slept_from);
     }
-    waiters_.fetch_sub(1, std::memory_order_relaxed);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
   }
-  // Wakes one sleeper; costs one load when there is none.
+  // Wakes one sleeper; one load when there is none.
   void wake_one() noexcept {
-    if (waiters_.load(std::memory_order_seq_cst) != 0) wake(1);
+    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+    { std::lock_guard lock(mutex_); }  // the sleeper is now in wait(), or will see the change
+    cv_.notify_one();
   }
-  // Wakes every sleeper; costs one load when there is none.
+  // Wakes every sleeper; one load when there is none.
   void wake_all() noexcept {
-    if (waiters_.load(std::memory_order_seq_cst) != 0) wake(INT_MAX);
+    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
+    { std::lock_guard lock(mutex_); }
+    cv_.notify_all();
   }
 
  private:
-  void wake(int n) noexcept {
-    epoch_.fetch_add(1, std::memory_order_release);
-    futex_wake(epoch_, n);
+  // Polls `ready()` for up to spin_ns_: first with pause instructions, then with
+  // sched_yield, which costs ~0.3 us when this core has nothing else to run and hands the
+  // core over when it has, so a thread waiting for a peer on an oversubscribed machine
+  // lets that peer run instead of burning its time slice.
+  template <class Pred>
+  bool poll(const Deadline& deadline, Pred& ready) {
+    const long budget = spin_ns_.load(std::memory_order_relaxed);
+    if (budget <= 0) return ready();
+    const auto start = std::chrono::steady_clock::now();
+    auto until = start + std::chrono::nanoseconds(budget);
+    if (!deadline.is_forever() && deadline.time_point() < until) until = deadline.time_point();
+    const auto pause_until = start + std::chrono::nanoseconds(kPauseNs);
+    for (;;) {
+      for (int i = 0; i < 8; ++i) {
+        if (ready()) return true;
+        cpu_relax();
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= until) return ready();
+      if (now >= pause_until) std::this_thread::yield();
+    }
   }
-  alignas(64) std::atomic<std::uint32_t> epoch_{0};
-  std::atomic<std::uint32_t> waiters_{0};  // alignas above: sizeof is a whole line
-};
+  // Adaptive spinning: a sleep that a wake-up ended soon after it began would have been
+  // avoided by polling a little longer, so poll longer next time; a long sleep means the
+  // other side was really idle, so poll less. Bounded by [base/4, 8 * base], where base
+  // is the house budget (detail::spin_budget_ns(), zero on one core: never poll).
+  void adapt(std::chrono::steady_clock::duration slept) noexcept {
+    const long base = spin_budget_ns();
+    if (base <= 0) return;
+    const long now = spin_ns_.load(std::memory_order_relaxed);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slept).count();
+    if (ns < 2 * now) {
+      spin_ns_.store(std::min(2 * now, 8 * base), std::memory_order_relaxed);
+    } else if (ns > 16 * now) {
+      spin_ns_.store(std::max(now / 2, base / 4), std::memory_order_relaxed);
+    }
+  }
 
-// Blocks until `ready()` may hold or the deadline passes: polls briefly (a wake-up
-// through the kernel costs 10-30 us on a virtual machine, a handoff seen while
-// polling ~0.1 us), then sleeps on `parking`. Returns after at most one sleep; the
-// caller retries its operation and calls again, as a Condition's wait loop does.
-template <class Pred>
-void park_until(Parking& parking, const Deadline& deadline, Pred&& ready) {
-  if (spin_until(ready)) return;
-  const std::uint32_t key = parking.prepare();
-  if (ready()) {
-    parking.cancel();
-    return;
-  }
-  parking.wait(key, deadline);
-}
+  static constexpr long kPauseNs = 2'000;  // then yield while polling
+
+  alignas(64) std::atomic<std::uint32_t> sleepers_{0};  // read by every put and get
+  std::atomic<long> spin_ns_{spin_budget_ns()};         // written only after sleeps
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
 
 // What a push found.
 enum class PushResult { ok, full, shut_down };
