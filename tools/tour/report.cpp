@@ -103,6 +103,13 @@ std::string fmt(const char* format, double v) {
   return b;
 }
 
+std::vector<double> best_interleaved(int repeats, const std::vector<std::function<void()>>& fns) {
+  std::vector<double> best(fns.size(), 1e300);
+  for (int r = 0; r < repeats; ++r)
+    for (std::size_t i = 0; i < fns.size(); ++i) best[i] = std::min(best[i], best_of(1, fns[i]));
+  return best;
+}
+
 std::string ratio(double x) { return fmt(x >= 10 ? "%.0f×" : "%.2f×", x); }
 
 void print_experiment(const Experiment& e, const std::string& python_label) {

@@ -6,6 +6,7 @@
 // and the seed's lesson restated from the measured numbers.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -96,5 +97,9 @@ double best_of(int repeats, F&& fn) {
   }
   return best;
 }
+
+// Best (smallest) wall time of each of `fns`, over `repeats` rounds that run them in turn:
+// on a noisy machine a slow spell then hits every variant alike, not one.
+std::vector<double> best_interleaved(int repeats, const std::vector<std::function<void()>>& fns);
 
 }  // namespace tour

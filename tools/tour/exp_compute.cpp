@@ -1,0 +1,235 @@
+// The CPU-bound experiments: bad_fib (seed 000) and the integration of x² (seed 002).
+// gilfree's threads run them in parallel; CPython's threads cannot, its processes can.
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gilfree/threading.hpp>
+#if __has_include(<gilfree/queue.hpp>)
+#include <gilfree/queue.hpp>
+#define TOUR_HAVE_QUEUE 1
+#endif
+#if __has_include(<gilfree/futures.hpp>)
+#include <gilfree/futures.hpp>
+#define TOUR_HAVE_FUTURES 1
+#endif
+
+#include "tour.hpp"
+
+namespace tour {
+namespace {
+
+Cell py_cell(const PyRun& py, const std::string& key) {
+  Cell c;
+  if (!py.ran) c.text = py.why;
+  else if (auto v = py.number(key)) c.seconds = v;
+  else c.text = "not run";
+  return c;
+}
+
+std::optional<double> speed(const Cell& base, const Cell& c) {
+  if (!base.seconds || !c.seconds) return std::nullopt;
+  return *base.seconds / *c.seconds;
+}
+
+}  // namespace
+
+// ---- bad_fib: seed 000 -------------------------------------------------------------------
+
+long bad_fib(int n) {
+  // def recurse(n): ...  (the seed nests it; a lambda cannot recurse as simply)
+  struct R {
+    static long recurse(int n) { return n == 0 || n == 1 ? n : recurse(n - 1) + recurse(n - 2); }
+  };
+  return R::recurse(n);
+}
+
+Experiment run_bad_fib(const Options& opt) {
+  Experiment e{.key = "bad_fib", .title = "bad_fib(n), several times: sequential vs threads vs a pool",
+               .seed = "seed 000"};
+  const int workers = static_cast<int>(opt.cores);
+  const int jobs = 2 * workers;
+  const int n = opt.quick ? 27 : 35;     // the seed's bad_fib(35)
+  const int py_n = opt.quick ? 22 : 30;  // CPython: bad_fib(35) takes ~2.5 s, once
+  const int repeats = opt.quick ? 1 : 3;
+  e.gilfree_size = std::to_string(jobs) + " × bad_fib(" + std::to_string(n) + "), best of " +
+                   std::to_string(repeats);
+  e.cpython_size = std::to_string(jobs) + " × bad_fib(" + std::to_string(py_n) + "), one run";
+
+  long result = 0;
+  std::vector<long> per_thread(jobs), pooled;
+  std::vector<std::function<void()>> variants = {
+      [&] {
+        for (int j = 0; j < jobs; ++j) result = bad_fib(n);
+      },
+      // One gilfree Thread per call, as the seed's `for i in range(5): Thread(target=bad_fib)`.
+      [&] {
+        std::deque<gilfree::Thread> threads;
+        for (int j = 0; j < jobs; ++j) threads.emplace_back([&, j] { per_thread[j] = bad_fib(n); });
+        for (auto& t : threads) t.start();
+        for (auto& t : threads) t.join();
+      }};
+#ifdef TOUR_HAVE_FUTURES
+  // Python's map over a pool: gilfree's ThreadPoolExecutor, CPython's multiprocessing.Pool.
+  variants.push_back([&] {
+    gilfree::ThreadPoolExecutor executor({.max_workers = workers});
+    pooled.clear();
+    for (long r : executor.map(bad_fib, std::vector<int>(jobs, n))) pooled.push_back(r);
+  });
+#endif
+  auto best = best_interleaved(repeats, variants);
+  double seq = best[0], thr = best[1];
+  e.ok = std::all_of(per_thread.begin(), per_thread.end(), [&](long r) { return r == result; });
+
+  PyRun py = run_python(opt, "bad_fib.py",
+                        {std::to_string(py_n), std::to_string(jobs), std::to_string(workers)});
+  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+  e.rows.push_back({std::to_string(jobs) + " threads", {thr, ""}, py_cell(py, "threads")});
+#ifdef TOUR_HAVE_FUTURES
+  double pool = best[2];
+  e.ok = e.ok && pooled.size() == std::size_t(jobs) &&
+         std::all_of(pooled.begin(), pooled.end(), [&](long r) { return r == result; });
+  e.rows.push_back({"pool of " + std::to_string(workers), {pool, "ThreadPoolExecutor"},
+                    py_cell(py, "processes")});
+  e.rows.back().cpython.text = "processes";
+#else
+  e.rows.push_back({"pool of " + std::to_string(workers), {std::nullopt, "(no futures.hpp)"},
+                    py_cell(py, "processes")});
+#endif
+  e.notes.push_back("bad_fib(" + std::to_string(n) + ") = " + std::to_string(result) +
+                    (py.ran ? "; CPython bad_fib(" + std::to_string(py_n) + ") = " + py.text("fib")
+                            : std::string()));
+  std::string lesson;
+  if (py.ran) {
+    lesson = "CPython threads: " + ratio(*speed(e.rows[0].cpython, e.rows[1].cpython)) +
+             " — the GIL; CPython processes: " +
+             ratio(*speed(e.rows[0].cpython, e.rows[2].cpython)) + "; ";
+  }
+  lesson += "gilfree threads: " + ratio(seq / thr);
+  if (auto s = speed(e.rows[0].gilfree, e.rows[2].gilfree)) lesson += ", pool: " + ratio(*s);
+  e.lesson = lesson;
+  return e;
+}
+
+// ---- integrate x² on [0, 10]: seed 002 ---------------------------------------------------
+
+namespace integration {
+
+double f(double x) { return x * x; }  // x**2
+
+// The seed's integrate(): a left Riemann sum, in the same order of additions as CPython's.
+template <class F>
+double integrate(F f, double a, double b, long N) {
+  double s = 0;
+  double dx = (b - a) / N;
+  for (long i = 0; i < N; ++i) s += f(a + i * dx);
+  return s * dx;
+}
+
+#ifdef TOUR_HAVE_QUEUE
+// The seed's threading_integrate: thread i integrates [dx*i, dx*(i+1)] with N/thread_count
+// steps and puts its result on a Queue. Results are summed in chunk order, so every run
+// (and CPython's) adds the same numbers in the same order.
+double threading_integrate(double a, double b, long N, int thread_count) {
+  long N_chunk = static_cast<long>(double(N) / thread_count);
+  double dx = (b - a) / thread_count;
+  gilfree::Queue<std::pair<int, double>> results;
+  std::deque<gilfree::Thread> threads;
+  for (int i = 0; i < thread_count; ++i) {
+    double x0 = dx * i, x1 = x0 + dx;
+    threads.emplace_back([&results, i, x0, x1, N_chunk] {
+      results.put({i, integrate(f, x0, x1, N_chunk)});
+    });
+    threads.back().start();
+  }
+  std::vector<double> parts(thread_count);
+  for (int i = 0; i < thread_count; ++i) {
+    auto [k, v] = results.get();
+    parts[k] = v;
+  }
+  double sum = 0;
+  for (double p : parts) sum += p;
+  return sum;
+}
+#endif
+
+}  // namespace integration
+
+Experiment run_integrate(const Options& opt) {
+  Experiment e{.key = "integrate", .title = "integrate x² on [0, 10]: sequential vs threads",
+               .seed = "seed 002"};
+  const double a = 0.0, b = 10.0;
+  const long N = opt.quick ? 100'000 : 10'000'000;  // the same N on both sides
+  const int repeats = opt.quick ? 1 : 5;
+  const int procs = static_cast<int>(opt.cores);
+  e.gilfree_size = "N = " + std::to_string(N) + ", best of " + std::to_string(repeats);
+  e.cpython_size = "N = " + std::to_string(N) + ", one run";
+
+  std::vector<int> counts;
+  for (int c = 1; c <= static_cast<int>(2 * opt.cores); c *= 2) counts.push_back(c);
+  std::vector<int> py_counts = {1, std::min(2, procs)};
+  if (py_counts[1] == 1) py_counts.pop_back();
+  std::string py_list;
+  for (int c : py_counts) py_list += (py_list.empty() ? "" : ",") + std::to_string(c);
+
+  double value = 0;
+  std::vector<double> values(counts.size());
+  std::vector<std::function<void()>> variants = {
+      [&] { value = integration::integrate(integration::f, a, b, N); }};
+#ifdef TOUR_HAVE_QUEUE
+  for (std::size_t k = 0; k < counts.size(); ++k)
+    variants.push_back([&, k] { values[k] = integration::threading_integrate(a, b, N, counts[k]); });
+#endif
+  auto best = best_interleaved(repeats, variants);
+  double seq = best[0];
+  PyRun py = run_python(opt, "integrate.py", {std::to_string(N), py_list, std::to_string(procs)});
+  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+
+  auto same = [](double x, std::optional<double> y) {
+    return y && std::fabs(x - *y) <= 1e-12 * std::fabs(x);
+  };
+  if (py.ran) e.ok = same(value, py.number("value"));
+  std::string shown = fmt("sequential %.6f", value);
+#ifdef TOUR_HAVE_QUEUE
+  for (std::size_t k = 0; k < counts.size(); ++k) {
+    int c = counts[k];
+    double v = values[k], t = best[k + 1];
+    std::string key = "threads_" + std::to_string(c);
+    Row r{std::to_string(c) + (c == 1 ? " thread" : " threads"), {t, ""}, py_cell(py, key)};
+    if (py.ran && py.number(key)) e.ok = e.ok && same(v, py.number(key + "_value"));
+    e.rows.push_back(r);
+    shown += fmt(c == counts.front() ? ", threads %.6f" : " / %.6f", v);
+  }
+#endif
+  e.rows.push_back({"Pool(" + std::to_string(procs) + ") processes", {std::nullopt, "(threads suffice)"},
+                    py_cell(py, "processes_" + std::to_string(procs))});
+  e.notes.push_back("gilfree: " + shown + (e.ok ? "" : "  MISMATCH"));
+  if (py.ran)
+    e.notes.push_back("CPython: " + fmt("sequential %.6f", py.number("value").value_or(NAN)) +
+                      " — the same sums bit for bit: " + (e.ok ? "yes" : "NO"));
+
+  std::string lesson;
+  auto find = [&](const std::string& v) -> const Row* {
+    for (const auto& r : e.rows)
+      if (r.variant == v) return &r;
+    return nullptr;
+  };
+  const Row* two = find(std::to_string(std::min(2, procs)) + (procs >= 2 ? " threads" : " thread"));
+  if (py.ran && two) {
+    if (auto s = speed(e.rows[0].cpython, two->cpython)) lesson += "CPython 2 threads: " + ratio(*s) + " — the GIL; ";
+    if (auto s = speed(e.rows[0].cpython, e.rows.back().cpython)) lesson += "processes: " + ratio(*s) + "; ";
+  }
+  if (two)
+    if (auto s = speed(e.rows[0].gilfree, two->gilfree)) lesson += "gilfree 2 threads: " + ratio(*s);
+  if (py.ran && e.rows[0].cpython.seconds)
+    lesson += "; gilfree sequential is " + ratio(*e.rows[0].cpython.seconds / seq) +
+              " faster than CPython's on the same N";
+  e.lesson = lesson;
+  e.figures = {{"N", double(N)}, {"value", value}};
+  return e;
+}
+
+}  // namespace tour

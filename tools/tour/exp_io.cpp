@@ -1,0 +1,250 @@
+// The I/O-flavoured experiments: the flag downloads (seed 004) against the local server, and
+// the word count map-reduce (seed 000) over a generated corpus.
+#include <httplib.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <gilfree/threading.hpp>
+#if __has_include(<gilfree/futures.hpp>)
+#include <gilfree/futures.hpp>
+#define TOUR_HAVE_FUTURES 1
+#endif
+
+#include "flag_server.hpp"
+#include "seedkit.hpp"
+#include "tour.hpp"
+
+namespace tour {
+namespace {
+
+Cell py_cell(const PyRun& py, const std::string& key) {
+  Cell c;
+  if (!py.ran) c.text = py.why;
+  else if (auto v = py.number(key)) c.seconds = v;
+  else c.text = "not run";
+  return c;
+}
+
+}  // namespace
+
+// ---- the flag downloads: seed 004 -----------------------------------------------------------
+
+namespace flags {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct Site {
+  int port;
+  std::filesystem::path dest_dir;
+};
+
+std::string get_flag(const Site& site, const std::string& cc) {
+  httplib::Client client("127.0.0.1", site.port);
+  auto resp = client.Get("/data/flags/" + lower(cc) + "/" + lower(cc) + ".gif");
+  if (!resp || resp->status != 200)
+    throw std::runtime_error("GET " + cc + ": " + (resp ? std::to_string(resp->status) : "no answer"));
+  return resp->body;
+}
+
+void save_flag(const Site& site, const std::string& img, const std::string& filename) {
+  std::ofstream(site.dest_dir / filename, std::ios::binary) << img;
+}
+
+std::string download_one(const Site& site, const std::string& cc) {
+  save_flag(site, get_flag(site, cc), lower(cc) + ".gif");
+  return cc;
+}
+
+std::size_t download_many_seq(const Site& site, std::vector<std::string> cc_list) {
+  std::sort(cc_list.begin(), cc_list.end());
+  for (const auto& cc : cc_list) download_one(site, cc);
+  return cc_list.size();
+}
+
+#ifdef TOUR_HAVE_FUTURES
+std::size_t download_many_pool(const Site& site, std::vector<std::string> cc_list, int max_workers) {
+  std::sort(cc_list.begin(), cc_list.end());
+  int workers = std::min<int>(max_workers, static_cast<int>(cc_list.size()));
+  gilfree::ThreadPoolExecutor executor({.max_workers = workers});
+  auto res = executor.map([&](const std::string& cc) { return download_one(site, cc); }, cc_list);
+  std::size_t n = 0;
+  for (const auto& cc : res) n += !cc.empty();
+  return n;
+}
+#endif
+
+std::uintmax_t bytes_in(const std::filesystem::path& dir) {
+  std::uintmax_t total = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) total += f.file_size();
+  return total;
+}
+
+}  // namespace flags
+
+Experiment run_flags(const Options& opt) {
+  Experiment e{.key = "flags", .title = "flag downloads: sequential vs ThreadPoolExecutor",
+               .seed = "seed 004"};
+  const auto delay = std::chrono::milliseconds(opt.quick ? 5 : 50);
+  const int workers = 20;
+  const auto& cc_list = seedkit::POP20_CC;
+  seedkit::FlagServer server({.delay = delay, .handler_threads = 32});
+  e.gilfree_size = e.cpython_size = std::to_string(cc_list.size()) + " flags, " +
+                                    std::to_string(delay.count()) + " ms server delay";
+  seedkit::TempDir dest("gilfree-flags-");
+  flags::Site site{server.port(), dest.path()};
+
+  std::uintmax_t expected = 0;
+  for (const auto& cc : cc_list) expected += seedkit::FlagServer::flag_bytes(cc).size();
+
+  double t0 = now();
+  std::size_t n = flags::download_many_seq(site, cc_list);
+  double seq = now() - t0;
+  e.ok = n == cc_list.size() && flags::bytes_in(dest.path()) == expected;
+  PyRun py = run_python(opt, "flags.py", [&] {
+    std::vector<std::string> a = {server.base_url(), std::to_string(workers)};
+    a.insert(a.end(), cc_list.begin(), cc_list.end());
+    return a;
+  }());
+  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+#ifdef TOUR_HAVE_FUTURES
+  std::filesystem::remove_all(dest.path());
+  std::filesystem::create_directories(dest.path());
+  t0 = now();
+  n = flags::download_many_pool(site, cc_list, workers);
+  double pool = now() - t0;
+  e.ok = e.ok && n == cc_list.size() && flags::bytes_in(dest.path()) == expected;
+  e.rows.push_back({"pool of " + std::to_string(workers) + " threads", {pool, ""}, py_cell(py, "pool")});
+#endif
+  if (py.ran) e.ok = e.ok && py.number("flags") == double(cc_list.size()) &&
+                     py.number("bytes") == double(expected);
+  e.notes.push_back(std::to_string(cc_list.size()) + " flags, " + std::to_string(expected) +
+                    " bytes each way; the server answered " + std::to_string(server.requests()) +
+                    " requests, at most " + std::to_string(server.max_in_flight()) + " at once");
+  std::string lesson = "I/O-bound: threads help both sides, as waiting releases the GIL — ";
+  if (e.rows.size() > 1) {
+    if (py.ran && e.rows[0].cpython.seconds && e.rows[1].cpython.seconds)
+      lesson += "CPython pool " + ratio(*e.rows[0].cpython.seconds / *e.rows[1].cpython.seconds) + ", ";
+    lesson += "gilfree pool " + ratio(seq / *e.rows[1].gilfree.seconds);
+  }
+  e.lesson = lesson;
+  return e;
+}
+
+// ---- word count map-reduce: seed 000 -------------------------------------------------------
+
+namespace wordcount {
+
+using Counter = std::unordered_map<std::string, long>;
+
+// Counts one document's words, split on ' ' as the seed's p.text.split(' ').
+Counter scrape_one(const std::filesystem::path& url) {
+  Counter words;
+  std::string text = seedkit::read_file(url);
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t sp = text.find(' ', start);
+    ++words[text.substr(start, sp == std::string::npos ? std::string::npos : sp - start)];
+    if (sp == std::string::npos) break;
+    start = sp + 1;
+  }
+  return words;
+}
+
+void update(Counter& into, const Counter& from) {
+  for (const auto& [w, c] : from) into[w] += c;
+}
+
+Counter scrape_all_and_merge(const std::vector<std::filesystem::path>& urls) {
+  Counter words;
+  for (const auto& url : urls) update(words, scrape_one(url));
+  return words;
+}
+
+// Split l into n lists of ceil(len/n) (the seed's slices drop the tail otherwise).
+std::vector<std::vector<std::filesystem::path>> split_chunk(
+    const std::vector<std::filesystem::path>& l, std::size_t n) {
+  std::size_t step = (l.size() + n - 1) / n;
+  std::vector<std::vector<std::filesystem::path>> out(n);
+  for (std::size_t i = 0; i < l.size(); ++i) out[i / step].push_back(l[i]);
+  return out;
+}
+
+}  // namespace wordcount
+
+Experiment run_wordcount(const Options& opt) {
+  Experiment e{.key = "wordcount", .title = "word count map-reduce: sequential vs a pool",
+               .seed = "seed 000"};
+  const int docs = opt.quick ? 4 : 8;  // the seed's eight pages
+  const int words_per_doc = opt.quick ? 5'000 : 250'000;
+  const int n = static_cast<int>(opt.cores);
+  const int repeats = opt.quick ? 1 : 3;
+  e.gilfree_size = std::to_string(docs) + " documents × " + std::to_string(words_per_doc) +
+                   " words, best of " + std::to_string(repeats);
+  e.cpython_size = std::to_string(docs) + " documents × " + std::to_string(words_per_doc) +
+                   " words, one run";
+  seedkit::TempDir corpus("gilfree-corpus-");
+  seedkit::write_corpus(corpus.path(), docs, words_per_doc);
+  std::vector<std::filesystem::path> urls;
+  for (const auto& f : std::filesystem::directory_iterator(corpus.path())) urls.push_back(f.path());
+  std::sort(urls.begin(), urls.end());
+
+  wordcount::Counter words, pooled;
+  std::vector<std::function<void()>> variants = {
+      [&] { words = wordcount::scrape_all_and_merge(urls); }};
+#ifdef TOUR_HAVE_FUTURES
+  variants.push_back([&] {
+    gilfree::ThreadPoolExecutor executor({.max_workers = n});
+    wordcount::Counter merged;
+    for (const auto& c : executor.map(wordcount::scrape_all_and_merge, wordcount::split_chunk(urls, n)))
+      wordcount::update(merged, c);
+    pooled = std::move(merged);
+  });
+#endif
+  auto best = best_interleaved(repeats, variants);
+  double seq = best[0];
+  long total = 0;
+  std::pair<std::string, long> top{"", 0};
+  for (const auto& [w, c] : words) {
+    total += c;
+    if (c > top.second || (c == top.second && w < top.first)) top = {w, c};
+  }
+  PyRun py = run_python(opt, "wordcount.py", {corpus.path().string(), std::to_string(n)});
+  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+#ifdef TOUR_HAVE_FUTURES
+  double pool = best[1];
+  e.ok = pooled == words;
+  e.rows.push_back({"pool of " + std::to_string(n), {pool, "threads"}, py_cell(py, "processes")});
+  e.rows.back().cpython.text = "processes";
+#endif
+  std::string top_text = top.first + ":" + std::to_string(top.second);
+  if (py.ran)
+    e.ok = e.ok && py.number("words") == double(total) &&
+           py.number("distinct") == double(words.size()) && py.text("top") == top_text;
+  e.notes.push_back(std::to_string(total) + " words, " + std::to_string(words.size()) +
+                    " distinct, most common " + top_text +
+                    (py.ran ? std::string(" — CPython counted ") + (e.ok ? "the same" : "DIFFERENTLY")
+                            : std::string()));
+  std::string lesson;
+  if (e.rows.size() > 1) {
+    if (py.ran && e.rows[0].cpython.seconds && e.rows[1].cpython.seconds)
+      lesson += "CPython needs processes (" +
+                ratio(*e.rows[0].cpython.seconds / *e.rows[1].cpython.seconds) +
+                ", Counters pickled back); ";
+    lesson += "gilfree threads share the corpus: " + ratio(seq / *e.rows[1].gilfree.seconds);
+  }
+  if (py.ran && e.rows[0].cpython.seconds)
+    lesson += "; sequentially gilfree is " + ratio(*e.rows[0].cpython.seconds / seq) + " faster";
+  e.lesson = lesson;
+  return e;
+}
+
+}  // namespace tour
