@@ -7,9 +7,15 @@
 //                 (one item = one increment).
 //   PingPong      a round trip between two threads over two events (set / wait / clear):
 //                 gilfree::Event vs an event made of std::mutex + std::condition_variable.
+//   WhatIf        sketches of changes proposed for threading.hpp, measured beside the real
+//                 thing (docs/bench/threading.md says why); they are not gilfree's types.
 //
 // Run: build/release/bench/bench_threading [--benchmark_repetitions=3 ...]
 #include <benchmark/benchmark.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -151,6 +157,112 @@ void BM_PingPong_RoundTrip(benchmark::State& state) {
 }
 BENCHMARK_TEMPLATE(BM_PingPong_RoundTrip, CondvarEvent)->UseRealTime()->MinTime(0.5);
 BENCHMARK_TEMPLATE(BM_PingPong_RoundTrip, gilfree::Event)->UseRealTime()->MinTime(0.5);
+
+// ---- what-if sketches (not gilfree's types; see docs/bench/threading.md) ---------------
+
+namespace what_if {
+
+// Registers this process for expedited membarrier once; false where the kernel lacks it.
+bool membarrier_ready() {
+  static const bool ok =
+      syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  return ok;
+}
+
+// A futex lock whose release is a plain store instead of an atomic exchange (one locked
+// instruction per acquire+release instead of two). The releaser stores 0 and then reads
+// `waiters_`; a thread about to sleep increments `waiters_` and then forces a full barrier
+// on every running thread of the process with membarrier(2) before it rechecks `state_`:
+// an asymmetric Dekker handshake, so either the releaser sees the waiter or the waiter
+// sees the release. Only a thread that has already spun in vain pays the syscall.
+class AsymLock {
+ public:
+  AsymLock() { asym_ = membarrier_ready(); }
+  void lock() {
+    if (!try_lock()) lock_slow();
+  }
+  bool try_lock() {
+    std::uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+  void unlock() {
+    // Python's "release unlocked lock" check stays for the single-thread misuse; two
+    // threads releasing one lock at once are no longer told apart.
+    if (state_.load(std::memory_order_relaxed) == 0) throw gilfree::RuntimeError("release unlocked lock");
+    if (asym_) {
+      state_.store(0, std::memory_order_release);
+      std::atomic_signal_fence(std::memory_order_seq_cst);  // the waiter's membarrier does the rest
+    } else {
+      state_.store(0, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+    if (waiters_.load(std::memory_order_relaxed) != 0) gilfree::detail::futex_wake(state_, 1);
+  }
+
+ private:
+  void lock_slow() {
+    auto free_and_won = [this] { return state_.load(std::memory_order_relaxed) == 0 && try_lock(); };
+    if (gilfree::detail::spin_until(free_and_won)) return;
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    if (asym_) syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    else std::atomic_thread_fence(std::memory_order_seq_cst);
+    while (!try_lock()) gilfree::detail::futex_wait(state_, 1, gilfree::Deadline());
+    waiters_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  std::atomic<std::uint32_t> state_{0};
+  std::atomic<std::uint32_t> waiters_{0};
+  bool asym_ = false;
+};
+
+// gilfree::Event with a two-phase spin: 2 us of pause, then sched_yield() until 20 us, then
+// sleep. Yielding hands the core to a runnable partner on an oversubscribed machine, where
+// a pause-spin only burns the time slice the partner needs.
+class YieldSpinEvent {
+ public:
+  bool is_set() const noexcept { return flag_.load(std::memory_order_acquire) != 0; }
+  void set() noexcept {
+    flag_.store(1, std::memory_order_release);
+    ec_.notify_all();
+  }
+  void clear() noexcept { flag_.store(0, std::memory_order_relaxed); }
+  bool wait() {
+    using clock = std::chrono::steady_clock;
+    if (is_set()) return true;
+    const auto t0 = clock::now();
+    do {
+      for (int i = 0; i < 16; ++i) {
+        if (is_set()) return true;
+        gilfree::detail::cpu_relax();
+      }
+    } while (clock::now() - t0 < std::chrono::microseconds(2));
+    do {
+      sched_yield();
+      if (is_set()) return true;
+    } while (clock::now() - t0 < std::chrono::microseconds(20));
+    for (;;) {
+      auto key = ec_.prepare_wait();
+      if (is_set()) {
+        ec_.cancel_wait();
+        return true;
+      }
+      ec_.wait(key, gilfree::Deadline());
+      if (is_set()) return true;
+    }
+  }
+
+ private:
+  std::atomic<std::uint32_t> flag_{0};
+  gilfree::detail::EventCount ec_;
+};
+
+}  // namespace what_if
+
+BENCHMARK_TEMPLATE(BM_Uncontended_LockUnlock, what_if::AsymLock)->Name("BM_WhatIf_Uncontended_AsymLock");
+BENCHMARK_TEMPLATE(BM_Contended2_Increment, what_if::AsymLock)
+    ->Name("BM_WhatIf_Contended2_AsymLock")->UseManualTime()->Iterations(20);
+BENCHMARK_TEMPLATE(BM_PingPong_RoundTrip, what_if::YieldSpinEvent)
+    ->Name("BM_WhatIf_PingPong_YieldSpinEvent")->UseRealTime()->MinTime(0.5);
 
 }  // namespace
 

@@ -10,7 +10,7 @@ if [[ $# -lt 1 ]]; then
   echo "usage: $0 BUILD_DIR [benchmark flags...]" >&2
   exit 2
 fi
-build_dir=$1
+build_dir=$(cd "$1" && pwd) || exit 2
 shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -27,6 +27,8 @@ for prog in "$build_dir"/bench/bench_*; do
   ran=$((ran + 1))
 done
 
+# Scripts that compare against gilfree's Python module find it in the same build.
+export PYTHONPATH="$build_dir/python${PYTHONPATH:+:$PYTHONPATH}"
 for script in "$here"/cpython_*.py; do
   echo
   echo "== python3 $script"
