@@ -12,6 +12,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -147,6 +150,71 @@ inline std::string address(py::handle self) {
   std::snprintf(buf, sizeof buf, "%#lx",
                 static_cast<unsigned long>(reinterpret_cast<std::uintptr_t>(self.ptr())));
   return buf;
+}
+
+// ---- fast paths -------------------------------------------------------------------------
+//
+// pybind11's dispatcher costs ~150-200 ns per call (argument loaders, overload records),
+// several times a CPython builtin method. The hottest methods therefore get a plain
+// METH_FASTCALL entry that does the common case (an uncontended acquire, a put that finds
+// room, a get that finds an item) straight on the C++ object and hands every other call
+// (keywords, blocking, errors) to the pybind11 method it replaced, which stays the one
+// place for argument checking and semantics.
+
+// Sets the Python exception for the C++ exception `p`, as the module's translator does.
+void set_python_error(std::exception_ptr p) noexcept;
+
+// The C++ object inside a pybind11 instance of a class with one C++ base at offset zero
+// (all the fast-path classes), or nullptr if that layout does not hold.
+template <class T>
+T* cpp_ptr(PyObject* self) noexcept {
+  auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  if (!inst->simple_layout || !inst->simple_holder_constructed) return nullptr;
+  return static_cast<T*>(inst->simple_value_holder[0]);
+}
+
+using FastBody = PyObject* (*)(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                               PyObject* kwnames, PyObject* slow);
+
+// The pybind11 method each installed fast body falls back to; `Tag` tells apart two
+// methods sharing one body (acquire and __enter__).
+template <FastBody Body, int Tag>
+inline PyObject* g_slow = nullptr;
+
+// Calls the pybind11 method with the fast call's arguments.
+inline PyObject* call_slow(PyObject* slow, PyObject* self, PyObject* const* args,
+                           Py_ssize_t nargs, PyObject* kwnames) noexcept {
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  PyObject* small[8];
+  std::unique_ptr<PyObject*[]> big;
+  PyObject** buf = small;
+  if (nargs + nkw + 1 > 8) buf = (big = std::make_unique<PyObject*[]>(nargs + nkw + 1)).get();
+  buf[0] = self;
+  for (Py_ssize_t i = 0; i < nargs + nkw; ++i) buf[i + 1] = args[i];
+  return PyObject_Vectorcall(slow, buf, nargs + 1, kwnames);
+}
+
+template <FastBody Body, int Tag>
+PyObject* fast_entry(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return Body(self, args, nargs, kwnames, g_slow<Body, Tag>);
+}
+
+// Replaces cls.<name> (a pybind11 method) with a METH_FASTCALL method running `Body`,
+// which gets the pybind11 method for every call it does not handle itself. Each
+// (Body, Tag) pair may be installed once.
+template <FastBody Body, int Tag = 0>
+void install_fast(py::handle cls, const char* name) {
+  py::object slow = cls.attr(name);
+  g_slow<Body, Tag> = slow.inc_ref().ptr();  // kept for the interpreter's life
+  std::string doc = py::hasattr(slow, "__doc__") && !slow.attr("__doc__").is_none()
+                        ? slow.attr("__doc__").cast<std::string>()
+                        : std::string();
+  auto* def = new PyMethodDef{name, reinterpret_cast<PyCFunction>(
+                                        reinterpret_cast<void (*)()>(&fast_entry<Body, Tag>)),
+                              METH_FASTCALL | METH_KEYWORDS, strdup(doc.c_str())};
+  PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), def);
+  if (!descr) throw py::error_already_set();
+  py::setattr(cls, name, py::reinterpret_steal<py::object>(descr));
 }
 
 void bind_threading(py::module_& m);

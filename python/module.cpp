@@ -4,6 +4,8 @@
 #include <pybind11/pybind11.h>
 
 #include <exception>
+#include <new>
+#include <stdexcept>
 
 #include "bindings.hpp"
 #include "gilfree/errors.hpp"
@@ -23,6 +25,44 @@ PyObject* g_broken_barrier = nullptr;
 }  // namespace
 
 bool in_main_thread() noexcept { return PyThread_get_thread_ident() == g_main_ident; }
+
+// Most derived first. CPython raises Empty, Full and BrokenBarrierError without a
+// message, so these carry none either. Other exceptions (error_already_set, the standard
+// ones) are left to pybind11 when this runs as its translator; the fast paths get them
+// mapped here too.
+void set_python_error(std::exception_ptr p) noexcept {
+  try {
+    if (p) std::rethrow_exception(p);
+  } catch (const BrokenBarrierError&) {
+    PyErr_SetNone(g_broken_barrier);
+  } catch (const Empty&) {
+    PyErr_SetNone(g_empty);
+  } catch (const Full&) {
+    PyErr_SetNone(g_full);
+  } catch (const ShutDown&) {
+    PyErr_SetNone(g_shutdown);
+  } catch (const TimeoutError& e) {
+    PyErr_SetString(PyExc_TimeoutError, e.what());
+  } catch (const ValueError& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const RuntimeError& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (pybind11::error_already_set& e) {
+    e.restore();
+  } catch (pybind11::builtin_exception& e) {  // py::value_error, py::type_error, ...
+    e.set_error();
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::invalid_argument& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::out_of_range& e) {
+    PyErr_SetString(PyExc_IndexError, e.what());
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } catch (...) {
+    PyErr_SetString(PyExc_RuntimeError, "unknown C++ exception");
+  }
+}
 
 }  // namespace gilfree::py_bind
 
@@ -54,27 +94,7 @@ PYBIND11_MODULE(gilfree, m) {
   m.attr("BrokenBarrierError") = py::handle(g_broken_barrier);
   m.attr("TIMEOUT_MAX") = gilfree::TIMEOUT_MAX;
 
-  // Most derived first. CPython raises Empty, Full and BrokenBarrierError without a
-  // message, so these carry none either.
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const gilfree::BrokenBarrierError&) {
-      PyErr_SetNone(g_broken_barrier);
-    } catch (const gilfree::Empty&) {
-      PyErr_SetNone(g_empty);
-    } catch (const gilfree::Full&) {
-      PyErr_SetNone(g_full);
-    } catch (const gilfree::ShutDown&) {
-      PyErr_SetNone(g_shutdown);
-    } catch (const gilfree::TimeoutError& e) {
-      PyErr_SetString(PyExc_TimeoutError, e.what());
-    } catch (const gilfree::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const gilfree::RuntimeError& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what());
-    }
-  });
+  py::register_exception_translator(&set_python_error);
 
   py::module_ testing = m.def_submodule(
       "_testing", "Test-only helpers: C++ threads that share gilfree objects with Python.");

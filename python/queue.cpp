@@ -340,6 +340,78 @@ std::unique_ptr<HandOff> start_hand_off(py::object q, std::vector<PyRef> items, 
   return h;
 }
 
+// ---- fast paths (bindings.hpp): put(item) that finds room, get() that finds an item ------
+
+template <class Q>
+bool put_now(Q& q, PyObject* item) {
+  return q.try_put(PyRef(py::reinterpret_borrow<py::object>(item)));
+}
+
+// Queue/LifoQueue.put(item); PriorityQueue and hook mode take the pybind11 path.
+PyObject* fast_put(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                   PyObject* slow) {
+  if (n == 1 && !kw) {
+    if (PyQueue* b = cpp_ptr<PyQueue>(self); b && !b->hooks()) {
+      try {
+        bool done = false;
+        if (auto* f = std::get_if<std::unique_ptr<FifoQ>>(&b->q))
+          done = put_now(**f, args[0]);
+        else if (auto* l = std::get_if<std::unique_ptr<LifoQ>>(&b->q))
+          done = put_now(**l, args[0]);
+        if (done) Py_RETURN_NONE;
+      } catch (...) {
+        set_python_error(std::current_exception());
+        return nullptr;
+      }
+    }
+  }
+  return call_slow(slow, self, args, n, kw);
+}
+
+template <class Q>
+PyObject* get_now(Q& q) {
+  std::optional<PyRef> out = q.try_get();
+  return out ? std::move(*out).take().release().ptr() : nullptr;
+}
+
+// Queue/LifoQueue.get().
+PyObject* fast_get(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                   PyObject* slow) {
+  if (n == 0 && !kw) {
+    if (PyQueue* b = cpp_ptr<PyQueue>(self); b && !b->hooks()) {
+      PyObject* item = nullptr;
+      if (auto* f = std::get_if<std::unique_ptr<FifoQ>>(&b->q))
+        item = get_now(**f);
+      else if (auto* l = std::get_if<std::unique_ptr<LifoQ>>(&b->q))
+        item = get_now(**l);
+      if (item) return item;
+    }
+  }
+  return call_slow(slow, self, args, n, kw);
+}
+
+// SimpleQueue.put(item[, block[, timeout]]): never blocks.
+PyObject* fast_simple_put(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                          PyObject* slow) {
+  SimpleQ* q = cpp_ptr<SimpleQ>(self);
+  if (!q || n < 1 || n > 3 || kw) return call_slow(slow, self, args, n, kw);
+  try {
+    q->put_nowait(PyRef(py::reinterpret_borrow<py::object>(args[0])));
+  } catch (...) {
+    set_python_error(std::current_exception());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* fast_simple_get(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                          PyObject* slow) {
+  if (n == 0 && !kw)
+    if (SimpleQ* q = cpp_ptr<SimpleQ>(self))
+      if (PyObject* item = get_now(*q)) return item;
+  return call_slow(slow, self, args, n, kw);
+}
+
 }  // namespace
 
 void bind_queue(py::module_& m, py::module_& testing) {
@@ -384,6 +456,9 @@ void bind_queue(py::module_& m, py::module_& testing) {
         self.cast<PyQueue&>().self = self.ptr();
       });
 
+  install_fast<&fast_put>(queue, "put");
+  install_fast<&fast_get>(queue, "get");
+
   py::class_<PyLifoQueue, PyQueue>(m, "LifoQueue", py::dynamic_attr(),
                                    "A LIFO queue, as queue.LifoQueue.")
       .def(py::init<long>(), "maxsize"_a = 0);
@@ -401,8 +476,8 @@ void bind_queue(py::module_& m, py::module_& testing) {
   ns["install"](m.attr("Queue"), m.attr("LifoQueue"), m.attr("PriorityQueue"), m.attr("Lock"),
                 m.attr("Condition"), m.attr("Queue").attr("_gilfree_set_hooks"));
 
-  py::class_<SimpleQ>(m, "SimpleQueue", "An unbounded FIFO queue, as queue.SimpleQueue.")
-      .def(py::init<>())
+  py::class_<SimpleQ> simple(m, "SimpleQueue", "An unbounded FIFO queue, as queue.SimpleQueue.");
+  simple.def(py::init<>())
       .def(
           "put", [](SimpleQ& q, py::object item, bool, const py::object&) { q.put_nowait(PyRef(std::move(item))); },
           "item"_a, "block"_a = true, "timeout"_a = py::none(), "Puts an item; never blocks.")
@@ -430,6 +505,9 @@ void bind_queue(py::module_& m, py::module_& testing) {
       })
       .def("qsize", &SimpleQ::qsize)
       .def("empty", &SimpleQ::empty);
+
+  install_fast<&fast_simple_put>(simple, "put");
+  install_fast<&fast_simple_get>(simple, "get");
 
   // _testing.cpp_consume(q, n): a C++ thread gets n items from q (gilfree.Queue or
   // SimpleQueue); .join() returns them as a list. _testing.cpp_produce(q, items): a C++

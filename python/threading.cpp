@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "bindings.hpp"
@@ -194,6 +195,60 @@ std::string timer_repr(py::handle self) {
   return "<" + cls + "(" + t.name() + ", " + status + ")>";
 }
 
+// ---- fast paths (bindings.hpp): the no-argument calls of the hottest methods -----------
+
+template <class L>
+PyObject* fast_acquire(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                       PyObject* slow) {
+  if (n == 0 && !kw) {
+    if (L* l = cpp_ptr<L>(self)) {
+      try {
+        if (l->try_lock()) Py_RETURN_TRUE;
+      } catch (...) {
+        set_python_error(std::current_exception());
+        return nullptr;
+      }
+    }
+  }
+  return call_slow(slow, self, args, n, kw);  // blocking, or arguments to check
+}
+
+// release() (no arguments) and __exit__(*exc_info) (any).
+template <class L, bool kAnyArgs>
+PyObject* fast_release(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                       PyObject* slow) {
+  L* l = cpp_ptr<L>(self);
+  if (!l || (!kAnyArgs && (n != 0 || kw))) return call_slow(slow, self, args, n, kw);
+  try {
+    l->release();
+  } catch (...) {
+    set_python_error(std::current_exception());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+// A no-argument query or action that cannot fail.
+template <class T, auto Member>
+PyObject* fast_noargs(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                      PyObject* slow) {
+  T* t = cpp_ptr<T>(self);
+  if (!t || n != 0 || kw) return call_slow(slow, self, args, n, kw);
+  if constexpr (std::is_same_v<decltype((t->*Member)()), bool>) {
+    return PyBool_FromLong((t->*Member)());
+  } else {
+    (t->*Member)();
+    Py_RETURN_NONE;
+  }
+}
+
+PyObject* fast_event_wait(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                          PyObject* slow) {
+  if (n == 0 && !kw)
+    if (Event* e = cpp_ptr<Event>(self); e && e->is_set()) Py_RETURN_TRUE;
+  return call_slow(slow, self, args, n, kw);
+}
+
 }  // namespace
 
 void bind_threading(py::module_& m) {
@@ -221,6 +276,16 @@ void bind_threading(py::module_& m) {
                " object owner=" + std::to_string(mine ? get_ident() : 0) +
                " count=" + std::to_string(l.count()) + " at " + address(self) + ">";
       });
+
+  install_fast<&fast_acquire<Lock>>(lock, "acquire");
+  install_fast<&fast_acquire<Lock>, 1>(lock, "__enter__");
+  install_fast<&fast_release<Lock, false>>(lock, "release");
+  install_fast<&fast_release<Lock, true>>(lock, "__exit__");
+  install_fast<&fast_noargs<Lock, &Lock::locked>>(lock, "locked");
+  install_fast<&fast_acquire<RLock>>(rlock, "acquire");
+  install_fast<&fast_acquire<RLock>, 1>(rlock, "__enter__");
+  install_fast<&fast_release<RLock, false>>(rlock, "release");
+  install_fast<&fast_release<RLock, true>>(rlock, "__exit__");
 
   py::class_<PyCondition>(m, "Condition", "A condition variable, as threading.Condition.")
       .def(py::init([](py::object lock) {
@@ -265,7 +330,8 @@ void bind_threading(py::module_& m) {
                std::to_string(s.value()) + "/" + std::to_string(s.initial) + ">";
       });
 
-  py::class_<Event>(m, "Event", "A flag threads can wait for, as threading.Event.")
+  py::class_<Event> event(m, "Event", "A flag threads can wait for, as threading.Event.");
+  event
       .def(py::init<>())
       .def("is_set", &Event::is_set)
       .def("set", &Event::set)
@@ -282,6 +348,11 @@ void bind_threading(py::module_& m) {
         return "<" + type_name(self) + " at " + address(self) + ": " +
                (self.cast<Event&>().is_set() ? "set" : "unset") + ">";
       });
+
+  install_fast<&fast_noargs<Event, &Event::is_set>>(event, "is_set");
+  install_fast<&fast_noargs<Event, &Event::set>>(event, "set");
+  install_fast<&fast_noargs<Event, &Event::clear>>(event, "clear");
+  install_fast<&fast_event_wait>(event, "wait");
 
   // The barrier's action runs on the last arriving thread with the barrier's lock held,
   // as in CPython; every Barrier call releases the GIL first so that the action (which
