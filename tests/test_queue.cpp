@@ -29,9 +29,9 @@ namespace {
 
 // Sanitizers slow everything ~10x: scale the stress loops down under them.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kStressScale = 2;
+constexpr int kStressScale = 4;
 #else
-constexpr int kStressScale = 16;
+constexpr int kStressScale = 48;
 #endif
 
 using Clock = std::chrono::steady_clock;
