@@ -125,7 +125,7 @@ class JobQueue {
     unprotected_add(nq, 1);
     q.append(job);
   }
-  std::atomic<long> nq{0};
+  alignas(64) std::atomic<long> nq{0};  // its own cache line, as in a Python object apart from its list
   PyList q;
 };
 
@@ -137,7 +137,7 @@ class LockedJobQueue {
     unprotected_add(nq, 1);
     q.append(job);
   }
-  std::atomic<long> nq{0};
+  alignas(64) std::atomic<long> nq{0};  // its own cache line, as in a Python object apart from its list
   PyList q;
   gilfree::Lock lock;
 };
