@@ -552,8 +552,7 @@ struct ThreadPoolExecutor::Impl {
       throw RuntimeError("cannot schedule new futures after shutdown");
     }
     if (max_pending_ != 0) reserve_slot(deadline);
-    task->add_ref();  // the queue's reference
-    queue_.push(task);
+    queue_.push(task);  // with the reference submit_until() made for the queue
     if (nthreads_.load(std::memory_order_relaxed) < max_workers_ && !claim_idle()) {
       try {
         spawn();
@@ -562,8 +561,39 @@ struct ThreadPoolExecutor::Impl {
         throw;
       }
     }
-    work_ec_.notify_one();  // a fence and a load unless a worker sleeps
+    wake_if_nobody_spins();
     leave();
+  }
+
+  // After queuing work: wakes a sleeping worker unless one is spinning (it will see the
+  // work) — so a submit makes no syscall while workers are busy or searching.
+  void wake_if_nobody_spins() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // the push before the loads below
+    if (spinning_.load(std::memory_order_relaxed) == 0 && work_ec_.has_waiters())
+      work_ec_.notify_one();
+  }
+
+  bool work_or_exit() const noexcept {
+    return !queue_.empty() || gate_.load(std::memory_order_acquire) == kShut;
+  }
+
+  // An idle worker's wait: spin a little (a handoff seen while spinning costs ~0.1 us, a
+  // futex wake-up 10-50 us), then sleep on work_ec_. No sched_yield phase: on a loaded
+  // machine a yield can cost a whole time slice while submitters, seeing a spinner,
+  // would not wake anyone.
+  void wait_for_work() {
+    spinning_.fetch_add(1, std::memory_order_seq_cst);
+    bool found = detail::spin_until([this] { return work_or_exit(); });
+    spinning_.fetch_sub(1, std::memory_order_seq_cst);
+    while (!found) {
+      auto key = work_ec_.prepare_wait();
+      if (work_or_exit()) {
+        work_ec_.cancel_wait();
+        break;
+      }
+      work_ec_.wait(key, Deadline());
+      found = work_or_exit();
+    }
   }
 
   // Python's `_idle_semaphore.acquire(timeout=0)`: takes one available worker, if any.
@@ -662,6 +692,10 @@ struct ThreadPoolExecutor::Impl {
         misses = 0;
         available = false;
         took_one();
+        // A backlog and a sleeping colleague, with nobody spinning: wake it to share.
+        if (work_ec_.has_waiters() && !queue_.empty() &&
+            spinning_.load(std::memory_order_relaxed) == 0)
+          work_ec_.notify_one();
         auto* s = static_cast<detail::SharedStateBase*>(n);
         s->run_task(hook);
         s->release();
@@ -680,9 +714,7 @@ struct ThreadPoolExecutor::Impl {
         idle_.fetch_add(1, std::memory_order_release);
         available = true;
       }
-      detail::await(work_ec_, Deadline(), [this] {
-        return !queue_.empty() || gate_.load(std::memory_order_acquire) == kShut;
-      });
+      wait_for_work();
     }
   }
 
@@ -746,6 +778,7 @@ struct ThreadPoolExecutor::Impl {
   detail::TaskQueue queue_;
   alignas(64) std::atomic<std::uint64_t> gate_{0};
   alignas(64) std::atomic<int> idle_{0};
+  alignas(64) std::atomic<int> spinning_{0};  // workers in wait_for_work()'s spin phase
   std::atomic<int> nthreads_{0};
   std::atomic<bool> broken_{false};
   detail::EventCount work_ec_;

@@ -398,8 +398,9 @@ class Executor {
   virtual void shutdown(bool wait = true, bool cancel_futures = false) = 0;
 
  protected:
-  // Queues `task` (taking one reference to it when it succeeds) so that a worker later
-  // calls task->run_task() and then task->release(); or throws to refuse it. May block
+  // Queues `task`, which comes with one reference for the queue, so that a worker later
+  // calls task->run_task() and then task->release(); or throws to refuse it (the caller
+  // then drops that reference). May block
   // until `deadline` (bounded executors) and then throw Full.
   virtual void schedule(detail::SharedStateBase* task, const Deadline& deadline) = 0;
 
@@ -411,7 +412,12 @@ class Executor {
         -> R { return std::apply(f, std::move(tup)); };
     auto* task = new detail::TaskState<R, decltype(call)>(this, std::move(call));
     Future<R> future(task, AnyFuture::Adopt{});
-    schedule(task, deadline);
+    try {
+      schedule(task, deadline);
+    } catch (...) {
+      task->release();  // refused: the queue never took its reference
+      throw;
+    }
     return future;
   }
 

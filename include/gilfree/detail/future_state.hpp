@@ -93,7 +93,9 @@ struct RunHook {
 
 class SharedStateBase : public TaskNode {
  public:
-  SharedStateBase() = default;
+  // A pending state owned by `refs` handles (an executor's task starts with two: the
+  // future's and the queue's, so that submitting costs no extra atomic increment).
+  explicit SharedStateBase(std::int32_t refs = 1) noexcept : refs_(refs) {}
   SharedStateBase(const SharedStateBase&) = delete;
   SharedStateBase& operator=(const SharedStateBase&) = delete;
 
@@ -190,7 +192,7 @@ class SharedStateBase : public TaskNode {
   void notify_waiters_locked(Waiter::Event event) noexcept;
   void run_callbacks(CallbackNode* list) noexcept;
 
-  std::atomic<std::int32_t> refs_{1};
+  std::atomic<std::int32_t> refs_;
   std::atomic<std::uint32_t> state_{static_cast<std::uint32_t>(FutureState::PENDING)};
   SpinLock lock_;
   std::exception_ptr error_;
@@ -205,6 +207,7 @@ using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 template <class T>
 class SharedState : public SharedStateBase {
  public:
+  explicit SharedState(std::int32_t refs = 1) noexcept : SharedStateBase(refs) {}
   const std::type_info& value_type() const noexcept override { return typeid(T); }
 
   // Python's set_result(); InvalidStateError when already done.
@@ -224,7 +227,8 @@ class SharedState : public SharedStateBase {
 template <class T, class Fn>
 class TaskState final : public SharedState<T> {
  public:
-  TaskState(const void* owner, Fn&& fn) : owner_(owner), fn_(std::move(fn)) {}
+  // A task of executor `owner`, born with two references (the future's, the queue's).
+  TaskState(const void* owner, Fn&& fn) : SharedState<T>(2), owner_(owner), fn_(std::move(fn)) {}
 
   const void* owner() const noexcept override { return owner_; }
 
