@@ -29,7 +29,7 @@ namespace {
 
 // Sanitizers slow everything ~10x: scale the stress loops down under them.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kStressScale = 4;
+constexpr int kStressScale = 8;
 #else
 constexpr int kStressScale = 48;
 #endif
