@@ -27,9 +27,9 @@ using namespace std::chrono_literals;
 
 // Scales the stress tests down under sanitizers (they run ~10x slower there).
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kStressScale = 3;
+constexpr int kStressScale = 8;
 #else
-constexpr int kStressScale = 10;
+constexpr int kStressScale = 25;
 #endif
 
 // A clock that only moves when the scheduler delays; records every delay asked for.
@@ -282,7 +282,8 @@ TEST(Sched, DefaultClockSleepsUntilTheEventIsDue) {
   double ran_at = 0;
   const double t0 = scheduler::monotonic();
   Event e = s.enter(0.05, 0, [&] { ran_at = scheduler::monotonic(); });
-  EXPECT_NEAR(e.time(), t0 + 0.05, 0.01);
+  EXPECT_GE(e.time(), t0 + 0.05);  // enter() reads the clock after t0
+  EXPECT_LT(e.time(), t0 + 5.0);    // and not long after, even on a loaded machine
   s.run();
   EXPECT_GE(ran_at, e.time());  // never early
 }
