@@ -135,7 +135,7 @@ bool Condition::wait(Timeout timeout) {
   auto notified = [&] {
     return self.state.load(std::memory_order_acquire) == Waiter::kNotified;
   };
-  if (!(deadline.expired() || detail::spin_until(notified))) {
+  if (!(deadline.expired() || detail::spin_then_yield_until(notified))) {
     std::uint32_t expected = Waiter::kWaiting;
     if (self.state.compare_exchange_strong(expected, Waiter::kSleeping,
                                            std::memory_order_acq_rel)) {

@@ -60,11 +60,11 @@ class EventCount {
   std::atomic<std::uint32_t> waiters_{0};
 };
 
-// Waits until `ready()` holds: spins briefly, then sleeps on `ec`. False on timeout
-// (after one last check of `ready()`).
+// Waits until `ready()` holds: polls briefly (spin_then_yield_until), then sleeps on `ec`.
+// False on timeout (after one last check of `ready()`).
 template <class Pred>
 bool await(EventCount& ec, const Deadline& deadline, Pred&& ready) {
-  if (spin_until(ready)) return true;
+  if (!deadline.expired() && spin_then_yield_until(ready)) return true;
   for (;;) {
     auto key = ec.prepare_wait();
     if (ready()) {

@@ -4,6 +4,9 @@
 // syscall itself (which is what keeps ThreadSanitizer's view exact).
 #pragma once
 
+#include <sched.h>
+
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -48,6 +51,30 @@ bool spin_until(Pred&& ready) noexcept(noexcept(ready())) {
       cpu_relax();
     }
     if (std::chrono::steady_clock::now() >= until) return ready();
+  }
+}
+
+// As spin_until, but only the first ~2 us pause-spin; after that each poll yields the core.
+// For waits on another thread's progress (an Event, a notify, a result): with an idle
+// core a yield returns at once, so this is still a spin, while on an oversubscribed
+// machine it hands the core to a runnable thread — often the very one being waited for —
+// instead of burning the time slice it needs. (Measured on the busy 2-core machine: Event
+// ping-pong 1.6x/0.32x the condvar round trip instead of 4.8x/6.6x with pause alone.)
+template <class Pred>
+bool spin_then_yield_until(Pred&& ready) noexcept(noexcept(ready())) {
+  const long budget = spin_budget_ns();
+  if (budget <= 0) return ready();
+  const auto start = std::chrono::steady_clock::now();
+  const auto pause_until = start + std::chrono::nanoseconds(std::min(budget, 2'000L));
+  const auto until = start + std::chrono::nanoseconds(budget);
+  for (;;) {
+    for (int i = 0; i < 16; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return ready();
+    if (now >= pause_until) sched_yield();
   }
 }
 
