@@ -69,7 +69,7 @@ class Base:
             self.skipTest("gilfree not importable: %s" % GILFREE_IMPORT_ERROR)
         missing = [n for n in self.names if not hasattr(self.m, n)]
         if missing:
-            self.skipTest("%s does not export %s yet" % (self.m.__name__, ", ".join(missing)))
+            self.skipTest("%s does not export %s" % (self.m.__name__, ", ".join(missing)))
 
     def thread(self, target, *args, **kwargs):
         """Start a Python daemon thread running target; joined (bounded) at cleanup."""
@@ -112,7 +112,9 @@ class Base:
 def instantiate(namespace, mixin, cpython_ns):
     """Define <Mixin>_CPython and <Mixin>_gilfree TestCase classes in namespace."""
     base = mixin.__name__
+    where = namespace["__name__"]
     namespace[base + "_CPython"] = type(base + "_CPython", (mixin, unittest.TestCase),
-                                        {"m": cpython_ns, "ref": cpython_ns})
+                                        {"m": cpython_ns, "ref": cpython_ns,
+                                         "__module__": where})
     namespace[base + "_gilfree"] = type(base + "_gilfree", (mixin, unittest.TestCase),
-                                        {"m": gilfree, "ref": cpython_ns})
+                                        {"m": gilfree, "ref": cpython_ns, "__module__": where})

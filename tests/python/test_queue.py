@@ -3,6 +3,7 @@ import gc
 import heapq
 import itertools
 import queue
+import signal
 import threading
 import time
 import unittest
@@ -443,12 +444,34 @@ class ShutDownTests(Base):
         self.assertEqual(errs, [1])
 
 
+class InterruptTests(Base):
+    """A signal handler's exception interrupts a get() blocked in the main thread."""
+    names = ("Queue", "PriorityQueue", "SimpleQueue")
+
+    class Alarm(Exception):
+        pass
+
+    @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
+    def test_blocked_get(self):
+        def handler(signum, frame):
+            raise self.Alarm()
+        old = signal.signal(signal.SIGALRM, handler)
+        self.addCleanup(signal.signal, signal.SIGALRM, old)
+        self.addCleanup(signal.setitimer, signal.ITIMER_REAL, 0)
+        for q in (self.m.Queue(), self.m.PriorityQueue(), self.m.SimpleQueue()):
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            with self.assertRaises(self.Alarm):
+                q.get()
+            q.put(1)  # still usable afterwards
+            self.assertEqual(q.get(), 1)
+
+
 def _refcount(obj):
     import sys
     return sys.getrefcount(obj)
 
 
-for _mixin in (QueueTests, SubclassHookTests, SimpleQueueTests, ShutDownTests):
+for _mixin in (QueueTests, SubclassHookTests, SimpleQueueTests, ShutDownTests, InterruptTests):
     instantiate(globals(), _mixin, CPYTHON_QUEUE)
 
 
