@@ -514,6 +514,23 @@ class MixedCppPythonTests(unittest.TestCase):
         t.join(LONG)
         self.assertEqual((got, spins), (["late"], 10000))
 
+    def test_stress_two_python_producers_one_cpp_consumer(self):
+        q = gilfree.Queue(2)  # tiny bound: both sides block often, GIL released
+        n = 2000
+        consumer = gilfree._testing.cpp_consume(q, 2 * n)
+        ts = [threading.Thread(target=lambda base=base: [q.put(base + i, timeout=LONG)
+                                                         for i in range(n)])
+              for base in (0, n)]
+        for t in ts:
+            t.start()
+        got = consumer.join()
+        for t in ts:
+            t.join(LONG)
+        self.assertEqual(sorted(got), list(range(2 * n)))
+        # each producer's items arrive in its own order (FIFO)
+        self.assertEqual([x for x in got if x < n], list(range(n)))
+        self.assertTrue(q.empty())
+
     def test_simplequeue_hand_off(self):
         q = gilfree.SimpleQueue()
         items = list(range(300))
