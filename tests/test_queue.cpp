@@ -1,6 +1,8 @@
 // Tests for gilfree/queue.hpp: Python's queue module semantics, edge cases and stress.
 #include "gilfree/queue.hpp"
 
+#include "gilfree/threading.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,7 +13,7 @@
 #include <memory>
 #include <numeric>
 #include <string>
-#include <thread>
+#include <thread>  // this_thread only
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,15 @@ constexpr int kStressScale = 48;
 #endif
 
 using Clock = std::chrono::steady_clock;
+
+// The threads in these tests are gilfree's own: started here, joined by the test.
+using Threads = std::vector<std::unique_ptr<gilfree::Thread>>;
+template <class F>
+std::unique_ptr<gilfree::Thread> spawn(F&& fn) {
+  auto thread = std::make_unique<gilfree::Thread>(std::forward<F>(fn));
+  thread->start();
+  return thread;
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -211,14 +222,14 @@ TEST(QueueBasics, NegativeTimeoutIsValueError) {
 TEST(QueueBasics, BlockedGetIsWokenByPut) {
   Queue<int> q(4);
   std::latch started(1);
-  std::thread getter([&] {
+  auto getter = spawn([&] {
     started.count_down();
     EXPECT_EQ(q.get(), 42);  // blocks (forever) until the put
   });
   started.wait();
   std::this_thread::sleep_for(20ms);  // let it reach its sleep; the test passes either way
   q.put(42);
-  getter.join();
+  getter->join();
 }
 
 TEST(QueueBasics, BlockedPutIsWokenByGet) {
@@ -226,14 +237,14 @@ TEST(QueueBasics, BlockedPutIsWokenByGet) {
     Queue<int> q(maxsize);
     for (long i = 0; i < maxsize; ++i) q.put_nowait(static_cast<int>(i));
     std::latch started(1);
-    std::thread putter([&] {
+    auto putter = spawn([&] {
       started.count_down();
       q.put(-1);  // blocks until a slot frees
     });
     started.wait();
     std::this_thread::sleep_for(20ms);
     EXPECT_EQ(q.get(), 0);
-    putter.join();
+    putter->join();
     EXPECT_EQ(q.qsize(), static_cast<std::size_t>(maxsize));
   }
 }
@@ -351,7 +362,7 @@ TEST(QueueTasks, JoinWaitsForEveryTaskDone) {
     Queue<int> q(maxsize);
     constexpr int kItems = 100;
     std::atomic<int> processed{0};
-    std::thread worker([&] {
+    auto worker = spawn([&] {
       for (int i = 0; i < kItems; ++i) {
         q.get();
         processed.fetch_add(1);
@@ -361,7 +372,7 @@ TEST(QueueTasks, JoinWaitsForEveryTaskDone) {
     for (int i = 0; i < kItems; ++i) q.put(i);
     q.join();
     EXPECT_EQ(processed.load(), kItems);  // join returned only after the last task_done
-    worker.join();
+    worker->join();
   }
 }
 
@@ -369,7 +380,7 @@ TEST(QueueTasks, JoinBlocksWhileATaskIsPending) {
   Queue<int> q(4);
   q.put(1);
   std::atomic<bool> joined{false};
-  std::thread joiner([&] {
+  auto joiner = spawn([&] {
     q.join();
     joined.store(true);
   });
@@ -377,7 +388,7 @@ TEST(QueueTasks, JoinBlocksWhileATaskIsPending) {
   EXPECT_FALSE(joined.load());
   q.get();
   q.task_done();
-  joiner.join();
+  joiner->join();
   EXPECT_TRUE(joined.load());
 }
 
@@ -470,31 +481,31 @@ void check_shutdown_wakes_blocked(bool immediate) {
   constexpr int kEach = 3;
   std::atomic<int> shut_down{0};
   std::latch started(2 * kEach + 1);
-  std::vector<std::thread> threads;
+  Threads threads;
   for (int i = 0; i < kEach; ++i) {
-    threads.emplace_back([&] {
+    threads.push_back(spawn([&] {
       started.count_down();
       try {
         empty_q.get();
       } catch (const ShutDown&) {
         shut_down.fetch_add(1);
       }
-    });
-    threads.emplace_back([&] {
+    }));
+    threads.push_back(spawn([&] {
       started.count_down();
       try {
         full_q.put(3, true, 30s);
       } catch (const ShutDown&) {
         shut_down.fetch_add(1);
       }
-    });
+    }));
   }
   std::atomic<bool> joined{false};
-  threads.emplace_back([&] {
+  threads.push_back(spawn([&] {
     started.count_down();
     full_q.join();  // two tasks pending
     joined.store(true);
-  });
+  }));
   started.wait();
   std::this_thread::sleep_for(30ms);  // let them block; the test passes either way
   EXPECT_EQ(shut_down.load(), 0);
@@ -507,7 +518,7 @@ void check_shutdown_wakes_blocked(bool immediate) {
     full_q.task_done();
     full_q.task_done();
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) t->join();
   EXPECT_EQ(shut_down.load(), 2 * kEach);
   EXPECT_TRUE(joined.load());
 }
@@ -534,9 +545,9 @@ TEST(SimpleQueueTest, PythonSurface) {
   EXPECT_THROW(q.get_nowait(), Empty);
   EXPECT_THROW(q.get(true, 10ms), Empty);
   EXPECT_EQ(q.try_get(), std::nullopt);
-  std::thread later([&] { q.put(5); });
+  auto later = spawn([&] { q.put(5); });
   EXPECT_EQ(q.get(), 5);
-  later.join();
+  later->join();
 }
 
 // ---- stress --------------------------------------------------------------------------
@@ -552,9 +563,9 @@ void stress_exactly_once(Q& q, int producers, int consumers, int per_producer, b
   std::atomic<int> received{0};
   std::atomic<int> task_dones{0};
   std::atomic<bool> order_ok{true};
-  std::vector<std::thread> threads;
+  Threads threads;
   for (int c = 0; c < consumers; ++c) {
-    threads.emplace_back([&] {
+    threads.push_back(spawn([&] {
       std::vector<int> last(static_cast<std::size_t>(producers), -1);
       for (;;) {
         std::int64_t item;
@@ -577,11 +588,11 @@ void stress_exactly_once(Q& q, int producers, int consumers, int per_producer, b
         q.task_done();
       }
       q.task_done();  // for the sentinel
-    });
+    }));
   }
-  std::vector<std::thread> putters;
+  Threads putters;
   for (int p = 0; p < producers; ++p) {
-    putters.emplace_back([&, p] {
+    putters.push_back(spawn([&, p] {
       for (int i = 0; i < per_producer; ++i) {
         const std::int64_t item = std::int64_t{p} * per_producer + i;
         if (timed) {
@@ -591,14 +602,14 @@ void stress_exactly_once(Q& q, int producers, int consumers, int per_producer, b
           q.put(item);
         }
       }
-    });
+    }));
   }
-  for (auto& t : putters) t.join();
+  for (auto& t : putters) t->join();
   q.join();  // every real item has had its task_done
   EXPECT_EQ(task_dones.load(), total);
   EXPECT_EQ(received.load(), total);
   for (int c = 0; c < consumers; ++c) q.put(-1);
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) t->join();
   q.join();
   EXPECT_EQ(q.qsize(), 0u);
   EXPECT_THROW(q.task_done(), ValueError);
@@ -640,21 +651,21 @@ TEST(QueueStress, SimpleQueueExactlyOnce) {
   constexpr int kProducers = 3;
   const int per = kPerProducer;
   std::vector<std::atomic<std::uint8_t>> seen(static_cast<std::size_t>(kProducers * per));
-  std::vector<std::thread> threads;
+  Threads threads;
   for (int c = 0; c < 2; ++c) {
-    threads.emplace_back([&] {
+    threads.push_back(spawn([&] {
       for (int item; (item = q.get()) >= 0;) seen[static_cast<std::size_t>(item)].fetch_add(1);
-    });
+    }));
   }
-  std::vector<std::thread> putters;
+  Threads putters;
   for (int p = 0; p < kProducers; ++p)
-    putters.emplace_back([&, p] {
+    putters.push_back(spawn([&, p] {
       for (int i = 0; i < per; ++i) q.put(p * per + i);
-    });
-  for (auto& t : putters) t.join();
+    }));
+  for (auto& t : putters) t->join();
   q.put(-1);
   q.put(-1);
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) t->join();
   for (auto& s : seen) ASSERT_EQ(s.load(), 1);
 }
 
@@ -669,9 +680,9 @@ void stress_shutdown_race(long maxsize, bool immediate) {
   std::vector<std::atomic<std::uint8_t>> got(static_cast<std::size_t>(kProducers * per));
   std::atomic<int> puts_done{0};
   std::atomic<int> gets{0};
-  std::vector<std::thread> threads;
+  Threads threads;
   for (int p = 0; p < kProducers; ++p) {
-    threads.emplace_back([&, p] {
+    threads.push_back(spawn([&, p] {
       try {
         for (int i = 0; i < per; ++i) {
           q.put(p * per + i);
@@ -680,10 +691,10 @@ void stress_shutdown_race(long maxsize, bool immediate) {
         }
       } catch (const ShutDown&) {
       }
-    });
+    }));
   }
   for (int c = 0; c < kConsumers; ++c) {
-    threads.emplace_back([&] {
+    threads.push_back(spawn([&] {
       try {
         for (;;) {
           const int item = q.get();
@@ -693,11 +704,11 @@ void stress_shutdown_race(long maxsize, bool immediate) {
         }
       } catch (const ShutDown&) {
       }
-    });
+    }));
   }
   while (gets.load() < 1000) std::this_thread::yield();  // well under way
   q.shutdown(immediate);
-  for (auto& t : threads) t.join();
+  for (auto& t : threads) t->join();
   EXPECT_EQ(q.qsize(), 0u);
   q.join();
   int lost = 0;
