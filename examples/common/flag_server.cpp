@@ -1,6 +1,7 @@
 #include "flag_server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <cctype>
 #include <deque>
@@ -12,6 +13,54 @@
 
 namespace seedkit {
 namespace {
+
+// httplib's handler pool, made of gilfree threads: a deque of tasks under a Condition.
+class GilfreeTaskQueue : public httplib::TaskQueue {
+ public:
+  explicit GilfreeTaskQueue(int n) {
+    for (int i = 0; i < n; ++i)
+      workers_.emplace_back(gilfree::Thread::Options{.name = "flagsrv-" + std::to_string(i)},
+                            [this] { work(); });
+    for (auto& w : workers_) w.start();
+  }
+  ~GilfreeTaskQueue() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    std::scoped_lock guard(cv_);
+    tasks_.push_back(std::move(fn));
+    cv_.notify();
+  }
+  void shutdown() override {
+    {
+      std::scoped_lock guard(cv_);
+      if (closed_) return;
+      closed_ = true;
+      cv_.notify_all();
+    }
+    for (auto& w : workers_) w.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::scoped_lock guard(cv_);
+        cv_.wait_for([this] { return closed_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // closed and drained
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+
+  gilfree::Lock lock_;
+  gilfree::Condition cv_{lock_};
+  std::deque<std::function<void()>> tasks_;
+  bool closed_ = false;
+  std::deque<gilfree::Thread> workers_;
+};
 
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -29,10 +78,7 @@ struct FlagServer::Impl {
 
 FlagServer::FlagServer(FlagServerOptions options) : impl_(std::make_unique<Impl>()) {
   int threads = options.handler_threads;
-  // httplib's own handler pool: the server is the stand-in for the network, not the subject.
-  // (A pool of gilfree Threads under a gilfree Condition served bursts one at a time in the
-  // tour's flag run after CPython's; not reproduced outside httplib, reported to the lead.)
-  impl_->server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl_->server.new_task_queue = [threads] { return new GilfreeTaskQueue(threads); };
   impl_->server.Get(
       R"(/data/flags/([a-z]{2})/([a-z]{2})\.gif)",
       [this, options](const httplib::Request& req, httplib::Response& res) {
@@ -59,8 +105,17 @@ FlagServer::FlagServer(FlagServerOptions options) : impl_(std::make_unique<Impl>
         --in_flight_;
         ++requests_;
       });
+  // Debian's httplib listens with a backlog of 5: a burst of 20 connections then loses SYNs,
+  // and each lost one costs the client a 1 s retransmit. Remember the listening socket and
+  // listen again on it with a real backlog (Linux updates the backlog of a listening socket).
+  int listening = -1;
+  impl_->server.set_socket_options([&listening](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listening = sock;
+  });
   port_ = impl_->server.bind_to_any_port("127.0.0.1");
   if (port_ <= 0) throw std::runtime_error("flag server: cannot bind 127.0.0.1");
+  if (listening >= 0) ::listen(listening, 1024);
   impl_->listener = std::make_unique<gilfree::Thread>(
       gilfree::Thread::Options{.name = "flagsrv-listen"},
       [this] { impl_->server.listen_after_bind(); });

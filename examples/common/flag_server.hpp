@@ -4,6 +4,7 @@
 // Each request sleeps `delay` first (the network's latency, which is what concurrency hides);
 // known country codes get a generated GIF, unknown ones a 404, and the codes in `fail`
 // (or a random `error_rate` share of requests) a 500, for flags2's error handling.
+// Request handlers run on gilfree threads.
 #pragma once
 
 #include <atomic>
