@@ -569,8 +569,22 @@ struct ThreadPoolExecutor::Impl {
   // work) — so a submit makes no syscall while workers are busy or searching.
   void wake_if_nobody_spins() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);  // the push before the loads below
-    if (spinning_.load(std::memory_order_relaxed) == 0 && work_ec_.has_waiters())
-      work_ec_.notify_one();
+    if (spinning_.load(std::memory_order_relaxed) == 0) wake_one();
+  }
+
+  // Wakes one sleeping worker unless a wake-up is already on its way. A woken worker
+  // counts as a waiter until it runs again (tens of microseconds on a loaded machine);
+  // without `waking_` every submit in that window would make another futex syscall.
+  // Correctness: a sleeper clears `waking_` after announcing itself (prepare_wait) and
+  // before its last look at the queue, with a fence between, so a notifier that saw the
+  // flag set either had its work seen by that look or was preceded by a notifier whose
+  // notify reaches the sleeper.
+  void wake_one() noexcept {
+    if (!work_ec_.has_waiters()) return;
+    if (waking_.load(std::memory_order_relaxed) ||
+        waking_.exchange(true, std::memory_order_seq_cst))
+      return;
+    work_ec_.notify_one();
   }
 
   bool work_or_exit() const noexcept {
@@ -585,15 +599,20 @@ struct ThreadPoolExecutor::Impl {
     spinning_.fetch_add(1, std::memory_order_seq_cst);
     bool found = detail::spin_until([this] { return work_or_exit(); });
     spinning_.fetch_sub(1, std::memory_order_seq_cst);
-    while (!found) {
-      auto key = work_ec_.prepare_wait();
-      if (work_or_exit()) {
-        work_ec_.cancel_wait();
-        break;
-      }
-      work_ec_.wait(key, Deadline());
-      found = work_or_exit();
+    if (found) return;
+    // Sleep once; whatever woke us, the caller looks for work and, finding none, spins
+    // again: a woken worker shows up as a spinner, so the submits that follow do not
+    // wake another one each.
+    auto key = work_ec_.prepare_wait();
+    waking_.store(false, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (work_or_exit()) {
+      work_ec_.cancel_wait();
+      waking_.store(false, std::memory_order_seq_cst);
+      return;
     }
+    work_ec_.wait(key, Deadline());
+    waking_.store(false, std::memory_order_seq_cst);
   }
 
   // Python's `_idle_semaphore.acquire(timeout=0)`: takes one available worker, if any.
@@ -695,7 +714,7 @@ struct ThreadPoolExecutor::Impl {
         // A backlog and a sleeping colleague, with nobody spinning: wake it to share.
         if (work_ec_.has_waiters() && !queue_.empty() &&
             spinning_.load(std::memory_order_relaxed) == 0)
-          work_ec_.notify_one();
+          wake_one();
         auto* s = static_cast<detail::SharedStateBase*>(n);
         s->run_task(hook);
         s->release();
@@ -779,6 +798,7 @@ struct ThreadPoolExecutor::Impl {
   alignas(64) std::atomic<std::uint64_t> gate_{0};
   alignas(64) std::atomic<int> idle_{0};
   alignas(64) std::atomic<int> spinning_{0};  // workers in wait_for_work()'s spin phase
+  std::atomic<bool> waking_{false};            // a wake-up was sent and not yet taken
   std::atomic<int> nthreads_{0};
   std::atomic<bool> broken_{false};
   detail::EventCount work_ec_;

@@ -27,7 +27,7 @@ using gilfree::ThreadPoolExecutor;
 namespace {
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kStressScale = 20;  // sanitizers run 5-20x slower on the 2-core machine
+constexpr int kStressScale = 5;  // sanitizers run 5-20x slower on the 2-core machine
 #else
 constexpr int kStressScale = 1;
 #endif

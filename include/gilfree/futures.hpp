@@ -461,7 +461,12 @@ class MapCore {
   // The next result in input order, or nullopt at the end; rethrows a call's exception.
   std::optional<value_type> next() {
     if (fs_.empty()) return std::nullopt;
-    if (buffersize_ != 0) submit_one();
+    // Python tops the buffer up by one per result; we top it up in batches once half of
+    // it has been consumed: never more than `buffersize` ahead either, but workers see a
+    // backlog instead of one task at a time (fewer sleeps and wake-ups).
+    if (buffersize_ != 0 && fs_.size() <= buffersize_ / 2)
+      while (fs_.size() < buffersize_ && submit_one()) {
+      }
     Future<raw_result> f = std::move(fs_.front());
     fs_.pop_front();
     try {
