@@ -53,15 +53,19 @@ void bind_lock_protocol(py::class_<L>& cls) {
 // or over a new RLock, as threading.Condition() makes one.
 struct PyCondition {
   py::object lock;  // the gilfree.Lock or gilfree.RLock object
+  Lock* plain = nullptr;  // the C++ lock inside `lock`, one of the two
+  RLock* reentrant = nullptr;
   std::unique_ptr<Condition> cond;
   // Threads inside wait(), for the repr (the library does not expose its waiter list).
   std::atomic<long> waiting{0};
 
   explicit PyCondition(py::object l) : lock(std::move(l)) {
     if (py::isinstance<RLock>(lock)) {
-      cond = std::make_unique<Condition>(lock.cast<RLock&>());
+      reentrant = &lock.cast<RLock&>();
+      cond = std::make_unique<Condition>(*reentrant);
     } else if (py::isinstance<Lock>(lock)) {
-      cond = std::make_unique<Condition>(lock.cast<Lock&>());
+      plain = &lock.cast<Lock&>();
+      cond = std::make_unique<Condition>(*plain);
     } else {
       throw py::type_error("gilfree.Condition needs a gilfree.Lock or gilfree.RLock");
     }
@@ -242,6 +246,31 @@ PyObject* fast_noargs(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObj
   }
 }
 
+// Condition's acquire()/__enter__ and release()/__exit__ go straight to its C++ lock.
+PyObject* fast_cond_acquire(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                            PyObject* slow) {
+  if (n == 0 && !kw) {
+    if (PyCondition* c = cpp_ptr<PyCondition>(self)) {
+      if (c->plain ? c->plain->try_lock() : c->reentrant->try_lock()) Py_RETURN_TRUE;
+    }
+  }
+  return call_slow(slow, self, args, n, kw);
+}
+
+template <bool kAnyArgs>
+PyObject* fast_cond_release(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
+                            PyObject* slow) {
+  PyCondition* c = cpp_ptr<PyCondition>(self);
+  if (!c || (!kAnyArgs && (n != 0 || kw))) return call_slow(slow, self, args, n, kw);
+  try {
+    c->plain ? c->plain->release() : c->reentrant->release();
+  } catch (...) {
+    set_python_error(std::current_exception());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
 PyObject* fast_event_wait(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
                           PyObject* slow) {
   if (n == 0 && !kw)
@@ -287,8 +316,8 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_release<RLock, false>>(rlock, "release");
   install_fast<&fast_release<RLock, true>>(rlock, "__exit__");
 
-  py::class_<PyCondition>(m, "Condition", "A condition variable, as threading.Condition.")
-      .def(py::init([](py::object lock) {
+  py::class_<PyCondition> condition(m, "Condition", "A condition variable, as threading.Condition.");
+  condition.def(py::init([](py::object lock) {
              if (lock.is_none()) lock = py::type::of<RLock>()();
              return new PyCondition(std::move(lock));
            }),
@@ -310,8 +339,13 @@ void bind_threading(py::module_& m) {
                std::to_string(c.waiting.load()) + ")>";
       });
 
-  py::class_<Semaphore>(m, "Semaphore", "A counting semaphore, as threading.Semaphore.")
-      .def(py::init<std::int64_t>(), "value"_a = 1)
+  install_fast<&fast_cond_acquire>(condition, "acquire");
+  install_fast<&fast_cond_acquire, 1>(condition, "__enter__");
+  install_fast<&fast_cond_release<false>>(condition, "release");
+  install_fast<&fast_cond_release<true>>(condition, "__exit__");
+
+  py::class_<Semaphore> semaphore(m, "Semaphore", "A counting semaphore, as threading.Semaphore.");
+  semaphore.def(py::init<std::int64_t>(), "value"_a = 1)
       .def("acquire", &semaphore_acquire, "blocking"_a = true, "timeout"_a = py::none())
       .def("release", &Semaphore::release, "n"_a = 1)
       .def("__enter__", [](Semaphore& s) { return semaphore_acquire(s, true, py::none()); })
@@ -320,6 +354,12 @@ void bind_threading(py::module_& m) {
         return "<" + type_name(self) + " at " + address(self) +
                ": value=" + std::to_string(self.cast<Semaphore&>().value()) + ">";
       });
+
+  // Also serve BoundedSemaphore, whose Semaphore base sits at offset zero.
+  install_fast<&fast_acquire<Semaphore>>(semaphore, "acquire");
+  install_fast<&fast_acquire<Semaphore>, 1>(semaphore, "__enter__");
+  install_fast<&fast_release<Semaphore, false>>(semaphore, "release");
+  install_fast<&fast_release<Semaphore, true>>(semaphore, "__exit__");
 
   py::class_<PyBoundedSemaphore, Semaphore>(
       m, "BoundedSemaphore", "A semaphore that may not grow past its initial value.")
