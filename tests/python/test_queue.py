@@ -459,8 +459,8 @@ class InterruptTests(Base):
         self.addCleanup(signal.signal, signal.SIGALRM, old)
         self.addCleanup(signal.setitimer, signal.ITIMER_REAL, 0)
         for q in (self.m.Queue(), self.m.PriorityQueue(), self.m.SimpleQueue()):
-            signal.setitimer(signal.ITIMER_REAL, 0.05)
             with self.assertRaises(self.Alarm):
+                signal.setitimer(signal.ITIMER_REAL, 0.05)  # armed inside: may fire early
                 q.get()
             q.put(1)  # still usable afterwards
             self.assertEqual(q.get(), 1)
