@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <latch>
+#include <ctime>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -246,6 +247,37 @@ TEST(QueueBasics, BlockedPutIsWokenByGet) {
     EXPECT_EQ(q.get(), 0);
     putter->join();
     EXPECT_EQ(q.qsize(), static_cast<std::size_t>(maxsize));
+  }
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// A getter with nothing to do sleeps rather than spins: blocked ~300 ms, it may poll
+// for microseconds before sleeping but must not burn anything like the whole wait.
+TEST(QueueBasics, BlockedGetterSleepsInsteadOfSpinning) {
+  for (long maxsize : {1024L, 0L}) {
+    Queue<int> q(maxsize);
+    std::latch started(1);
+    double cpu = 0, wall = 0;
+    auto getter = spawn([&] {
+      started.count_down();
+      const double cpu0 = thread_cpu_seconds();
+      const auto start = Clock::now();
+      EXPECT_EQ(q.get(), 1);
+      cpu = thread_cpu_seconds() - cpu0;
+      wall = seconds_since(start);
+    });
+    started.wait();
+    std::this_thread::sleep_for(300ms);  // the time the getter has to wait
+    q.put(1);
+    getter->join();
+    EXPECT_GE(wall, 0.25);
+    EXPECT_LT(cpu, 0.05) << "a blocked get() used " << cpu * 1e3 << " ms of CPU in "
+                         << wall * 1e3 << " ms";
   }
 }
 
