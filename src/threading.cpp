@@ -49,18 +49,20 @@ bool RLock::acquire(bool blocking, Timeout timeout) {
     throw ValueError("can't specify a timeout for a non-blocking call");
   const auto me = get_ident();
   if (owner_.load(std::memory_order_relaxed) == me) {
-    ++count_;
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     return true;
   }
   if (!lock_.acquire(blocking, timeout)) return false;
   owner_.store(me, std::memory_order_relaxed);
-  count_ = 1;
+  count_.store(1, std::memory_order_relaxed);
   return true;
 }
 
 void RLock::release() {
   if (!is_owned()) throw RuntimeError("cannot release un-acquired lock");
-  if (--count_ == 0) {
+  const std::size_t depth = count_.load(std::memory_order_relaxed) - 1;
+  count_.store(depth, std::memory_order_relaxed);
+  if (depth == 0) {
     owner_.store(0, std::memory_order_relaxed);
     lock_.release();
   }
@@ -68,8 +70,8 @@ void RLock::release() {
 
 std::size_t RLock::release_save() {
   if (!is_owned()) throw RuntimeError("cannot release un-acquired lock");
-  std::size_t depth = count_;
-  count_ = 0;
+  std::size_t depth = count_.load(std::memory_order_relaxed);
+  count_.store(0, std::memory_order_relaxed);
   owner_.store(0, std::memory_order_relaxed);
   lock_.release();
   return depth;
@@ -78,7 +80,7 @@ std::size_t RLock::release_save() {
 void RLock::acquire_restore(std::size_t depth) {
   lock_.acquire();
   owner_.store(get_ident(), std::memory_order_relaxed);
-  count_ = depth;
+  count_.store(depth, std::memory_order_relaxed);
 }
 
 // ---- Condition ------------------------------------------------------------------------

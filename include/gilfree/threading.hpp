@@ -156,8 +156,15 @@ class RLock {
   bool is_owned() const noexcept {
     return owner_.load(std::memory_order_relaxed) == get_ident();
   }
-  // The recursion depth when the caller owns the lock, else 0.
-  std::size_t count() const noexcept { return is_owned() ? count_ : 0; }
+  // The recursion depth when the caller owns the lock, else 0 (Python's
+  // _recursion_count()).
+  std::size_t count() const noexcept {
+    return is_owned() ? count_.load(std::memory_order_relaxed) : 0;
+  }
+  // A snapshot for display from any thread, as the repr of Python's RLock shows:
+  // get_ident() of the owner (0 when free) and its recursion depth.
+  std::uint64_t owner() const noexcept { return owner_.load(std::memory_order_relaxed); }
+  std::size_t owner_count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
   // Releases every level at once and returns the depth, for Condition.wait
   // (Python's _release_save). The caller must own the lock.
@@ -180,7 +187,8 @@ class RLock {
  private:
   Lock lock_;
   std::atomic<std::uint64_t> owner_{0};  // get_ident() of the owner, 0 when free
-  std::size_t count_ = 0;                // touched only by the owner
+  // Written only by the owner; atomic (relaxed) so that owner_count() may read it.
+  std::atomic<std::size_t> count_{0};
 };
 
 // ---- Condition ------------------------------------------------------------------------
