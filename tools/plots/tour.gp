@@ -1,5 +1,5 @@
-# Draws the tour's figures from the tables tour2dat.py writes (run plot_tour.sh).
-#   gnuplot -e "dat='DIR'; png='DIR'; title_suffix='...'" tour.gp
+# Draws one of the tour's figures from the tables tour2dat.py writes (run plot_tour.sh).
+#   gnuplot -e "dat='DIR'; png='DIR'; which='speedup|sequential|integrate'; cores=2" tour.gp
 if (!exists("dat")) dat = "."
 if (!exists("png")) png = "."
 if (!exists("title_suffix")) title_suffix = ""
@@ -14,6 +14,7 @@ set grid ytics
 set xtics nomirror
 set ytics nomirror
 
+if (which eq "speedup") {
 set output png."/tour_speedup.png"
 set title "Speed-up over each side's own sequential run".title_suffix
 set ylabel "speed-up (×)"
@@ -22,7 +23,9 @@ plot dat."/speedup.dat" using 2:xtic(1) title "gilfree threads" lc rgb "#1b9e77"
      ''                 using 3 title "CPython threads" lc rgb "#d95f02", \
      ''                 using 4 title "CPython processes" lc rgb "#7570b3", \
      1 with lines dt 2 lc rgb "black" notitle
+}
 
+if (which eq "sequential") {
 set output png."/tour_sequential.png"
 set title "Sequential time on the same work (log scale)".title_suffix
 set ylabel "seconds"
@@ -30,8 +33,9 @@ set logscale y
 set yrange [*:*]
 plot dat."/sequential.dat" using 2:xtic(1) title "gilfree" lc rgb "#1b9e77", \
      ''                    using 3 title "CPython" lc rgb "#d95f02"
-unset logscale y
+}
 
+if (which eq "integrate") {
 set output png."/tour_integrate.png"
 set title "Integration of x² (same N both sides): speed-up by thread count".title_suffix
 set style data linespoints
@@ -43,3 +47,4 @@ set logscale x 2
 plot dat."/integrate.dat" using 1:2 title "gilfree threads" lw 2 pt 7 lc rgb "#1b9e77", \
      ''                   using 1:3 title "CPython threads" lw 2 pt 5 lc rgb "#d95f02", \
      (x < cores ? x : cores) title sprintf("ideal on %d cores", cores) dt 2 lc rgb "gray"
+}

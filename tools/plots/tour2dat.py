@@ -7,7 +7,8 @@ Writes OUTDIR/speedup.dat (per experiment: the best speed-up of gilfree's parall
 CPython's thread rows and of CPython's process rows; "-" where a side has none),
 OUTDIR/sequential.dat (each side's sequential seconds, for the experiments both sides ran
 at the same size) and
-OUTDIR/integrate.dat (thread count -> speed-up for the integration).
+OUTDIR/integrate.dat (thread count -> speed-up for the integration) and, for a --scaling
+run, OUTDIR/scale_integrate.dat and OUTDIR/scale_fib.dat (k -> the three speed-ups).
 """
 import json
 import os
@@ -36,7 +37,7 @@ def main():
         f.write("# experiment gilfree_threads cpython_threads cpython_processes\n")
         for e in tour["experiments"]:
             rows = e["rows"][1:]
-            if not rows:
+            if not rows or e["key"].startswith("scale_"):
                 continue
             g = best(r["gilfree_speedup"] for r in rows)
             is_proc = [("process" in r["variant"] or r["cpython_text"] == "processes") for r in rows]
@@ -48,7 +49,7 @@ def main():
     with open(os.path.join(out, "sequential.dat"), "w") as f:
         f.write("# experiment gilfree_seconds cpython_seconds\n")
         for e in tour["experiments"]:
-            if not e["rows"] or e["rows"][0]["variant"] != "sequential":
+            if not e["rows"] or e["rows"][0]["variant"] != "sequential" or e["key"].startswith("scale_"):
                 continue
             if same_work(e["gilfree_size"]) != same_work(e["cpython_size"]):
                 continue  # each side ran its own size: times do not compare
@@ -63,6 +64,23 @@ def main():
                 v = r["variant"]
                 if v.endswith("thread") or v.endswith("threads"):
                     f.write(f"{v.split()[0]} {fmt(r['gilfree_speedup'])} {fmt(r['cpython_speedup'])}\n")
+
+    # --scaling runs: k -> speed-up of gilfree threads, CPython threads, CPython processes.
+    for e in tour["experiments"]:
+        if not e["key"].startswith("scale_"):
+            continue
+        by_k = {}
+        for r in e["rows"][1:]:
+            k, kind = r["variant"].split()
+            col = by_k.setdefault(int(k), [None, None, None])
+            if kind.startswith("thread"):
+                col[0], col[1] = r["gilfree_speedup"], r["cpython_speedup"]
+            else:
+                col[2] = r["cpython_speedup"]
+        with open(os.path.join(out, e["key"] + ".dat"), "w") as f:
+            f.write("# k gilfree_threads cpython_threads cpython_processes\n")
+            for k in sorted(by_k):
+                f.write(f"{k} " + " ".join(fmt(v) for v in by_k[k]) + "\n")
 
 
 if __name__ == "__main__":

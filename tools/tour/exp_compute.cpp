@@ -233,3 +233,99 @@ Experiment run_integrate(const Options& opt) {
 }
 
 }  // namespace tour
+
+// ---- --scaling: thread-count scaling of the integration and of bad_fib ---------------------
+
+namespace tour {
+namespace {
+
+std::vector<int> scaling_counts(const Options& opt) {
+  int top = opt.scaling_max > 0 ? opt.scaling_max : static_cast<int>(opt.cores);
+  std::vector<int> counts;
+  for (int k = 1; k < top; k *= 2) counts.push_back(k);
+  counts.push_back(top);
+  return counts;
+}
+
+std::string join(const std::vector<int>& v) {
+  std::string s;
+  for (int k : v) s += (s.empty() ? "" : ",") + std::to_string(k);
+  return s;
+}
+
+// Rows "sequential", then per k "k threads" (both sides) and "k processes" (CPython).
+void fill_scaling(Experiment& e, const std::vector<int>& counts, const std::vector<double>& g,
+                  const PyRun& py) {
+  e.rows.push_back({"sequential", {g[0], ""}, py_cell(py, "sequential")});
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    std::string k = std::to_string(counts[i]);
+    e.rows.push_back({k + (counts[i] == 1 ? " thread" : " threads"), {g[i + 1], ""},
+                      py_cell(py, "threads_" + k)});
+    e.rows.push_back({k + (counts[i] == 1 ? " process" : " processes"), {std::nullopt, "—"},
+                      py_cell(py, "processes_" + k)});
+  }
+  const Row& last = e.rows[e.rows.size() - 2];
+  std::string lesson = "at " + std::to_string(counts.back()) + " threads gilfree: " +
+                       ratio(*e.rows[0].gilfree.seconds / *last.gilfree.seconds);
+  if (auto s = speed(e.rows[0].cpython, last.cpython)) lesson += ", CPython threads: " + ratio(*s);
+  if (auto s = speed(e.rows[0].cpython, e.rows.back().cpython)) lesson += ", CPython processes: " + ratio(*s);
+  e.lesson = lesson;
+}
+
+}  // namespace
+
+Experiment run_scale_integrate(const Options& opt) {
+  Experiment e{.key = "scale_integrate", .title = "scaling: integrate x² on 1…k threads",
+               .seed = "seed 002"};
+  auto counts = scaling_counts(opt);
+  const long N = opt.quick ? 1'000'000 : 100'000'000;  // the seed's N = 10**8
+  const long py_N = opt.quick ? 100'000 : 10'000'000;
+  const int repeats = opt.quick ? 1 : 3;
+  e.gilfree_size = "N = " + std::to_string(N) + ", best of " + std::to_string(repeats);
+  e.cpython_size = "N = " + std::to_string(py_N) + ", one run";
+  double sink = 0;  // results are kept, so the optimizer keeps the work
+  std::vector<std::function<void()>> variants = {
+      [&] { sink += integration::integrate(integration::f, 0.0, 10.0, N); }};
+#ifdef TOUR_HAVE_QUEUE
+  for (int k : counts)
+    variants.push_back([&, k] { sink += integration::threading_integrate(0.0, 10.0, N, k); });
+#endif
+  auto g = best_interleaved(repeats, variants);
+  g.resize(counts.size() + 1);
+  e.ok = sink > 0;
+  PyRun py = run_python(opt, "scaling.py", {"integrate", std::to_string(py_N), join(counts)});
+  fill_scaling(e, counts, g, py);
+  return e;
+}
+
+Experiment run_scale_fib(const Options& opt) {
+  Experiment e{.key = "scale_fib", .title = "scaling: bad_fib jobs on a pool of 1…k workers",
+               .seed = "seed 000"};
+  auto counts = scaling_counts(opt);
+  const int jobs = 2 * counts.back();
+  const int n = opt.quick ? 22 : 32, py_n = opt.quick ? 18 : 25;
+  const int repeats = opt.quick ? 1 : 3;
+  e.gilfree_size = std::to_string(jobs) + " × bad_fib(" + std::to_string(n) + "), best of " +
+                   std::to_string(repeats);
+  e.cpython_size = std::to_string(jobs) + " × bad_fib(" + std::to_string(py_n) + "), one run";
+  long sink = 0;  // results are kept, so the optimizer keeps the work
+  std::vector<std::function<void()>> variants = {[&] {
+    for (int j = 0; j < jobs; ++j) sink += bad_fib(n);
+  }};
+#ifdef TOUR_HAVE_FUTURES
+  for (int k : counts)
+    variants.push_back([&, k] {
+      gilfree::ThreadPoolExecutor executor({.max_workers = k});
+      long sum = 0;
+      for (long r : executor.map(bad_fib, std::vector<int>(jobs, n))) sum += r;
+      e.ok = e.ok && sum == jobs * bad_fib(n);
+    });
+#endif
+  auto g = best_interleaved(repeats, variants);
+  g.resize(counts.size() + 1);
+  PyRun py = run_python(opt, "scaling.py", {"bad_fib", std::to_string(py_n), std::to_string(jobs), join(counts)});
+  fill_scaling(e, counts, g, py);
+  return e;
+}
+
+}  // namespace tour

@@ -1,14 +1,16 @@
 // gilfree-tour — the main job (`make tour`): the seed programs' experiments rerun on gilfree,
 // each side by side with the same program in CPython, run live.
 //
-//   gilfree-tour [--quick] [--json FILE] [--only KEY,...] [--python EXE | --no-python]
-//                [--verbose]
+//   gilfree-tour [--quick] [--json FILE] [--only KEY,...] [--scaling [K]]
+//                [--python EXE | --no-python] [--verbose]
 //
 // Exits non-zero when a result fails its check (sums differ, a locked count is off, ...).
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -35,12 +37,15 @@ std::string find_on_path(const std::string& exe) {
 
 void usage() {
   std::puts(
-      "usage: gilfree-tour [--quick] [--json FILE] [--only KEY,...] [--python EXE | --no-python]\n"
-      "                    [--verbose]\n"
+      "usage: gilfree-tour [--quick] [--json FILE] [--only KEY,...] [--scaling [K]]\n"
+      "                    [--python EXE | --no-python] [--verbose]\n"
       "Reruns the seed programs' experiments on gilfree and, side by side, in CPython.\n"
       "  --quick       small sizes (seconds, for the smoke test)\n"
       "  --json FILE   also write every figure to FILE (tools/plots/ draws them)\n"
-      "  --only KEYS   run only these: race,queue,count,bad_fib,integrate,flags,wordcount\n"
+      "  --only KEYS   run only these: race,queue,count,bad_fib,integrate,flags,wordcount,\n"
+      "                scale_integrate,scale_fib\n"
+      "  --scaling [K] also run the thread-count scaling (1, 2, 4, ... K threads; default K:\n"
+      "                the hardware threads) of the integration and of bad_fib\n"
       "  --python EXE  the CPython to compare with (default: python3 on PATH)\n"
       "  --no-python   gilfree side only\n"
       "  --verbose     also show what each CPython program printed");
@@ -68,6 +73,11 @@ int main(int argc, char** argv) {
     else if (a == "--json") opt.json_path = value();
     else if (a == "--python") opt.python = value();
     else if (a == "--no-python") opt.python.clear();
+    else if (a == "--scaling") {
+      opt.scaling = true;
+      if (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0])))
+        opt.scaling_max = std::atoi(argv[++i]);
+    }
     else if (a == "--only") {
       std::istringstream keys(value());
       for (std::string k; std::getline(keys, k, ',');) opt.only.push_back(k);
@@ -103,11 +113,14 @@ int main(int argc, char** argv) {
       {"count", tour::run_count},         {"bad_fib", tour::run_bad_fib},
       {"integrate", tour::run_integrate}, {"flags", tour::run_flags},
       {"wordcount", tour::run_wordcount},
+      {"scale_integrate", tour::run_scale_integrate}, {"scale_fib", tour::run_scale_fib},
   };
   std::vector<tour::Experiment> done;
   double t0 = tour::now();
   for (const auto& [key, runner] : all) {
-    if (!opt.only.empty() && std::find(opt.only.begin(), opt.only.end(), key) == opt.only.end())
+    bool scaling_run = key.rfind("scale_", 0) == 0;
+    if (!opt.only.empty() ? std::find(opt.only.begin(), opt.only.end(), key) == opt.only.end()
+                          : scaling_run && !opt.scaling)
       continue;
     done.push_back(runner(opt));
     tour::print_experiment(done.back(), python_label);

@@ -23,6 +23,8 @@ struct Options {
   std::string python_dir;    // where count.py & co live
   std::vector<std::string> only;  // experiment keys to run (all when empty)
   unsigned cores = 2;        // hardware threads
+  int scaling_max = 0;       // --scaling [K]: also the scaling runs up to K threads (0: off)
+  bool scaling = false;
 };
 
 // One side's figure for a row: a time (speed-up is computed against the experiment's first
@@ -74,6 +76,9 @@ Experiment run_flags(const Options& opt);
 Experiment run_wordcount(const Options& opt);
 Experiment run_race(const Options& opt);
 Experiment run_message_queue(const Options& opt);
+// --scaling only: thread counts 1, 2, 4, ... up to K, both sides.
+Experiment run_scale_integrate(const Options& opt);
+Experiment run_scale_fib(const Options& opt);
 
 // Output.
 void print_experiment(const Experiment& e, const std::string& python_label);
