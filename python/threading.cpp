@@ -51,11 +51,16 @@ void bind_lock_protocol(py::class_<L>& cls) {
 
 // A gilfree::Condition over the Python Lock/RLock object it was given (kept alive here),
 // or over a new RLock, as threading.Condition() makes one.
+//
+// Any other lock (threading.Lock, a user's class with acquire/release) gets what CPython
+// gives it: the condition is then CPython's own threading.Condition over that lock, to
+// which every method forwards (`foreign`), since the library can only wait on C++ locks.
 struct PyCondition {
-  py::object lock;  // the gilfree.Lock or gilfree.RLock object
-  Lock* plain = nullptr;  // the C++ lock inside `lock`, one of the two
+  py::object lock;  // the lock object given (or the RLock made)
+  Lock* plain = nullptr;  // the C++ lock inside `lock`, at most one of the two
   RLock* reentrant = nullptr;
   std::unique_ptr<Condition> cond;
+  py::object foreign;  // threading.Condition(lock) when the lock is not gilfree's
   // Threads inside wait(), for the repr (the library does not expose its waiter list).
   std::atomic<long> waiting{0};
 
@@ -67,25 +72,27 @@ struct PyCondition {
       plain = &lock.cast<Lock&>();
       cond = std::make_unique<Condition>(*plain);
     } else {
-      throw py::type_error("gilfree.Condition needs a gilfree.Lock or gilfree.RLock");
+      foreign = py::module_::import("threading").attr("Condition")(lock);
     }
   }
 
   // threading.Condition.wait(timeout=None): True when notified. A negative timeout polls.
-  bool wait(const py::object& timeout) {
+  py::object wait(const py::object& timeout) {
+    if (foreign) return foreign.attr("wait")(timeout);
     const Timeout t = blocking_timeout(timeout);
     struct Count {
       std::atomic<long>& n;
       explicit Count(std::atomic<long>& c) : n(c) { ++n; }
       ~Count() { --n; }
     } count(waiting);
-    return wait_released(t, [&](const Timeout& step) { return cond->wait(step); });
+    return py::bool_(wait_released(t, [&](const Timeout& step) { return cond->wait(step); }));
   }
 
   // threading.Condition.wait_for: CPython's loop (it waits at least once while the
   // predicate is false, so an un-acquired lock raises even with timeout=0), returning the
   // predicate's last value rather than a bool.
   py::object wait_for(const py::object& predicate, const py::object& timeout) {
+    if (foreign) return foreign.attr("wait_for")(predicate, timeout);
     py::object result = predicate();
     std::optional<Deadline> deadline;
     py::object waittime = timeout;
@@ -250,7 +257,7 @@ PyObject* fast_noargs(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObj
 PyObject* fast_cond_acquire(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
                             PyObject* slow) {
   if (n == 0 && !kw) {
-    if (PyCondition* c = cpp_ptr<PyCondition>(self)) {
+    if (PyCondition* c = cpp_ptr<PyCondition>(self); c && !c->foreign) {
       if (c->plain ? c->plain->try_lock() : c->reentrant->try_lock()) Py_RETURN_TRUE;
     }
   }
@@ -261,7 +268,7 @@ template <bool kAnyArgs>
 PyObject* fast_cond_release(PyObject* self, PyObject* const* args, Py_ssize_t n, PyObject* kw,
                             PyObject* slow) {
   PyCondition* c = cpp_ptr<PyCondition>(self);
-  if (!c || (!kAnyArgs && (n != 0 || kw))) return call_slow(slow, self, args, n, kw);
+  if (!c || c->foreign || (!kAnyArgs && (n != 0 || kw))) return call_slow(slow, self, args, n, kw);
   try {
     c->plain ? c->plain->release() : c->reentrant->release();
   } catch (...) {
@@ -332,9 +339,20 @@ void bind_threading(py::module_& m) {
       .def("wait", &PyCondition::wait, "timeout"_a = py::none(),
            "Releases the lock until notified or timed out, then re-acquires it; True if notified.")
       .def("wait_for", &PyCondition::wait_for, "predicate"_a, "timeout"_a = py::none())
-      .def("notify", [](PyCondition& c, std::size_t n) { c.cond->notify(n); }, "n"_a = 1)
-      .def("notify_all", [](PyCondition& c) { c.cond->notify_all(); })
+      .def(
+          "notify",
+          [](PyCondition& c, std::size_t n) {
+            if (c.foreign) return void(c.foreign.attr("notify")(n));
+            c.cond->notify(n);
+          },
+          "n"_a = 1)
+      .def("notify_all",
+           [](PyCondition& c) {
+             if (c.foreign) return void(c.foreign.attr("notify_all")());
+             c.cond->notify_all();
+           })
       .def("__repr__", [](PyCondition& c) {
+        if (c.foreign) return py::repr(c.foreign).cast<std::string>();
         return "<Condition(" + py::repr(c.lock).cast<std::string>() + ", " +
                std::to_string(c.waiting.load()) + ")>";
       });

@@ -355,6 +355,24 @@ class ConditionTests(Base):
             self.assertTrue(lock.locked())
         self.assertFalse(lock.locked())
 
+    def test_foreign_locks(self):
+        # Any lock object works, as with threading.Condition (CPython's own locks here).
+        for lock in (threading.Lock(), threading.RLock()):
+            cond = self.m.Condition(lock)
+            state = []
+
+            def setter():
+                with cond:
+                    state.append(1)
+                    cond.notify()
+            with cond:
+                self.thread(setter)
+                self.assertTrue(cond.wait_for(lambda: state, LONG))
+                self.assertIs(cond.wait(0.01), False)
+                cond.notify_all()
+            self.assertRegex(repr(cond), r"^<Condition\(<unlocked _thread\.\S*[lL]ock object")
+            self.assertLikeCPython(lambda m: m.Condition(threading.Lock()).notify())
+
     def test_repr(self):
         cond = self.m.Condition()
         self.assertRegex(repr(cond), r"^<Condition\(<unlocked \S+\.RLock object owner=0 "
