@@ -597,7 +597,7 @@ struct ThreadPoolExecutor::Impl {
   // would not wake anyone.
   void wait_for_work() {
     spinning_.fetch_add(1, std::memory_order_seq_cst);
-    bool found = detail::spin_until([this] { return work_or_exit(); });
+    bool found = detail::adaptive_spin_until(detail::worker_spin_ns, [this] { return work_or_exit(); });
     spinning_.fetch_sub(1, std::memory_order_seq_cst);
     if (found) return;
     // Sleep once; whatever woke us, the caller looks for work and, finding none, spins

@@ -26,6 +26,7 @@
 
 #include "../errors.hpp"
 #include "../timeout.hpp"
+#include "adaptive_spin.hpp"
 #include "eventcount.hpp"
 #include "spinlock.hpp"
 #include "task_queue.hpp"
@@ -132,7 +133,17 @@ class SharedStateBase : public TaskNode {
   // Blocks until done() or the deadline; true when done.
   bool wait_done(const Deadline& deadline) {
     if (done()) return true;
-    return detail::await(parking_lot(this), deadline, [this] { return done(); });
+    if (adaptive_spin_until(future_spin_ns, [this] { return done(); })) return true;
+    EventCount& ec = parking_lot(this);
+    for (;;) {
+      auto key = ec.prepare_wait();
+      if (done()) {
+        ec.cancel_wait();
+        return true;
+      }
+      if (!ec.wait(key, deadline)) return done();
+      if (done()) return true;
+    }
   }
 
   // Adds a callback run once done (at once, on this thread, if already done).
