@@ -306,11 +306,9 @@ void bind_threading(py::module_& m) {
       .def("_is_owned", &RLock::is_owned)
       .def("__repr__", [](py::handle self) {
         auto& l = self.cast<RLock&>();
-        // The library tells owner and depth only to the owner; another thread sees 0/0.
-        const bool mine = l.is_owned();
         return "<" + std::string(l.locked() ? "locked" : "unlocked") + " " + type_name(self) +
-               " object owner=" + std::to_string(mine ? get_ident() : 0) +
-               " count=" + std::to_string(l.count()) + " at " + address(self) + ">";
+               " object owner=" + std::to_string(l.owner()) +
+               " count=" + std::to_string(l.owner_count()) + " at " + address(self) + ">";
       });
 
   install_fast<&fast_acquire<Lock>>(lock, "acquire");

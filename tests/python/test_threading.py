@@ -191,13 +191,6 @@ class RLockTests(Base):
         lock.release()
 
     def test_repr_from_other_thread(self):
-        if self.is_gilfree:
-            # Known gap: gilfree::RLock tells owner and depth only to the owner (no
-            # owner() accessor), so another thread's repr says owner=0 count=0. Expected
-            # to fail until the library grows one; then this test fails: use it in the repr.
-            with self.assertRaises(AssertionError):
-                self._check_repr_from_other_thread()
-            return
         self._check_repr_from_other_thread()
 
     def _check_repr_from_other_thread(self):
