@@ -104,8 +104,8 @@ Experiment run_bad_fib(const Options& opt) {
                             : std::string()));
   std::string lesson;
   if (py.ran) {
-    lesson = "CPython threads: " + ratio(*speed(e.rows[0].cpython, e.rows[1].cpython)) +
-             " — the GIL; CPython processes: " +
+    double st = *speed(e.rows[0].cpython, e.rows[1].cpython);
+    lesson = "CPython threads: " + ratio(st) + gil_note(st) + "; CPython processes: " +
              ratio(*speed(e.rows[0].cpython, e.rows[2].cpython)) + "; ";
   }
   lesson += "gilfree threads: " + ratio(seq / thr);
@@ -219,7 +219,7 @@ Experiment run_integrate(const Options& opt) {
   };
   const Row* two = find(std::to_string(std::min(2, procs)) + (procs >= 2 ? " threads" : " thread"));
   if (py.ran && two) {
-    if (auto s = speed(e.rows[0].cpython, two->cpython)) lesson += "CPython 2 threads: " + ratio(*s) + " — the GIL; ";
+    if (auto s = speed(e.rows[0].cpython, two->cpython)) lesson += "CPython 2 threads: " + ratio(*s) + gil_note(*s) + "; ";
     if (auto s = speed(e.rows[0].cpython, e.rows.back().cpython)) lesson += "processes: " + ratio(*s) + "; ";
   }
   if (two)

@@ -97,8 +97,10 @@ Experiment run_flags(const Options& opt) {
   const int workers = 20;
   const auto& cc_list = seedkit::POP20_CC;
   seedkit::FlagServer server({.delay = delay, .handler_threads = 32});
-  e.gilfree_size = e.cpython_size = std::to_string(cc_list.size()) + " flags, " +
-                                    std::to_string(delay.count()) + " ms server delay";
+  e.gilfree_size = std::to_string(cc_list.size()) + " flags, " + std::to_string(delay.count()) +
+                   " ms server delay, pool best of " + (opt.quick ? "1" : "3");
+  e.cpython_size = std::to_string(cc_list.size()) + " flags, " + std::to_string(delay.count()) +
+                   " ms server delay, one run";
   seedkit::TempDir dest("gilfree-flags-");
   flags::Site site{server.port(), dest.path()};
 
@@ -116,12 +118,14 @@ Experiment run_flags(const Options& opt) {
   }());
   e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
 #ifdef TOUR_HAVE_FUTURES
-  std::filesystem::remove_all(dest.path());
-  std::filesystem::create_directories(dest.path());
-  t0 = now();
-  n = flags::download_many_pool(site, cc_list, workers);
-  double pool = now() - t0;
-  e.ok = e.ok && n == cc_list.size() && flags::bytes_in(dest.path()) == expected;
+  // The pool run is short (about one delay): best of 3, so one slow TCP exchange on a busy
+  // machine does not decide the row.
+  double pool = best_of(opt.quick ? 1 : 3, [&] {
+    std::filesystem::remove_all(dest.path());
+    std::filesystem::create_directories(dest.path());
+    n = flags::download_many_pool(site, cc_list, workers);
+    e.ok = e.ok && n == cc_list.size() && flags::bytes_in(dest.path()) == expected;
+  });
   e.rows.push_back({"pool of " + std::to_string(workers) + " threads", {pool, ""}, py_cell(py, "pool")});
 #endif
   if (py.ran) e.ok = e.ok && py.number("flags") == double(cc_list.size()) &&
@@ -129,7 +133,7 @@ Experiment run_flags(const Options& opt) {
   e.notes.push_back(std::to_string(cc_list.size()) + " flags, " + std::to_string(expected) +
                     " bytes each way; the server answered " + std::to_string(server.requests()) +
                     " requests, at most " + std::to_string(server.max_in_flight()) + " at once");
-  std::string lesson = "I/O-bound: threads help both sides, as waiting releases the GIL — ";
+  std::string lesson = "I/O-bound: threads help both sides (CPython releases the GIL while it waits) — ";
   if (e.rows.size() > 1) {
     if (py.ran && e.rows[0].cpython.seconds && e.rows[1].cpython.seconds)
       lesson += "CPython pool " + ratio(*e.rows[0].cpython.seconds / *e.rows[1].cpython.seconds) + ", ";

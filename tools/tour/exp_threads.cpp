@@ -75,8 +75,9 @@ Experiment run_count(const Options& opt) {
                             : std::string()));
   std::string lesson;
   if (py.ran) {
-    lesson = "CPython threads: " + ratio(*py.number("sequential") / *py.number("threads")) +
-             " — the GIL (Beazley: \"1.8X slower!\"); CPython processes: " +
+    double st = *py.number("sequential") / *py.number("threads");
+    lesson = "CPython threads: " + ratio(st) + gil_note(st) +
+             (st < 1.3 ? " (Beazley: \"1.8X slower!\")" : "") + "; CPython processes: " +
              ratio(*py.number("sequential") / *py.number("processes")) + "; ";
   }
   lesson += "gilfree threads: " + ratio(seq / thr);

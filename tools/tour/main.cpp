@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
               "sequential run. Sizes differ between the sides only where CPython would take\n"
               "minutes at gilfree's size; each block says what ran.\n",
               opt.cores);
+  std::string load = tour::load_average();
+  if (!load.empty())
+    std::printf("Load average now: %s on %u hardware threads%s\n", load.c_str(), opt.cores,
+                std::atof(load.c_str()) > 0.75 ? " — other work competes for the cores, and caps"
+                                                " every speed-up below" : "");
 
   using Runner = std::function<tour::Experiment(const tour::Options&)>;
   const std::vector<std::pair<std::string, Runner>> all = {

@@ -110,6 +110,15 @@ std::vector<double> best_interleaved(int repeats, const std::vector<std::functio
   return best;
 }
 
+std::string gil_note(double s) { return s < 1.3 ? " — the GIL" : ""; }
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one;
+}
+
 std::string ratio(double x) { return fmt(x >= 10 ? "%.0f×" : "%.2f×", x); }
 
 void print_experiment(const Experiment& e, const std::string& python_label) {
@@ -161,6 +170,7 @@ void write_json(const std::string& path, const Options& opt, const std::string& 
   std::ostringstream j;
   j << "{\n  \"tool\": \"gilfree-tour\",\n  \"quick\": " << (opt.quick ? "true" : "false")
     << ",\n  \"hardware_threads\": " << std::thread::hardware_concurrency()
+    << ",\n  \"load_average_at_end\": " << json_escape(load_average())
     << ",\n  \"python\": " << json_escape(python_label)
     << ",\n  \"total_seconds\": " << json_number(total_seconds) << ",\n  \"experiments\": [";
   for (size_t k = 0; k < all.size(); ++k) {

@@ -90,6 +90,11 @@ void write_json(const std::string& path, const Options& opt, const std::string& 
 double now();                                     // steady seconds
 std::string fmt(const char* format, double v);    // snprintf to a string
 std::string ratio(double x);                      // "1.97×"
+// " — the GIL" when CPython threads gained nothing (< 1.3×), else "": a busy machine can
+// make any ratio noisy, and the lesson should not claim what the numbers do not show.
+std::string gil_note(double cpython_thread_speedup);
+// The 1-minute load average ("" when unknown): other work competing for the cores.
+std::string load_average();
 // Best (smallest) wall time of `repeats` calls of fn.
 template <class F>
 double best_of(int repeats, F&& fn) {
