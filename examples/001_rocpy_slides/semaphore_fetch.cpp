@@ -1,6 +1,6 @@
 // Seed 001, "Resource Control Example": sema = Semaphore(5) around fetch_page(url), so at
 // most 5 threads fetch at once however many are started. Twenty threads fetch flags from
-// the local flag server (which sleeps 20 ms per request); both this program and the server
+// the local flag server (which sleeps 100 ms per request); both this program and the server
 // count how many requests were in flight together: never more than 5, and 5 was reached.
 // expect: 20 pages fetched, at most 5 at once \(server saw at most 5\)
 #include <httplib.h>
@@ -39,7 +39,7 @@ std::string fetch_page(int port, const std::string& url) {
 }
 
 int main() {
-  seedkit::FlagServer server({.delay = std::chrono::milliseconds(20)});
+  seedkit::FlagServer server({.delay = std::chrono::milliseconds(100)});
   std::atomic<int> fetched{0};
   std::deque<gilfree::Thread> threads;
   for (const auto& cc : seedkit::POP20_CC) {
@@ -53,7 +53,7 @@ int main() {
   for (auto& t : threads) t.join();
   seedkit::check(fetched == 20, "every page fetched");
   seedkit::check(most_inside <= 5 && server.max_in_flight() <= 5, "never more than 5 at once");
-  seedkit::check(most_inside == 5, "the limit was reached (20 threads, 20 ms each)");
+  seedkit::check(most_inside == 5, "the limit was reached (20 threads, 100 ms each)");
   std::cout << fetched << " pages fetched, at most " << most_inside << " at once (server saw at most "
             << server.max_in_flight() << ")\n";
 }
