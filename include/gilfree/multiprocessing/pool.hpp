@@ -468,18 +468,19 @@ class Pool {
     using R = std::invoke_result_t<F&, std::ranges::range_reference_t<V>>;
     using Core = detail::ImapCore<R, F, V>;
     using Chunk = typename Core::Chunk;
-    auto shared_fn = std::make_shared<F>(std::move(fn));
     Executor* ex = workers_.get();
-    auto submit = [ex, shared_fn](std::vector<detail::item_t<V>> items) -> Future<Chunk> {
-      return ex->submit([shared_fn, items = std::move(items)]() mutable {
+    // Each chunk task gets its own copy of fn (a lambda, typically: cheaper than sharing
+    // one through a reference count that every chunk would bounce between cores).
+    auto submit = [ex, fn = std::move(fn)](std::vector<detail::item_t<V>> items) -> Future<Chunk> {
+      return ex->submit([fn, items = std::move(items)]() mutable {
         Chunk out;
         out.reserve(items.size());
         for (auto& x : items) {
           if constexpr (std::is_void_v<R>) {
-            (*shared_fn)(std::move(x));
+            fn(std::move(x));
             out.emplace_back();
           } else {
-            out.push_back((*shared_fn)(std::move(x)));
+            out.push_back(fn(std::move(x)));
           }
         }
         return out;
