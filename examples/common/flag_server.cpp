@@ -4,62 +4,26 @@
 #include <sys/socket.h>
 
 #include <cctype>
-#include <deque>
 #include <functional>
 #include <random>
 #include <thread>
 
+#include <gilfree/futures.hpp>
 #include <gilfree/threading.hpp>
 
 namespace seedkit {
 namespace {
 
-// httplib's handler pool, made of gilfree threads: a deque of tasks under a Condition.
-class GilfreeTaskQueue : public httplib::TaskQueue {
+// httplib's handler pool: a gilfree ThreadPoolExecutor runs each connection's task.
+class ExecutorTaskQueue : public httplib::TaskQueue {
  public:
-  explicit GilfreeTaskQueue(int n) {
-    for (int i = 0; i < n; ++i)
-      workers_.emplace_back(gilfree::Thread::Options{.name = "flagsrv-" + std::to_string(i)},
-                            [this] { work(); });
-    for (auto& w : workers_) w.start();
-  }
-  ~GilfreeTaskQueue() override { shutdown(); }
-
-  void enqueue(std::function<void()> fn) override {
-    std::scoped_lock guard(cv_);
-    tasks_.push_back(std::move(fn));
-    cv_.notify();
-  }
-  void shutdown() override {
-    {
-      std::scoped_lock guard(cv_);
-      if (closed_) return;
-      closed_ = true;
-      cv_.notify_all();
-    }
-    for (auto& w : workers_) w.join();
-  }
+  explicit ExecutorTaskQueue(int n) : executor_({.max_workers = n, .thread_name_prefix = "flagsrv"}) {}
+  // httplib's tasks report their own errors; the Future is not needed.
+  void enqueue(std::function<void()> fn) override { executor_.submit(std::move(fn)); }
+  void shutdown() override { executor_.shutdown(true); }
 
  private:
-  void work() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::scoped_lock guard(cv_);
-        cv_.wait_for([this] { return closed_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;  // closed and drained
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-
-  gilfree::Lock lock_;
-  gilfree::Condition cv_{lock_};
-  std::deque<std::function<void()>> tasks_;
-  bool closed_ = false;
-  std::deque<gilfree::Thread> workers_;
+  gilfree::ThreadPoolExecutor executor_;
 };
 
 std::string upper(std::string s) {
@@ -78,7 +42,7 @@ struct FlagServer::Impl {
 
 FlagServer::FlagServer(FlagServerOptions options) : impl_(std::make_unique<Impl>()) {
   int threads = options.handler_threads;
-  impl_->server.new_task_queue = [threads] { return new GilfreeTaskQueue(threads); };
+  impl_->server.new_task_queue = [threads] { return new ExecutorTaskQueue(threads); };
   impl_->server.Get(
       R"(/data/flags/([a-z]{2})/([a-z]{2})\.gif)",
       [this, options](const httplib::Request& req, httplib::Response& res) {
