@@ -13,6 +13,9 @@
 #include <ctime>
 #include <memory>
 #include <numeric>
+#include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>  // this_thread only
 #include <utility>
@@ -122,6 +125,62 @@ TEST(QueueOrder, PriorityWithCustomComparator) {
   EXPECT_EQ(largest.get(), 7);
   EXPECT_EQ(largest.get(), 3);
   EXPECT_EQ(largest.get(), 1);
+}
+
+TEST(QueueOrder, PriorityMatchesASortedReference) {
+  PriorityQueue<int> q;
+  std::multiset<int> reference;
+  std::mt19937 random(42);
+  for (int step = 0; step < 5000; ++step) {
+    if (reference.empty() || random() % 3 != 0) {
+      const int v = static_cast<int>(random() % 100);  // plenty of duplicates
+      q.put(v);
+      reference.insert(v);
+    } else {
+      ASSERT_EQ(q.get(), *reference.begin());
+      reference.erase(reference.begin());
+    }
+  }
+  while (!reference.empty()) {
+    ASSERT_EQ(q.get(), *reference.begin());
+    reference.erase(reference.begin());
+  }
+  EXPECT_TRUE(q.empty());
+}
+
+// A comparison that throws (Python's `<` on unorderable items does) must leave the
+// queue as it was: no item lost, duplicated or left moved-from.
+struct Unorderable : std::runtime_error {
+  Unorderable() : std::runtime_error("'<' not supported") {}
+};
+std::atomic<bool> g_compare_throws{false};
+struct FlakyLess {
+  bool operator()(const std::unique_ptr<int>& a, const std::unique_ptr<int>& b) const {
+    if (g_compare_throws.load() || *a == 13 || *b == 13) throw Unorderable();
+    return *a < *b;
+  }
+};
+
+TEST(QueueOrder, PriorityComparisonThatThrowsChangesNothing) {
+  PriorityQueue<std::unique_ptr<int>, FlakyLess> q;
+  for (int v : {5, 3, 8, 1, 9, 2, 7}) q.put(std::make_unique<int>(v));
+  EXPECT_THROW(q.put(std::make_unique<int>(13)), Unorderable);
+  EXPECT_EQ(q.qsize(), 7u);
+  g_compare_throws.store(true);
+  EXPECT_THROW(q.get(), Unorderable);
+  EXPECT_THROW(q.put(std::make_unique<int>(4)), Unorderable);
+  g_compare_throws.store(false);
+  EXPECT_EQ(q.qsize(), 7u);
+  std::vector<int> out;
+  while (!q.empty()) {
+    auto item = q.get();
+    ASSERT_NE(item, nullptr);
+    out.push_back(*item);
+    q.task_done();
+  }
+  EXPECT_EQ(out, (std::vector<int>{1, 2, 3, 5, 7, 8, 9}));
+  q.join();  // seven puts, seven task_done: the failed puts were never counted
+  EXPECT_THROW(q.task_done(), ValueError);
 }
 
 // A user-defined policy: the extension point Python offers through _put/_get/_qsize.

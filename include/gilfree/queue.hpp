@@ -75,26 +75,48 @@ struct Lifo {
 };
 
 // Smallest first by `Compare`, as heapq (queue.PriorityQueue). Items that compare equal
-// come out in no particular order, as in Python.
+// come out in no particular order, as in Python. Every comparison is made before any
+// item moves, so a comparison that throws (Python's `<` can) leaves the heap as it was.
 template <class T, class Compare = std::less<T>>
 struct Priority {
   void put(T&& item) {
+    std::size_t hole = items.size();  // sift up: find the slot first
+    while (hole > 0 && less(item, items[(hole - 1) / 2])) hole = (hole - 1) / 2;
     items.push_back(std::move(item));
-    std::push_heap(items.begin(), items.end(), greater);
+    T moving = std::move(items.back());
+    for (std::size_t i = items.size() - 1; i > hole; i = (i - 1) / 2)
+      items[i] = std::move(items[(i - 1) / 2]);
+    items[hole] = std::move(moving);
   }
   T get() {
-    std::pop_heap(items.begin(), items.end(), greater);
-    T item = std::move(items.back());
+    const std::size_t last = items.size() - 1;
+    std::size_t path[64];  // sift the last item down from the root: find the path first
+    int depth = 0;
+    for (std::size_t hole = 0;;) {
+      std::size_t child = 2 * hole + 1;
+      if (child >= last) break;
+      if (child + 1 < last && less(items[child + 1], items[child])) ++child;
+      if (!less(items[child], items[last])) break;
+      path[depth++] = hole = child;
+    }
+    T top = std::move(items.front());
+    if (last == 0) {
+      items.pop_back();
+      return top;
+    }
+    T moving = std::move(items[last]);
     items.pop_back();
-    return item;
+    std::size_t hole = 0;
+    for (int k = 0; k < depth; ++k) {
+      items[hole] = std::move(items[path[k]]);
+      hole = path[k];
+    }
+    items[hole] = std::move(moving);
+    return top;
   }
   std::size_t size() const noexcept { return items.size(); }
-  std::vector<T> items;
-  // std::*_heap keep the largest on top; swapping the arguments puts the smallest there.
-  struct Greater {
-    Compare less;
-    bool operator()(const T& a, const T& b) const { return less(b, a); }
-  } greater;
+  std::vector<T> items;  // a binary heap, smallest (by `less`) at the front
+  Compare less;
 };
 
 namespace detail {
