@@ -62,7 +62,10 @@ PyRun run_python(const Options& opt, const std::string& script,
   }
   std::string cmd = "cd " + shell_quote(opt.python_dir) + " && " + shell_quote(opt.python) +
                     " " + shell_quote(script);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  for (const auto& a : args) {
+    cmd += ' ';
+    cmd += shell_quote(a);
+  }
   auto [status, out] = capture(cmd);
   r.output = out;
   std::istringstream lines(out);

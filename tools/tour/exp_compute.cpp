@@ -86,17 +86,17 @@ Experiment run_bad_fib(const Options& opt) {
 
   PyRun py = run_python(opt, "bad_fib.py",
                         {std::to_string(py_n), std::to_string(jobs), std::to_string(workers)});
-  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
-  e.rows.push_back({std::to_string(jobs) + " threads", {thr, ""}, py_cell(py, "threads")});
+  e.rows.push_back({"sequential", secs(seq), py_cell(py, "sequential")});
+  e.rows.push_back({std::to_string(jobs) + " threads", secs(thr), py_cell(py, "threads")});
 #ifdef TOUR_HAVE_FUTURES
   double pool = best[2];
   e.ok = e.ok && pooled.size() == std::size_t(jobs) &&
          std::all_of(pooled.begin(), pooled.end(), [&](long r) { return r == result; });
-  e.rows.push_back({"pool of " + std::to_string(workers), {pool, "ThreadPoolExecutor"},
+  e.rows.push_back({"pool of " + std::to_string(workers), secs(pool, "ThreadPoolExecutor"),
                     py_cell(py, "processes")});
   e.rows.back().cpython.text = "processes";
 #else
-  e.rows.push_back({"pool of " + std::to_string(workers), {std::nullopt, "(no futures.hpp)"},
+  e.rows.push_back({"pool of " + std::to_string(workers), note("(no futures.hpp)"),
                     py_cell(py, "processes")});
 #endif
   e.notes.push_back("bad_fib(" + std::to_string(n) + ") = " + std::to_string(result) +
@@ -173,7 +173,10 @@ Experiment run_integrate(const Options& opt) {
   std::vector<int> py_counts = {1, std::min(2, procs)};
   if (py_counts[1] == 1) py_counts.pop_back();
   std::string py_list;
-  for (int c : py_counts) py_list += (py_list.empty() ? "" : ",") + std::to_string(c);
+  for (int c : py_counts) {
+    if (!py_list.empty()) py_list += ',';
+    py_list += std::to_string(c);
+  }
 
   double value = 0;
   std::vector<double> values(counts.size());
@@ -186,7 +189,7 @@ Experiment run_integrate(const Options& opt) {
   auto best = best_interleaved(repeats, variants);
   double seq = best[0];
   PyRun py = run_python(opt, "integrate.py", {std::to_string(N), py_list, std::to_string(procs)});
-  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+  e.rows.push_back({"sequential", secs(seq), py_cell(py, "sequential")});
 
   auto same = [](double x, std::optional<double> y) {
     return y && std::fabs(x - *y) <= 1e-12 * std::fabs(x);
@@ -198,13 +201,13 @@ Experiment run_integrate(const Options& opt) {
     int c = counts[k];
     double v = values[k], t = best[k + 1];
     std::string key = "threads_" + std::to_string(c);
-    Row r{std::to_string(c) + (c == 1 ? " thread" : " threads"), {t, ""}, py_cell(py, key)};
+    Row r{std::to_string(c) + (c == 1 ? " thread" : " threads"), secs(t), py_cell(py, key)};
     if (py.ran && py.number(key)) e.ok = e.ok && same(v, py.number(key + "_value"));
     e.rows.push_back(r);
     shown += fmt(c == counts.front() ? ", threads %.6f" : " / %.6f", v);
   }
 #endif
-  e.rows.push_back({"Pool(" + std::to_string(procs) + ") processes", {std::nullopt, "(threads suffice)"},
+  e.rows.push_back({"Pool(" + std::to_string(procs) + ") processes", note("(threads suffice)"),
                     py_cell(py, "processes_" + std::to_string(procs))});
   e.notes.push_back("gilfree: " + shown + (e.ok ? "" : "  MISMATCH"));
   if (py.ran)
@@ -249,19 +252,22 @@ std::vector<int> scaling_counts(const Options& opt) {
 
 std::string join(const std::vector<int>& v) {
   std::string s;
-  for (int k : v) s += (s.empty() ? "" : ",") + std::to_string(k);
+  for (int k : v) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(k);
+  }
   return s;
 }
 
 // Rows "sequential", then per k "k threads" (both sides) and "k processes" (CPython).
 void fill_scaling(Experiment& e, const std::vector<int>& counts, const std::vector<double>& g,
                   const PyRun& py) {
-  e.rows.push_back({"sequential", {g[0], ""}, py_cell(py, "sequential")});
+  e.rows.push_back({"sequential", secs(g[0]), py_cell(py, "sequential")});
   for (std::size_t i = 0; i < counts.size(); ++i) {
     std::string k = std::to_string(counts[i]);
-    e.rows.push_back({k + (counts[i] == 1 ? " thread" : " threads"), {g[i + 1], ""},
+    e.rows.push_back({k + (counts[i] == 1 ? " thread" : " threads"), secs(g[i + 1]),
                       py_cell(py, "threads_" + k)});
-    e.rows.push_back({k + (counts[i] == 1 ? " process" : " processes"), {std::nullopt, "—"},
+    e.rows.push_back({k + (counts[i] == 1 ? " process" : " processes"), note("—"),
                       py_cell(py, "processes_" + k)});
   }
   const Row& last = e.rows[e.rows.size() - 2];

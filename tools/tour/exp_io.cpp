@@ -116,7 +116,7 @@ Experiment run_flags(const Options& opt) {
     a.insert(a.end(), cc_list.begin(), cc_list.end());
     return a;
   }());
-  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+  e.rows.push_back({"sequential", secs(seq), py_cell(py, "sequential")});
 #ifdef TOUR_HAVE_FUTURES
   // The pool run is short (about one delay): best of 3, so one slow TCP exchange on a busy
   // machine does not decide the row.
@@ -126,7 +126,7 @@ Experiment run_flags(const Options& opt) {
     n = flags::download_many_pool(site, cc_list, workers);
     e.ok = e.ok && n == cc_list.size() && flags::bytes_in(dest.path()) == expected;
   });
-  e.rows.push_back({"pool of " + std::to_string(workers) + " threads", {pool, ""}, py_cell(py, "pool")});
+  e.rows.push_back({"pool of " + std::to_string(workers) + " threads", secs(pool), py_cell(py, "pool")});
 #endif
   if (py.ran) e.ok = e.ok && py.number("flags") == double(cc_list.size()) &&
                      py.number("bytes") == double(expected);
@@ -222,11 +222,11 @@ Experiment run_wordcount(const Options& opt) {
     if (c > top.second || (c == top.second && w < top.first)) top = {w, c};
   }
   PyRun py = run_python(opt, "wordcount.py", {corpus.path().string(), std::to_string(n)});
-  e.rows.push_back({"sequential", {seq, ""}, py_cell(py, "sequential")});
+  e.rows.push_back({"sequential", secs(seq), py_cell(py, "sequential")});
 #ifdef TOUR_HAVE_FUTURES
   double pool = best[1];
   e.ok = pooled == words;
-  e.rows.push_back({"pool of " + std::to_string(n), {pool, "threads"}, py_cell(py, "processes")});
+  e.rows.push_back({"pool of " + std::to_string(n), secs(pool, "threads"), py_cell(py, "processes")});
   e.rows.back().cpython.text = "processes";
 #endif
   std::string top_text = top.first + ":" + std::to_string(top.second);

@@ -66,9 +66,9 @@ Experiment run_count(const Options& opt) {
     else c.text = py.why;
     return c;
   };
-  e.rows.push_back({"sequential", {seq, ""}, py_cell("sequential")});
-  e.rows.push_back({"2 threads", {thr, ""}, py_cell("threads")});
-  e.rows.push_back({"2 processes", {std::nullopt, "(threads suffice)"}, py_cell("processes")});
+  e.rows.push_back({"sequential", secs(seq), py_cell("sequential")});
+  e.rows.push_back({"2 threads", secs(thr), py_cell("threads")});
+  e.rows.push_back({"2 processes", note("(threads suffice)"), py_cell("processes")});
   e.notes.push_back(fmt("gilfree: %.2f ns per iteration", seq / (2.0 * n) * 1e9) +
                     (py.ran ? fmt(" · CPython: %.1f ns per iteration",
                                   *py.number("sequential") / (2.0 * py_n) * 1e9)
@@ -198,10 +198,10 @@ Experiment run_race(const Options& opt) {
     return "lost " + std::to_string(len - nq) + " of " + std::to_string(2 * n) +
            fmt(" · %.1f ms", seconds * 1e3);
   };
-  e.rows.push_back({"no lock", {std::nullopt, describe(long(unlocked->q.size()),
-                                                       unlocked->nq.load(), t_unlocked)}, {}});
+  e.rows.push_back({"no lock", note(describe(long(unlocked->q.size()),
+                                                       unlocked->nq.load(), t_unlocked)), {}});
   e.rows.push_back({"with Lock",
-                    {std::nullopt, describe(long(locked.q.size()), locked.nq.load(), t_locked)},
+                    note(describe(long(locked.q.size()), locked.nq.load(), t_locked)),
                     {}});
   e.notes.push_back("gilfree without a lock: len(j.q) = " + std::to_string(unlocked->q.size()) +
                     ", j.nq = " + std::to_string(unlocked->nq.load()) + " (round " +
@@ -292,7 +292,7 @@ Experiment run_message_queue(const Options& opt) {
   long count = mq::run(n);
   double t = now() - t0;
   PyRun py = run_python(opt, "counter_queue.py", {std::to_string(n)});
-  Row r{"1 worker, 2 producers", {t, "count " + std::to_string(count)}, {}};
+  Row r{"1 worker, 2 producers", secs(t, "count " + std::to_string(count)), {}};
   if (py.ran) {
     r.cpython.seconds = py.number("seconds");
     r.cpython.text = "count " + py.text("count");

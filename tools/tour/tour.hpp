@@ -33,6 +33,19 @@ struct Cell {
   std::optional<double> seconds;
   std::string text;
 };
+// A cell with a time.
+inline Cell secs(double s, std::string text = {}) {
+  Cell c;
+  c.seconds = s;
+  c.text = std::move(text);
+  return c;
+}
+// A cell with only a text.
+inline Cell note(std::string text) {
+  Cell c;
+  c.text = std::move(text);
+  return c;
+}
 
 struct Row {
   std::string variant;  // "sequential", "2 threads", "Pool(2) processes", ...
