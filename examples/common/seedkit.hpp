@@ -38,7 +38,7 @@ template <class F>
 auto my_timeit(std::string name, F f) {
   return [name = std::move(name), f = std::move(f)](auto&&... args) {
     std::ostringstream shown;
-    const char* sep = "";
+    [[maybe_unused]] const char* sep = "";  // unused when f takes no arguments
     ((shown << sep << args, sep = ", "), ...);
     double ts = now();
     auto finish = [&] {
