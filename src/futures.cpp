@@ -104,6 +104,20 @@ void log_error(std::string_view message, std::exception_ptr error) noexcept {
   }
 }
 
+void keep_failed(SharedStateBase* state) noexcept {
+  struct Holder {
+    SharedStateBase* s = nullptr;
+    ~Holder() {
+      if (s) s->release();
+    }
+  };
+  static thread_local Holder held;
+  if (held.s == state) return;
+  state->add_ref();
+  if (held.s) held.s->release();
+  held.s = state;
+}
+
 EventCount& parking_lot(const void* p) noexcept {
   static EventCount lot[64];
   auto h = reinterpret_cast<std::uintptr_t>(p);

@@ -959,3 +959,40 @@ TEST(Stress, WaitFirstCompletedLoop) {
   }
   EXPECT_EQ(completed, static_cast<std::size_t>(n));
 }
+
+// Workers go to sleep between bursts and must be woken for each one: a lost wake-up
+// shows up as a TimeoutError here instead of a hang.
+TEST(Stress, SleepWakeCycles) {
+  const int cycles = 600 / kStressScale;
+  ThreadPoolExecutor ex({.max_workers = 3});
+  for (int c = 0; c < cycles; ++c) {
+    std::vector<Future<int>> fs;
+    int k = 1 + c % 7;
+    for (int i = 0; i < k; ++i) fs.push_back(ex.submit([](int x) { return x; }, i));
+    for (int i = 0; i < k; ++i) ASSERT_EQ(fs[i].result(10s), i) << "cycle " << c;
+    if (c % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50 * (c % 40)));
+  }
+}
+
+// Submitters from several threads with pauses, so that wake-ups race with workers going
+// to sleep and with each other.
+TEST(Stress, ConcurrentSubmittersWithPauses) {
+  const int per = 3000 / kStressScale;
+  ThreadPoolExecutor ex({.max_workers = 2});
+  std::vector<std::thread> ts;
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 3; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < per; ++i) {
+        auto f = ex.submit([](int x) { return x + 1; }, i);
+        try {
+          if (f.result(10s) != i + 1) bad.fetch_add(1);
+        } catch (const gilfree::TimeoutError&) {
+          bad.fetch_add(1);
+        }
+        if ((i + t) % 97 == 0) std::this_thread::sleep_for(200us);
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(bad.load(), 0);
+}

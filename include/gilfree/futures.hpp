@@ -90,12 +90,16 @@ class AnyFuture {
   // cancelled, TimeoutError if the timeout passes first.
   void result(Timeout timeout = {}) const {
     wait_for_done(timeout);
-    if (auto& e = s_->stored_exception()) std::rethrow_exception(e);
+    if (auto& e = s_->stored_exception()) {
+      detail::keep_failed(s_);
+      std::rethrow_exception(e);
+    }
   }
   // Waits like result() and returns the call's exception, or nullptr if it succeeded.
   // CancelledError if cancelled, TimeoutError if the timeout passes first.
   std::exception_ptr exception(Timeout timeout = {}) const {
     wait_for_done(timeout);
+    if (s_->stored_exception()) detail::keep_failed(s_);
     return s_->stored_exception();
   }
   // Calls `fn(future)` when the future finishes or is cancelled, or at once on this
@@ -479,6 +483,10 @@ class MapCore {
       f.cancel();
       for (auto& g : fs_) g.cancel();
       fs_.clear();
+      // Keep the failed future (and so its exception) alive as long as the range: the
+      // caller's catch block then never races with a worker dropping the last reference
+      // (which ThreadSanitizer, blind to libstdc++'s exception refcount, would report).
+      failed_ = f;
       throw;
     }
     auto* s = static_cast<SharedState<raw_result>*>(AnyFutureAccess::state(f));
@@ -510,6 +518,7 @@ class MapCore {
   std::tuple<Vs...> views_;
   std::tuple<std::ranges::iterator_t<Vs>...> its_;
   std::deque<Future<raw_result>> fs_;
+  AnyFuture failed_;
 };
 
 }  // namespace detail

@@ -58,6 +58,16 @@ namespace detail {
 // Sends `message` and `error` to the current LogHook; never throws.
 void log_error(std::string_view message, std::exception_ptr error) noexcept;
 
+class SharedStateBase;
+
+// Keeps the calling thread's most recently rethrown failed future alive until its next
+// one (or its exit). Why: the exception object is shared with the future, and its
+// reference count lives in libstdc++, which ThreadSanitizer does not see; if a worker
+// dropped the last reference while this thread was still reading the exception in a
+// catch block, TSan would report a race that cannot happen. Holding the state here makes
+// the reading thread the one that frees it.
+void keep_failed(SharedStateBase* state) noexcept;
+
 // The EventCount that threads waiting on the object at `p` sleep on.
 EventCount& parking_lot(const void* p) noexcept;
 

@@ -148,8 +148,10 @@ class ImapCore {
     }
   }
 
-  static Chunk take(const AnyFuture& f) {
-    AnyFuture(f).result();  // rethrows the chunk's exception
+  Chunk take(const AnyFuture& f) {
+    failed_ = f;  // alive while the caller handles a rethrown exception (see MapCore)
+    f.result();   // rethrows the chunk's exception
+    failed_ = AnyFuture();
     auto* s = static_cast<SharedState<Chunk>*>(AnyFutureAccess::state(f));
     return std::move(s->value());
   }
@@ -191,6 +193,7 @@ class ImapCore {
   bool started_ = false;
   Chunk chunk_;
   std::size_t pos_ = 0;
+  AnyFuture failed_;
 };
 
 }  // namespace detail
