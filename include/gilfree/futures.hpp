@@ -345,10 +345,10 @@ DoneAndNotDoneFutures wait(R&& futures, Timeout timeout = {},
 struct MapOptions {
   // How long the whole iteration may take, counted from the call (forever by default);
   // reaching a result after it passes throws TimeoutError.
-  Timeout timeout;
+  Timeout timeout{};
   // How many calls may run ahead of the consumer (Python 3.14). Unset: all inputs are
   // submitted at once, so the inputs must be finite. Zero is a ValueError.
-  std::optional<std::size_t> buffersize;
+  std::optional<std::size_t> buffersize{};
 };
 
 template <class R, class Core>
@@ -585,12 +585,12 @@ auto Executor::map_impl(F fn, MapOptions options, Vs... views) {
 struct ThreadPoolExecutorOptions {
   // At most this many worker threads; unset: min(32, cores + 4), as Python. ≤ 0 is a
   // ValueError.
-  std::optional<int> max_workers;
+  std::optional<int> max_workers{};
   // Workers are named "<prefix>_N"; empty: "ThreadPoolExecutor-K" (K counts executors).
-  std::string thread_name_prefix;
+  std::string thread_name_prefix{};
   // Called on each worker before it takes work; if it throws, the pool is broken:
   // pending and later submissions fail with BrokenThreadPool.
-  std::function<void()> initializer;
+  std::function<void()> initializer{};
   // Beyond Python: when nonzero, at most this many submitted calls may wait for a worker;
   // submit() then blocks and submit_for() blocks up to its timeout.
   std::size_t max_pending = 0;

@@ -22,9 +22,9 @@ namespace gilfree {
 // progress()'s keyword arguments (tqdm's names).
 struct ProgressOptions {
   // The expected number of items; unset: the range's size when it has one, else unknown.
-  std::optional<std::size_t> total;
+  std::optional<std::size_t> total{};
   // A prefix for the line ("desc: ...").
-  std::string desc;
+  std::string desc{};
   // Where to draw; stderr by default.
   int fd = 2;
   // The shortest time between two redraws, in seconds.
