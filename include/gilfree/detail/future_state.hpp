@@ -29,6 +29,7 @@
 #include "adaptive_spin.hpp"
 #include "eventcount.hpp"
 #include "spinlock.hpp"
+#include "state_alloc.hpp"
 #include "task_queue.hpp"
 
 namespace gilfree {
@@ -109,6 +110,10 @@ class SharedStateBase : public TaskNode {
   explicit SharedStateBase(std::int32_t refs = 1) noexcept : refs_(refs) {}
   SharedStateBase(const SharedStateBase&) = delete;
   SharedStateBase& operator=(const SharedStateBase&) = delete;
+
+  // States live in detail::state_alloc's per-thread pools (see state_alloc.hpp).
+  static void* operator new(std::size_t size) { return state_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { state_free(p, size); }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
