@@ -4,7 +4,7 @@
 // never more than two writers). Output goes through a shared buffer so the program can check
 // what a reader of stdout would see.
 // expect: with a Lock: 400 lines, all whole
-// expect: with a Semaphore\(2\): at most 2 writers at once
+// expect: with a Semaphore\(2\): at most [12] writers at once
 #include <atomic>
 #include <deque>
 #include <iostream>
