@@ -57,7 +57,7 @@ PyRun run_python(const Options& opt, const std::string& script,
                  const std::vector<std::string>& args) {
   PyRun r;
   if (opt.python.empty()) {
-    r.why = "no python3 found";
+    r.why = "not run";
     return r;
   }
   std::string cmd = "cd " + shell_quote(opt.python_dir) + " && " + shell_quote(opt.python) +

@@ -55,6 +55,7 @@ void usage() {
 
 int main(int argc, char** argv) {
   tour::Options opt;
+  bool no_python = false;
   opt.cores = std::max(1u, std::thread::hardware_concurrency());
   opt.python = find_on_path("python3");
   const char* pydir = std::getenv("GILFREE_TOUR_PYDIR");
@@ -72,7 +73,10 @@ int main(int argc, char** argv) {
     else if (a == "--verbose" || a == "-v") opt.verbose = true;
     else if (a == "--json") opt.json_path = value();
     else if (a == "--python") opt.python = value();
-    else if (a == "--no-python") opt.python.clear();
+    else if (a == "--no-python") {
+      opt.python.clear();
+      no_python = true;
+    }
     else if (a == "--scaling") {
       opt.scaling = true;
       if (i + 1 < argc && std::isdigit(static_cast<unsigned char>(argv[i + 1][0])))
@@ -98,7 +102,9 @@ int main(int argc, char** argv) {
 
   std::string pyver = tour::python_version(opt);
   if (pyver.empty()) opt.python.clear();
-  std::string python_label = pyver.empty() ? "CPython (no python3 found: not run)" : pyver;
+  std::string python_label = !pyver.empty() ? pyver
+                             : no_python     ? "CPython (--no-python: not run)"
+                                             : "CPython (no python3 found: not run)";
 
   std::printf("gilfree-tour — the seed programs on gilfree, side by side with %s%s\n",
               python_label.c_str(), opt.quick ? " (--quick: small sizes)" : "");
