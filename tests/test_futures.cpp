@@ -996,3 +996,20 @@ TEST(Stress, ConcurrentSubmittersWithPauses) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(bad.load(), 0);
 }
+
+// Futures dropped at once: the workers free the states, the submitter allocates new ones
+// (blocks flow back through the state pools' shared depot).
+TEST(Stress, FireAndForgetFromManyThreads) {
+  const int per = 100'000 / kStressScale;
+  std::atomic<long> ran{0};
+  {
+    ThreadPoolExecutor ex({.max_workers = 2});
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 2; ++t)
+      ts.emplace_back([&] {
+        for (int i = 0; i < per; ++i) ex.submit([&ran](int x) { ran.fetch_add(x); }, 1);
+      });
+    for (auto& t : ts) t.join();
+  }
+  EXPECT_EQ(ran.load(), 2L * per);
+}
