@@ -85,9 +85,35 @@ struct ThreadState;  // src/threading.cpp
 
 // ---- Lock -----------------------------------------------------------------------------
 
+namespace detail {
+
+// The standard library's Lockable / TimedLockable spelling of Python's acquire/release, for
+// a class with `acquire(bool blocking, Timeout)` and `release()` (CRTP): std::scoped_lock,
+// std::unique_lock and std::condition_variable_any then work with it.
+template <class Derived>
+class LockableBase {
+ public:
+  void lock() { self().acquire(); }
+  void unlock() { self().release(); }
+  bool try_lock() { return self().acquire(false); }
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
+    return self().acquire(true, d < d.zero() ? Timeout::zero() : Timeout(d));
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
+    return try_lock_for(t - Clock::now());
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+}  // namespace detail
+
 // A primitive lock, as threading.Lock: not owned, so any thread may release it.
 // Lockable and TimedLockable, so std::scoped_lock / std::unique_lock work with it.
-class Lock {
+class Lock : public detail::LockableBase<Lock> {
  public:
   Lock() = default;
   Lock(const Lock&) = delete;
@@ -109,19 +135,6 @@ class Lock {
   // True while some thread holds the lock.
   bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != kUnlocked; }
 
-  // Lockable / TimedLockable spelling of acquire and release.
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() noexcept { return try_acquire_once(); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
-    return acquire(true, d < d.zero() ? Timeout::zero() : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
-    return try_lock_for(t - Clock::now());
-  }
-
  private:
   static constexpr std::uint32_t kUnlocked = 0, kLocked = 1, kContended = 2;
   bool try_acquire_once() noexcept {
@@ -140,7 +153,7 @@ class Lock {
 
 // A reentrant lock, as threading.RLock: owned by the thread that acquired it, which may
 // acquire it again; it is free once released as many times as acquired.
-class RLock {
+class RLock : public detail::LockableBase<RLock> {
  public:
   RLock() = default;
   RLock(const RLock&) = delete;
@@ -172,18 +185,6 @@ class RLock {
   // Re-acquires with the depth release_save() returned (Python's _acquire_restore).
   void acquire_restore(std::size_t depth);
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
-    return acquire(true, d < d.zero() ? Timeout::zero() : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
-    return try_lock_for(t - Clock::now());
-  }
-
  private:
   Lock lock_;
   std::atomic<std::uint64_t> owner_{0};  // get_ident() of the owner, 0 when free
@@ -196,7 +197,7 @@ class RLock {
 // A condition variable bound to a lock, as threading.Condition. Waiters are woken in
 // FIFO order and never spuriously: wait() returns true only after a notify (or false
 // after its timeout). The condition is itself Lockable through its lock.
-class Condition {
+class Condition : public detail::LockableBase<Condition> {
  public:
   // A condition with its own RLock, Python's default.
   Condition();
@@ -220,10 +221,6 @@ class Condition {
     return ops_->acquire(lock_, blocking, timeout);
   }
   void release() { ops_->release(lock_); }
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-
   // Releases the lock, sleeps until notified or `timeout` passes, re-acquires the lock.
   // True when notified. RuntimeError "cannot wait on un-acquired lock" if not held.
   bool wait(Timeout timeout = {});
@@ -298,7 +295,7 @@ class Condition {
 // ---- Semaphore ------------------------------------------------------------------------
 
 // A counting semaphore, as threading.Semaphore. Lockable (lock = acquire, unlock = release).
-class Semaphore {
+class Semaphore : public detail::LockableBase<Semaphore> {
  public:
   // A semaphore holding `value` permits; ValueError "semaphore initial value must be >= 0".
   explicit Semaphore(std::int64_t value = 1);
@@ -317,18 +314,6 @@ class Semaphore {
   virtual void release(std::int64_t n = 1);
   // The number of free permits now (a snapshot).
   std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
-
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return try_take(); }
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> d) {
-    return acquire(true, d < d.zero() ? Timeout::zero() : Timeout(d));
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(std::chrono::time_point<Clock, Duration> t) {
-    return try_lock_for(t - Clock::now());
-  }
 
  protected:
   // Wakes up to `n` threads blocked in acquire(), after value_ grew by `n`.
