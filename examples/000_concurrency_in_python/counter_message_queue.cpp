@@ -3,59 +3,25 @@
 // Counter and applies them. No lock, and no lost update. The seed prints the counter every
 // second forever; this port prints it every 10 ms until all 200000 arrived.
 // expect: Counter: 200000
+#include <atomic>
 #include <chrono>
 #include <iostream>
-#include <string>
 #include <thread>
 
-#include <gilfree/queue.hpp>
-#include <gilfree/threading.hpp>
-
+#include "counter_message_queue.hpp"
 #include "seedkit.hpp"
 
 using namespace std::chrono_literals;
 
-// This is the same as before
-class Counter {
- public:
-  void increment() { count += 1; }
-  long count = 0;
-};
-
+// The Counter, its message_queue_worker and the two producers: counter_message_queue.hpp.
 int main() {
-  Counter c;
-  // Message Queue is now the interface to the Counter
-  gilfree::Queue<std::string> message_queue;
-  std::atomic<long> shown{0};  // what the main thread may read while the worker counts
-
-  auto message_queue_worker = [&] {
+  long count = counter_message_queue::run(100000, [](const std::atomic<long>& shown) {
     for (;;) {
-      std::string command = message_queue.get();
-      if (command == "increment") c.increment();
-      shown.store(c.count, std::memory_order_relaxed);
-      if (command == "stop") return;
+      long now = shown.load(std::memory_order_relaxed);
+      std::cout << "Counter: " << now << '\n';
+      if (now == 200000) break;
+      std::this_thread::sleep_for(10ms);
     }
-  };
-  auto producer = [&] {
-    for (int i = 0; i < 100000; ++i) message_queue.put("increment");
-  };
-
-  gilfree::Thread mqw({.name = "message_queue_worker", .daemon = true}, message_queue_worker);
-  mqw.start();
-  gilfree::Thread t1(producer);
-  t1.start();
-  gilfree::Thread t2(producer);
-  t2.start();
-
-  for (;;) {
-    long now = shown.load(std::memory_order_relaxed);
-    std::cout << "Counter: " << now << '\n';
-    if (now == 200000) break;
-    std::this_thread::sleep_for(10ms);
-  }
-  t1.join();
-  t2.join();
-  message_queue.put("stop");
-  mqw.join();
-  seedkit::check(c.count == 200000, "every increment arrived, none lost");
+  });
+  seedkit::check(count == 200000, "every increment arrived, none lost");
 }

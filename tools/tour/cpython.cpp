@@ -85,4 +85,12 @@ PyRun run_python(const Options& opt, const std::string& script,
   return r;
 }
 
+Cell py_cell(const PyRun& py, const std::string& key) {
+  Cell c;
+  if (!py.ran) c.text = py.why;
+  else if (auto v = py.number(key)) c.seconds = v;
+  else c.text = "not run";
+  return c;
+}
+
 }  // namespace tour

@@ -22,14 +22,6 @@
 namespace tour {
 namespace {
 
-Cell py_cell(const PyRun& py, const std::string& key) {
-  Cell c;
-  if (!py.ran) c.text = py.why;
-  else if (auto v = py.number(key)) c.seconds = v;
-  else c.text = "not run";
-  return c;
-}
-
 std::optional<double> speed(const Cell& base, const Cell& c) {
   if (!base.seconds || !c.seconds) return std::nullopt;
   return *base.seconds / *c.seconds;

@@ -23,14 +23,6 @@
 namespace tour {
 namespace {
 
-Cell py_cell(const PyRun& py, const std::string& key) {
-  Cell c;
-  if (!py.ran) c.text = py.why;
-  else if (auto v = py.number(key)) c.seconds = v;
-  else c.text = "not run";
-  return c;
-}
-
 }  // namespace
 
 // ---- the flag downloads: seed 004 -----------------------------------------------------------

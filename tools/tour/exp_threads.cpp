@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include <gilfree/detail/futex.hpp>
 #if __has_include(<gilfree/queue.hpp>)
-#include <gilfree/queue.hpp>
+#include "000_concurrency_in_python/counter_message_queue.hpp"
 #define TOUR_HAVE_QUEUE 1
 #endif
 #include <gilfree/threading.hpp>
 
+#include "000_concurrency_in_python/job_queue_race.hpp"
 #include "tour.hpp"
 
 namespace tour {
@@ -88,84 +88,9 @@ Experiment run_count(const Options& opt) {
 
 // ---- the JobQueue race: seed 000, "Locks" ----------------------------------------------
 
-namespace race {
-
-class PrintJob {
- public:
-  explicit PrintJob(std::string s) : s_(std::move(s)) {}
-  const std::string& work() const { return s_; }
-
- private:
-  std::string s_;
-};
-
-// Python's list, as the seed uses it: list.append is atomic under the GIL, so this list's
-// append is atomic too (a slot claimed with fetch_add). Only `nq += 1` is left unprotected.
-class PyList {
- public:
-  explicit PyList(std::size_t capacity) : slots_(capacity) {}
-  void append(const PrintJob* job) { slots_[len_.fetch_add(1)] = job; }
-  const PrintJob* pop() { return slots_[--len_]; }  // only ever called by one thread
-  std::size_t size() const { return len_.load(); }
-
- private:
-  std::vector<const PrintJob*> slots_;
-  std::atomic<std::size_t> len_{0};
-};
-
-// `nq += 1` done the way the interpreter does it without a GIL: load, add, store. Each step
-// is atomic (so this is a well-defined race, not undefined behaviour), the whole is not.
-inline void unprotected_add(std::atomic<long>& nq, long d) {
-  nq.store(nq.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
-}
-
-class JobQueue {
- public:
-  explicit JobQueue(std::size_t capacity) : q(capacity) {}
-  void enqueue(const PrintJob* job) {
-    unprotected_add(nq, 1);
-    q.append(job);
-  }
-  alignas(64) std::atomic<long> nq{0};  // its own cache line, as in a Python object apart from its list
-  PyList q;
-};
-
-class LockedJobQueue {
- public:
-  explicit LockedJobQueue(std::size_t capacity) : q(capacity) {}
-  void enqueue(const PrintJob* job) {
-    std::scoped_lock with(lock);  // with self.lock:
-    unprotected_add(nq, 1);
-    q.append(job);
-  }
-  alignas(64) std::atomic<long> nq{0};  // its own cache line, as in a Python object apart from its list
-  PyList q;
-  gilfree::Lock lock;
-};
-
-// Two producers enqueue n jobs each. They start together from a spinning gate: both are
-// on a CPU at that moment, so they overlap even on a busy machine, where one would otherwise
-// finish its few milliseconds of work before the other is scheduled. (A sleeping gate such
-// as a Barrier would let the first one go while the other is still waking up.)
-template <class Q>
-void run(Q& j, long n) {
-  std::atomic<int> arrived{0};
-  auto producer = [&] {
-    std::vector<PrintJob> jobs;
-    for (int i = 0; i < 10; ++i) jobs.emplace_back(std::to_string(i));
-    arrived.fetch_add(1);
-    while (arrived.load() < 2) gilfree::detail::cpu_relax();
-    for (long i = 0; i < n; ++i) j.enqueue(&jobs[i % 10]);
-  };
-  gilfree::Thread t1(producer);
-  t1.start();
-  gilfree::Thread t2(producer);
-  t2.start();
-  t1.join();
-  t2.join();
-}
-
-}  // namespace race
+// The JobQueue, its locked fix and the two racing producers are the seed program's own
+// (examples/000_concurrency_in_python/job_queue_race.hpp).
+namespace race = job_queue_race;
 
 Experiment run_race(const Options& opt) {
   Experiment e{.key = "race", .title = "the JobQueue race: lost updates without and with a Lock",
@@ -184,13 +109,13 @@ Experiment run_race(const Options& opt) {
     ++rounds;
     unlocked = std::make_unique<race::JobQueue>(2 * n);
     double t0 = now();
-    race::run(*unlocked, n);
+    race::run_producers(*unlocked, n);
     t_unlocked = now() - t0;
     g_lost = long(unlocked->q.size()) - unlocked->nq.load();
   }
   race::LockedJobQueue locked(2 * n);
   double t0 = now();
-  race::run(locked, n);
+  race::run_producers(locked, n);
   double t_locked = now() - t0;
   long g_lost_locked = long(locked.q.size()) - locked.nq.load();
 
@@ -243,45 +168,8 @@ Experiment run_race(const Options& opt) {
 
 #ifdef TOUR_HAVE_QUEUE
 // ---- the counter behind a message queue: seed 000, "Queues" ---------------------------
-
-namespace mq {
-
-class Counter {
- public:
-  void increment() { count += 1; }
-  long count = 0;  // touched by the message_queue_worker thread only
-};
-
-// Two producers put "increment"; one worker applies them; no lock anywhere. Returns the count.
-long run(long n) {
-  Counter c;
-  gilfree::Queue<std::string> message_queue;
-  auto message_queue_worker = [&] {
-    for (;;) {
-      std::string command = message_queue.get();
-      if (command == "increment") c.increment();
-      message_queue.task_done();
-      if (command == "stop") return;
-    }
-  };
-  auto producer = [&] {
-    for (long i = 0; i < n; ++i) message_queue.put("increment");
-  };
-  gilfree::Thread mqw(message_queue_worker);
-  mqw.start();
-  gilfree::Thread t1(producer);
-  t1.start();
-  gilfree::Thread t2(producer);
-  t2.start();
-  t1.join();
-  t2.join();
-  message_queue.join();  // every increment applied
-  message_queue.put("stop");
-  mqw.join();
-  return c.count;
-}
-
-}  // namespace mq
+// The Counter, its worker and producers are the seed program's own
+// (examples/000_concurrency_in_python/counter_message_queue.hpp).
 
 Experiment run_message_queue(const Options& opt) {
   Experiment e{.key = "queue", .title = "the counter behind a message queue (no lock)",
@@ -289,7 +177,7 @@ Experiment run_message_queue(const Options& opt) {
   const long n = opt.quick ? 5'000 : 50'000;
   e.gilfree_size = e.cpython_size = "2 producers × " + std::to_string(n) + " messages";
   double t0 = now();
-  long count = mq::run(n);
+  long count = counter_message_queue::run(n, [](const std::atomic<long>&) {});
   double t = now() - t0;
   PyRun py = run_python(opt, "counter_queue.py", {std::to_string(n)});
   Row r{"1 worker, 2 producers", secs(t, "count " + std::to_string(count)), {}};

@@ -75,6 +75,10 @@ struct PyRun {
   std::string text(const std::string& key) const;
 };
 
+// The CPython cell for RESULT `key`: its time, or why it has none (the run failed, or the
+// program did not run that variant: "not run").
+Cell py_cell(const PyRun& py, const std::string& key);
+
 // Finds python3 (or honours --python) and reports its version ("" when none).
 std::string python_version(const Options& opt);
 // Runs `python3 DIR/script args...` and collects its RESULT lines.
