@@ -10,12 +10,10 @@
 
 #include <gilfree/threading.hpp>
 
+#include "bad_fib.hpp"  // recurse(n)
 #include "seedkit.hpp"
 
-long recurse(int n) {
-  if (n == 0 || n == 1) return n;
-  return recurse(n - 1) + recurse(n - 2);
-}
+using fib::recurse;
 
 // @my_timeit def bad_fib(n): print(recurse(n))
 auto bad_fib = seedkit::my_timeit("bad_fib", [](int n) {

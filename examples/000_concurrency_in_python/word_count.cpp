@@ -13,45 +13,15 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <gilfree/futures.hpp>
 
 #include "seedkit.hpp"
+#include "word_count.hpp"
 
-using Counter = std::unordered_map<std::string, long>;
-using Path = std::filesystem::path;
-
-void update(Counter& words, const Counter& more) {
-  for (const auto& [w, n] : more) words[w] += n;
-}
-
-Counter scrape_one(const Path& url) {
-  Counter words;
-  std::string text = seedkit::read_file(url);
-  for (std::size_t start = 0;;) {  // words.update(p.text.split(' '))
-    std::size_t sp = text.find(' ', start);
-    ++words[text.substr(start, sp == std::string::npos ? sp : sp - start)];
-    if (sp == std::string::npos) break;
-    start = sp + 1;
-  }
-  return words;
-}
-
-Counter scrape_all_and_merge(const std::vector<Path>& urls) {
-  Counter words;
-  for (const auto& url : urls) update(words, scrape_one(url));
-  return words;
-}
-
-// Split l into a list of n lists (ceil-sized; the seed's slices would drop the tail).
-std::vector<std::vector<Path>> split_chunk(const std::vector<Path>& l, std::size_t n) {
-  std::size_t step = (l.size() + n - 1) / n;
-  std::vector<std::vector<Path>> out(n);
-  for (std::size_t i = 0; i < l.size(); ++i) out[i / step].push_back(l[i]);
-  return out;
-}
+// Counter, update, scrape_one, scrape_all_and_merge, split_chunk: word_count.hpp.
+using namespace word_count;
 
 // What my_timeit shows for a list of documents: "[8 documents]" rather than every path.
 struct Docs {

@@ -5,48 +5,16 @@
 //   integrate_threads [N=100000000] [thread_count=8]
 // args: 1000000 8
 // expect: Numerical solution with N=1000000 : 333\.33
-#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <iostream>
 
-#include <gilfree/queue.hpp>
-#include <gilfree/threading.hpp>
-
+#include "integrate_threads.hpp"
 #include "seedkit.hpp"
 
-double f(double x) { return x * x; }
-
-double integrate(double (*f)(double), double a, double b, long N) {
-  double s = 0;
-  double dx = (b - a) / N;
-  for (long i = 0; i < N; ++i) s += f(a + i * dx);
-  return s * dx;
-}
-
-// @timer
-double threading_integrate(double (*f)(double), double a, double b, long N, int thread_count = 2) {
-  // break work into N chunks
-  long N_chunk = static_cast<long>(double(N) / thread_count);
-  double dx = (b - a) / thread_count;
-
-  gilfree::Queue<double> results;
-  auto worker = [&results](double (*f)(double), double x0, double x1, long n) {
-    results.put(integrate(f, x0, x1, n));
-  };
-  std::deque<gilfree::Thread> threads;
-  for (int i = 0; i < thread_count; ++i) {
-    double x0 = dx * i;
-    double x1 = x0 + dx;
-    threads.emplace_back(worker, f, x0, x1, N_chunk);
-    threads.back().start();
-    std::cout << "Thread " << threads.back().name() << " started\n";
-  }
-  double sum = 0;
-  for (int i = 0; i < thread_count; ++i) sum += results.get();
-  return sum;
-}
+// f, integrate and threading_integrate (@timer below): integrate_threads.hpp.
+using namespace integrate_threads;
 
 int main(int argc, char** argv) {
   // parameters of the integration
@@ -55,7 +23,9 @@ int main(int argc, char** argv) {
   int thread_count = argc > 2 ? std::atoi(argv[2]) : 8;
 
   auto timed = seedkit::my_timeit("threading_integrate", [&](int tc) {
-    return threading_integrate(f, a, b, N, tc);
+    return threading_integrate(f, a, b, N, tc, [](const gilfree::Thread& t) {
+      std::cout << "Thread " << t.name() << " started\n";
+    });
   });
   double x = timed(thread_count);
   std::printf("Numerical solution with N=%ld : %f\n", N, x);

@@ -8,15 +8,13 @@
 #include <vector>
 
 #include <gilfree/threading.hpp>
-#if __has_include(<gilfree/queue.hpp>)
-#include <gilfree/queue.hpp>
-#define TOUR_HAVE_QUEUE 1
-#endif
 #if __has_include(<gilfree/futures.hpp>)
 #include <gilfree/futures.hpp>
 #define TOUR_HAVE_FUTURES 1
 #endif
 
+#include "000_concurrency_in_python/bad_fib.hpp"
+#include "002_threading_multiprocessing/integrate_threads.hpp"
 #include "tour.hpp"
 
 namespace tour {
@@ -31,13 +29,8 @@ std::optional<double> speed(const Cell& base, const Cell& c) {
 
 // ---- bad_fib: seed 000 -------------------------------------------------------------------
 
-long bad_fib(int n) {
-  // def recurse(n): ...  (the seed nests it; a lambda cannot recurse as simply)
-  struct R {
-    static long recurse(int n) { return n == 0 || n == 1 ? n : recurse(n - 1) + recurse(n - 2); }
-  };
-  return R::recurse(n);
-}
+// The seed's recurse(n), which bad_fib times (examples/000_concurrency_in_python/bad_fib.hpp).
+using fib::recurse;
 
 Experiment run_bad_fib(const Options& opt) {
   Experiment e{.key = "bad_fib", .title = "bad_fib(n), several times: sequential vs threads vs a pool",
@@ -55,12 +48,12 @@ Experiment run_bad_fib(const Options& opt) {
   std::vector<long> per_thread(jobs), pooled;
   std::vector<std::function<void()>> variants = {
       [&] {
-        for (int j = 0; j < jobs; ++j) result = bad_fib(n);
+        for (int j = 0; j < jobs; ++j) result = recurse(n);
       },
       // One gilfree Thread per call, as the seed's `for i in range(5): Thread(target=bad_fib)`.
       [&] {
         std::deque<gilfree::Thread> threads;
-        for (int j = 0; j < jobs; ++j) threads.emplace_back([&, j] { per_thread[j] = bad_fib(n); });
+        for (int j = 0; j < jobs; ++j) threads.emplace_back([&, j] { per_thread[j] = recurse(n); });
         for (auto& t : threads) t.start();
         for (auto& t : threads) t.join();
       }};
@@ -69,7 +62,7 @@ Experiment run_bad_fib(const Options& opt) {
   variants.push_back([&] {
     gilfree::ThreadPoolExecutor executor({.max_workers = workers});
     pooled.clear();
-    for (long r : executor.map(bad_fib, std::vector<int>(jobs, n))) pooled.push_back(r);
+    for (long r : executor.map(recurse, std::vector<int>(jobs, n))) pooled.push_back(r);
   });
 #endif
   auto best = best_interleaved(repeats, variants);
@@ -108,47 +101,10 @@ Experiment run_bad_fib(const Options& opt) {
 
 // ---- integrate x² on [0, 10]: seed 002 ---------------------------------------------------
 
-namespace integration {
-
-double f(double x) { return x * x; }  // x**2
-
-// The seed's integrate(): a left Riemann sum, in the same order of additions as CPython's.
-template <class F>
-double integrate(F f, double a, double b, long N) {
-  double s = 0;
-  double dx = (b - a) / N;
-  for (long i = 0; i < N; ++i) s += f(a + i * dx);
-  return s * dx;
-}
-
-#ifdef TOUR_HAVE_QUEUE
-// The seed's threading_integrate: thread i integrates [dx*i, dx*(i+1)] with N/thread_count
-// steps and puts its result on a Queue. Results are summed in chunk order, so every run
-// (and CPython's) adds the same numbers in the same order.
-double threading_integrate(double a, double b, long N, int thread_count) {
-  long N_chunk = static_cast<long>(double(N) / thread_count);
-  double dx = (b - a) / thread_count;
-  gilfree::Queue<std::pair<int, double>> results;
-  std::deque<gilfree::Thread> threads;
-  for (int i = 0; i < thread_count; ++i) {
-    double x0 = dx * i, x1 = x0 + dx;
-    threads.emplace_back([&results, i, x0, x1, N_chunk] {
-      results.put({i, integrate(f, x0, x1, N_chunk)});
-    });
-    threads.back().start();
-  }
-  std::vector<double> parts(thread_count);
-  for (int i = 0; i < thread_count; ++i) {
-    auto [k, v] = results.get();
-    parts[k] = v;
-  }
-  double sum = 0;
-  for (double p : parts) sum += p;
-  return sum;
-}
-#endif
-
-}  // namespace integration
+// f, integrate and threading_integrate are the seed program's own
+// (examples/002_threading_multiprocessing/integrate_threads.hpp); threading_integrate sums
+// the chunks in order, so every run (and CPython's) adds the same numbers in the same order.
+namespace integration = integrate_threads;
 
 Experiment run_integrate(const Options& opt) {
   Experiment e{.key = "integrate", .title = "integrate x² on [0, 10]: sequential vs threads",
@@ -174,10 +130,10 @@ Experiment run_integrate(const Options& opt) {
   std::vector<double> values(counts.size());
   std::vector<std::function<void()>> variants = {
       [&] { value = integration::integrate(integration::f, a, b, N); }};
-#ifdef TOUR_HAVE_QUEUE
   for (std::size_t k = 0; k < counts.size(); ++k)
-    variants.push_back([&, k] { values[k] = integration::threading_integrate(a, b, N, counts[k]); });
-#endif
+    variants.push_back([&, k] {
+      values[k] = integration::threading_integrate(integration::f, a, b, N, counts[k]);
+    });
   auto best = best_interleaved(repeats, variants);
   double seq = best[0];
   PyRun py = run_python(opt, "integrate.py", {std::to_string(N), py_list, std::to_string(procs)});
@@ -188,7 +144,6 @@ Experiment run_integrate(const Options& opt) {
   };
   if (py.ran) e.ok = same(value, py.number("value"));
   std::string shown = fmt("sequential %.6f", value);
-#ifdef TOUR_HAVE_QUEUE
   for (std::size_t k = 0; k < counts.size(); ++k) {
     int c = counts[k];
     double v = values[k], t = best[k + 1];
@@ -198,7 +153,6 @@ Experiment run_integrate(const Options& opt) {
     e.rows.push_back(r);
     shown += fmt(c == counts.front() ? ", threads %.6f" : " / %.6f", v);
   }
-#endif
   e.rows.push_back({"Pool(" + std::to_string(procs) + ") processes", note("(threads suffice)"),
                     py_cell(py, "processes_" + std::to_string(procs))});
   e.notes.push_back("gilfree: " + shown + (e.ok ? "" : "  MISMATCH"));
@@ -284,10 +238,10 @@ Experiment run_scale_integrate(const Options& opt) {
   double sink = 0;  // results are kept, so the optimizer keeps the work
   std::vector<std::function<void()>> variants = {
       [&] { sink += integration::integrate(integration::f, 0.0, 10.0, N); }};
-#ifdef TOUR_HAVE_QUEUE
   for (int k : counts)
-    variants.push_back([&, k] { sink += integration::threading_integrate(0.0, 10.0, N, k); });
-#endif
+    variants.push_back([&, k] {
+      sink += integration::threading_integrate(integration::f, 0.0, 10.0, N, k);
+    });
   auto g = best_interleaved(repeats, variants);
   g.resize(counts.size() + 1);
   e.ok = sink > 0;
@@ -308,15 +262,15 @@ Experiment run_scale_fib(const Options& opt) {
   e.cpython_size = std::to_string(jobs) + " × bad_fib(" + std::to_string(py_n) + "), one run";
   long sink = 0;  // results are kept, so the optimizer keeps the work
   std::vector<std::function<void()>> variants = {[&] {
-    for (int j = 0; j < jobs; ++j) sink += bad_fib(n);
+    for (int j = 0; j < jobs; ++j) sink += recurse(n);
   }};
 #ifdef TOUR_HAVE_FUTURES
   for (int k : counts)
     variants.push_back([&, k] {
       gilfree::ThreadPoolExecutor executor({.max_workers = k});
       long sum = 0;
-      for (long r : executor.map(bad_fib, std::vector<int>(jobs, n))) sum += r;
-      e.ok = e.ok && sum == jobs * bad_fib(n);
+      for (long r : executor.map(recurse, std::vector<int>(jobs, n))) sum += r;
+      e.ok = e.ok && sum == jobs * recurse(n);
     });
 #endif
   auto g = best_interleaved(repeats, variants);

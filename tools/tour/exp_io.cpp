@@ -1,13 +1,9 @@
 // The I/O-flavoured experiments: the flag downloads (seed 004) against the local server, and
 // the word count map-reduce (seed 000) over a generated corpus.
-#include <httplib.h>
-
 #include <algorithm>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <gilfree/threading.hpp>
@@ -16,40 +12,25 @@
 #define TOUR_HAVE_FUTURES 1
 #endif
 
+#include "000_concurrency_in_python/word_count.hpp"
+#include "004_flags_futures/flags_common.hpp"
 #include "flag_server.hpp"
 #include "seedkit.hpp"
 #include "tour.hpp"
 
 namespace tour {
-namespace {
-
-}  // namespace
 
 // ---- the flag downloads: seed 004 -----------------------------------------------------------
 
 namespace flags {
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-struct Site {
-  int port;
-  std::filesystem::path dest_dir;
-};
-
-std::string get_flag(const Site& site, const std::string& cc) {
-  httplib::Client client("127.0.0.1", site.port);
-  auto resp = client.Get("/data/flags/" + lower(cc) + "/" + lower(cc) + ".gif");
-  if (!resp || resp->status != 200)
-    throw std::runtime_error("GET " + cc + ": " + (resp ? std::to_string(resp->status) : "no answer"));
-  return resp->body;
-}
-
-void save_flag(const Site& site, const std::string& img, const std::string& filename) {
-  std::ofstream(site.dest_dir / filename, std::ios::binary) << img;
-}
+// Site, get_flag, save_flag and lower are the seed's flags.py
+// (examples/004_flags_futures/flags_common.hpp). The download loops below are the tour's own:
+// the seed's loops print each code as it lands, which would break into the tour's table.
+using ::flags::get_flag;
+using ::flags::lower;
+using ::flags::save_flag;
+using ::flags::Site;
 
 std::string download_one(const Site& site, const std::string& cc) {
   save_flag(site, get_flag(site, cc), lower(cc) + ".gif");
@@ -94,7 +75,7 @@ Experiment run_flags(const Options& opt) {
   e.cpython_size = std::to_string(cc_list.size()) + " flags, " + std::to_string(delay.count()) +
                    " ms server delay, one run";
   seedkit::TempDir dest("gilfree-flags-");
-  flags::Site site{server.port(), dest.path()};
+  flags::Site site{server.port(), "/data/flags", dest.path()};
 
   std::uintmax_t expected = 0;
   for (const auto& cc : cc_list) expected += seedkit::FlagServer::flag_bytes(cc).size();
@@ -137,44 +118,9 @@ Experiment run_flags(const Options& opt) {
 
 // ---- word count map-reduce: seed 000 -------------------------------------------------------
 
-namespace wordcount {
-
-using Counter = std::unordered_map<std::string, long>;
-
-// Counts one document's words, split on ' ' as the seed's p.text.split(' ').
-Counter scrape_one(const std::filesystem::path& url) {
-  Counter words;
-  std::string text = seedkit::read_file(url);
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t sp = text.find(' ', start);
-    ++words[text.substr(start, sp == std::string::npos ? std::string::npos : sp - start)];
-    if (sp == std::string::npos) break;
-    start = sp + 1;
-  }
-  return words;
-}
-
-void update(Counter& into, const Counter& from) {
-  for (const auto& [w, c] : from) into[w] += c;
-}
-
-Counter scrape_all_and_merge(const std::vector<std::filesystem::path>& urls) {
-  Counter words;
-  for (const auto& url : urls) update(words, scrape_one(url));
-  return words;
-}
-
-// Split l into n lists of ceil(len/n) (the seed's slices drop the tail otherwise).
-std::vector<std::vector<std::filesystem::path>> split_chunk(
-    const std::vector<std::filesystem::path>& l, std::size_t n) {
-  std::size_t step = (l.size() + n - 1) / n;
-  std::vector<std::vector<std::filesystem::path>> out(n);
-  for (std::size_t i = 0; i < l.size(); ++i) out[i / step].push_back(l[i]);
-  return out;
-}
-
-}  // namespace wordcount
+// Counter, update, scrape_all_and_merge and split_chunk are the seed program's own
+// (examples/000_concurrency_in_python/word_count.hpp).
+namespace wordcount = word_count;
 
 Experiment run_wordcount(const Options& opt) {
   Experiment e{.key = "wordcount", .title = "word count map-reduce: sequential vs a pool",

@@ -1,0 +1,50 @@
+// Seed 000, "Multiprocessing": the word count's map and reduce steps. Shared by word_count.cpp
+// (the seed's program) and the tour's "wordcount" experiment.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "seedkit.hpp"
+
+namespace word_count {
+
+using Counter = std::unordered_map<std::string, long>;
+using Path = std::filesystem::path;
+
+// Counter.update: adds `more`'s counts into `words`.
+inline void update(Counter& words, const Counter& more) {
+  for (const auto& [w, n] : more) words[w] += n;
+}
+
+// Counts one document's words, split on ' ' as the seed's p.text.split(' ').
+inline Counter scrape_one(const Path& url) {
+  Counter words;
+  std::string text = seedkit::read_file(url);
+  for (std::size_t start = 0;;) {  // words.update(p.text.split(' '))
+    std::size_t sp = text.find(' ', start);
+    ++words[text.substr(start, sp == std::string::npos ? sp : sp - start)];
+    if (sp == std::string::npos) break;
+    start = sp + 1;
+  }
+  return words;
+}
+
+// The map step: one Counter for all of `urls`.
+inline Counter scrape_all_and_merge(const std::vector<Path>& urls) {
+  Counter words;
+  for (const auto& url : urls) update(words, scrape_one(url));
+  return words;
+}
+
+// Split l into a list of n lists (ceil-sized; the seed's slices would drop the tail).
+inline std::vector<std::vector<Path>> split_chunk(const std::vector<Path>& l, std::size_t n) {
+  std::size_t step = (l.size() + n - 1) / n;
+  std::vector<std::vector<Path>> out(n);
+  for (std::size_t i = 0; i < l.size(); ++i) out[i / step].push_back(l[i]);
+  return out;
+}
+
+}  // namespace word_count
