@@ -101,11 +101,9 @@ Experiment run_bad_fib(const Options& opt) {
 
 // ---- integrate x² on [0, 10]: seed 002 ---------------------------------------------------
 
-// f, integrate and threading_integrate are the seed program's own
-// (examples/002_threading_multiprocessing/integrate_threads.hpp); threading_integrate sums
-// the chunks in order, so every run (and CPython's) adds the same numbers in the same order.
-namespace integration = integrate_threads;
-
+// integrate_threads:: is the seed program's own code (examples/002_threading_multiprocessing/
+// integrate_threads.hpp); its threading_integrate sums the chunks in order, so every run (and
+// CPython's) adds the same numbers in the same order.
 Experiment run_integrate(const Options& opt) {
   Experiment e{.key = "integrate", .title = "integrate x² on [0, 10]: sequential vs threads",
                .seed = "seed 002"};
@@ -129,10 +127,11 @@ Experiment run_integrate(const Options& opt) {
   double value = 0;
   std::vector<double> values(counts.size());
   std::vector<std::function<void()>> variants = {
-      [&] { value = integration::integrate(integration::f, a, b, N); }};
+      [&] { value = integrate_threads::integrate(integrate_threads::f, a, b, N); }};
   for (std::size_t k = 0; k < counts.size(); ++k)
     variants.push_back([&, k] {
-      values[k] = integration::threading_integrate(integration::f, a, b, N, counts[k]);
+      values[k] =
+          integrate_threads::threading_integrate(integrate_threads::f, a, b, N, counts[k]);
     });
   auto best = best_interleaved(repeats, variants);
   double seq = best[0];
@@ -237,10 +236,10 @@ Experiment run_scale_integrate(const Options& opt) {
   e.cpython_size = "N = " + std::to_string(py_N) + ", one run";
   double sink = 0;  // results are kept, so the optimizer keeps the work
   std::vector<std::function<void()>> variants = {
-      [&] { sink += integration::integrate(integration::f, 0.0, 10.0, N); }};
+      [&] { sink += integrate_threads::integrate(integrate_threads::f, 0.0, 10.0, N); }};
   for (int k : counts)
     variants.push_back([&, k] {
-      sink += integration::threading_integrate(integration::f, 0.0, 10.0, N, k);
+      sink += integrate_threads::threading_integrate(integrate_threads::f, 0.0, 10.0, N, k);
     });
   auto g = best_interleaved(repeats, variants);
   g.resize(counts.size() + 1);

@@ -118,10 +118,8 @@ Experiment run_flags(const Options& opt) {
 
 // ---- word count map-reduce: seed 000 -------------------------------------------------------
 
-// Counter, update, scrape_all_and_merge and split_chunk are the seed program's own
-// (examples/000_concurrency_in_python/word_count.hpp).
-namespace wordcount = word_count;
-
+// word_count:: is the seed program's own code (examples/000_concurrency_in_python/
+// word_count.hpp): the tour times its map step alone and on a pool.
 Experiment run_wordcount(const Options& opt) {
   Experiment e{.key = "wordcount", .title = "word count map-reduce: sequential vs a pool",
                .seed = "seed 000"};
@@ -139,15 +137,16 @@ Experiment run_wordcount(const Options& opt) {
   for (const auto& f : std::filesystem::directory_iterator(corpus.path())) urls.push_back(f.path());
   std::sort(urls.begin(), urls.end());
 
-  wordcount::Counter words, pooled;
+  word_count::Counter words, pooled;
   std::vector<std::function<void()>> variants = {
-      [&] { words = wordcount::scrape_all_and_merge(urls); }};
+      [&] { words = word_count::scrape_all_and_merge(urls); }};
 #ifdef TOUR_HAVE_FUTURES
   variants.push_back([&] {
     gilfree::ThreadPoolExecutor executor({.max_workers = n});
-    wordcount::Counter merged;
-    for (const auto& c : executor.map(wordcount::scrape_all_and_merge, wordcount::split_chunk(urls, n)))
-      wordcount::update(merged, c);
+    word_count::Counter merged;
+    auto chunks = word_count::split_chunk(urls, n);
+    for (const auto& c : executor.map(word_count::scrape_all_and_merge, chunks))
+      word_count::update(merged, c);
     pooled = std::move(merged);
   });
 #endif

@@ -88,9 +88,8 @@ Experiment run_count(const Options& opt) {
 
 // ---- the JobQueue race: seed 000, "Locks" ----------------------------------------------
 
-// The JobQueue, its locked fix and the two racing producers are the seed program's own
-// (examples/000_concurrency_in_python/job_queue_race.hpp).
-namespace race = job_queue_race;
+// job_queue_race:: is the seed program's own code (examples/000_concurrency_in_python/
+// job_queue_race.hpp): the JobQueue, its locked fix and the two racing producers.
 
 Experiment run_race(const Options& opt) {
   Experiment e{.key = "race", .title = "the JobQueue race: lost updates without and with a Lock",
@@ -101,21 +100,21 @@ Experiment run_race(const Options& opt) {
   // Two threads only race when they run at the same moment; on a busy machine one may finish
   // before the other is scheduled. So the unlocked run is repeated (up to 20 rounds) until
   // the threads overlapped and lost something; the round count is reported.
-  std::unique_ptr<race::JobQueue> unlocked;
+  std::unique_ptr<job_queue_race::JobQueue> unlocked;
   double t_unlocked = 0;
   int rounds = 0;
   long g_lost = 0;
   while (rounds < 20 && g_lost == 0) {
     ++rounds;
-    unlocked = std::make_unique<race::JobQueue>(2 * n);
+    unlocked = std::make_unique<job_queue_race::JobQueue>(2 * n);
     double t0 = now();
-    race::run_producers(*unlocked, n);
+    job_queue_race::run_producers(*unlocked, n);
     t_unlocked = now() - t0;
     g_lost = long(unlocked->q.size()) - unlocked->nq.load();
   }
-  race::LockedJobQueue locked(2 * n);
+  job_queue_race::LockedJobQueue locked(2 * n);
   double t0 = now();
-  race::run_producers(locked, n);
+  job_queue_race::run_producers(locked, n);
   double t_locked = now() - t0;
   long g_lost_locked = long(locked.q.size()) - locked.nq.load();
 
