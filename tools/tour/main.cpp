@@ -115,7 +115,8 @@ int main(int argc, char** argv) {
   std::string load = tour::load_average();
   if (!load.empty())
     std::printf("Load average now: %s on %u hardware threads%s\n", load.c_str(), opt.cores,
-                std::atof(load.c_str()) > 0.75 ? " — other work competes for the cores, and caps"
+                std::atof(load.c_str()) > 0.5 * opt.cores
+                    ? " — other work competes for the cores, and caps"
                                                 " every speed-up below" : "");
 
   using Runner = std::function<tour::Experiment(const tour::Options&)>;
