@@ -41,7 +41,7 @@ test-asan:
 
 bench: setup
 	$(CMAKE) --preset release >/dev/null
-	$(CMAKE) --build --preset release -j$(JOBS)
+	$(CMAKE) --build --preset release -j$(JOBS) --target benchmarks
 	bash bench/run_all.sh build/release
 
 install: all
