@@ -454,7 +454,13 @@ void Thread::start() {
       state_->handle = std::move(t);
     }
   } catch (const std::system_error& e) {
+    // As Python: the thread never started, so it may be started again and is not joined.
     reg.remove(state_.get());
+    {
+      std::lock_guard g(reg.mu);
+      state_->self = nullptr;
+    }
+    state_->started = false;
     throw RuntimeError(std::string("can't start new thread: ") + e.what());
   }
   state_->running.wait();

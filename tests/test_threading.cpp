@@ -2,6 +2,8 @@
 #include "gilfree/threading.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -750,6 +752,39 @@ TEST(ThreadDeathTest, ProcessExitDoesNotWaitForDaemonThreads) {
       },
       testing::ExitedWithCode(0), "main leaving");
 }
+
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)  // they map terabytes
+TEST(ThreadDeathTest, FailedStartLeavesTheThreadUnstarted) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        alarm(20);  // a hang (joining a thread that never ran) fails the test, not the suite
+        // No address space left for a new thread's stack: std::thread cannot start.
+        rlimit limit{};
+        getrlimit(RLIMIT_AS, &limit);
+        limit.rlim_cur = 0;
+        {
+          gilfree::Thread t([] {});
+          setrlimit(RLIMIT_AS, &limit);
+          bool raised = false;
+          try {
+            t.start();
+          } catch (const gilfree::RuntimeError&) {
+            raised = true;
+          }
+          bool join_refused = false;
+          try {
+            t.join(1s);
+          } catch (const gilfree::RuntimeError&) {
+            join_refused = true;  // "cannot join thread before it is started"
+          }
+          std::fprintf(stderr, "%s\n", raised && join_refused && !t.is_alive() ? "clean" : "broken");
+        }  // and the destructor must not wait for a thread that never ran
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "clean");
+}
+#endif
 
 TEST(Thread, MoveOnlyArguments) {
   int seen = 0;
