@@ -10,6 +10,8 @@ PACKAGES=(
   libtbb-dev libconcurrentqueue-dev libboost-dev libatomic-queue-dev  # benchmark peers
   libcpp-httplib-dev                            # the flag server of the seed programs
   gnuplot-nox                                   # BENCHMARKS.md plots
+  libssl-dev                                    # multiprocessing: HMAC of the authkey handshake
+  clang libclang-rt-14-dev                      # multiprocessing: the libFuzzer target
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,0 +1,1046 @@
+// Process, contexts and the three start methods (gilfree/multiprocessing/process.hpp).
+//
+// Layout: the per-process globals; the child's bootstrap (shared by every method); the
+// lifeline; fork; the fork server; spawn; Process's members; the module functions.
+#include "gilfree/multiprocessing/process.hpp"
+
+#include <cxxabi.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <random>
+
+#include "gilfree/multiprocessing/connection.hpp"
+
+extern "C" int __wrap_main(int, char**, char**) __attribute__((weak));
+extern char** environ;
+
+namespace gilfree::multiprocessing {
+
+namespace detail {
+
+struct ProcessState {
+  mutable std::mutex mu;
+  std::string name;
+  std::vector<int> identity;
+  bool daemon = false;
+  std::string authkey;
+  std::string method;
+  pid_t parent_pid = 0;  // the process that created the object
+  bool started = false;
+  bool closed = false;
+  bool adopted = false;  // the current or parent process, not a child we started
+  pid_t pid = 0;
+  int pidfd = -1;
+  int status_fd = -1;   // forkserver: where the server reports the wait status
+  int lifeline_w = -1;  // the child dies when this closes
+  std::optional<int> exitcode;
+  Process* owner = nullptr;
+};
+
+// What a forkserver or spawn child needs to know about itself.
+struct WorkerSpec {
+  std::string name;
+  std::vector<int> identity;
+  bool daemon = false;
+  std::string authkey;
+  std::string method;
+  std::int32_t parent_pid = 0;
+  std::string parent_name;
+  std::string call;
+  template <class A>
+  void serialize(A& ar) {
+    ar(name, identity, daemon, authkey, method, parent_pid, parent_name, call);
+  }
+};
+
+struct ProcessAccess {
+  static std::shared_ptr<ProcessState>& state(Process& p) { return p.state_; }
+  static void run(Process& p) { p.run(); }
+  static const std::string& remote_call(Process& p) { return p.remote_call_; }
+  static Process* adopt(std::shared_ptr<ProcessState> s) {
+    return new Process(Process::Adopt{}, std::move(s));
+  }
+  static void set_target(Process& p, std::function<void()> f) { p.target_ = std::move(f); }
+  static bool has_target(Process& p) { return static_cast<bool>(p.target_); }
+};
+
+namespace {
+
+struct ForkServer {
+  pid_t pid = 0;
+  pid_t owner = 0;  // the process that started it
+  int ctl = -1;
+  int lifeline_w = -1;
+  int pidfd = -1;
+};
+
+struct Globals {
+  std::mutex mu;  // children, the fork server, and every start
+  std::vector<std::shared_ptr<ProcessState>> children;
+  Process* current = nullptr;
+  Process* parent = nullptr;
+  int counter = 1;
+  std::string default_method;  // empty: not set yet
+  bool warned_threads = false;
+  bool exit_hook = false;
+  bool freeze_support_called = false;
+  bool bootstrapping = false;  // a spawned worker that reached user code unhooked
+  ForkServer server;
+};
+
+Globals& G() {
+  static Globals* g = new Globals;  // never destroyed: used during exit
+  return *g;
+}
+
+constexpr const char* kWorkerEnv = "GILFREE_MP_WORKER";
+constexpr int kSpawnPayloadFd = 3;
+constexpr int kSpawnLifelineFd = 4;
+
+int sys_pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+int status_to_exitcode(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return 255;
+}
+
+void close_fd(int& fd) noexcept {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+void flush_std_streams() {
+  std::cout.flush();
+  std::cerr.flush();
+  std::clog.flush();
+  std::fflush(nullptr);
+}
+
+// The kernel kills this process when the lifeline's write end closes (the parent died):
+// O_ASYNC on the read end with F_SETSIG = SIGKILL. No thread, and it works while the
+// child is blocked anywhere.
+void arm_lifeline(int fd) {
+  ::fcntl(fd, F_SETOWN, ::getpid());
+  ::fcntl(fd, F_SETSIG, SIGKILL);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_ASYNC);
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) > 0) ::_exit(1);  // the parent died before we armed it
+}
+
+// In a fork child: the parent's descriptors for its other children and its fork server
+// are not ours (and a child holding a sibling's lifeline would keep the sibling alive).
+void close_inherited_fds(Globals& g) {
+  for (auto& s : g.children) {
+    close_fd(s->pidfd);
+    close_fd(s->status_fd);
+    close_fd(s->lifeline_w);
+  }
+  g.children.clear();
+  close_fd(g.server.ctl);
+  close_fd(g.server.lifeline_w);
+  close_fd(g.server.pidfd);
+  g.server = ForkServer{};
+}
+
+void exit_function();
+
+// The last steps of every child: set up the globals, run, report, exit.
+[[noreturn]] void bootstrap(Process* self, pid_t parent_pid, std::string parent_name) {
+  Globals& g = G();
+  new (&g.mu) std::mutex;  // a fork child may have copied it locked
+  auto& st = ProcessAccess::state(*self);
+  st->pid = ::getpid();
+  st->started = true;
+  st->adopted = true;
+  st->parent_pid = parent_pid;
+  g.current = self;
+  g.counter = 1;
+  g.exit_hook = false;
+  g.bootstrapping = false;
+  auto ps = std::make_shared<ProcessState>();
+  ps->name = std::move(parent_name);
+  ps->pid = parent_pid;
+  ps->started = true;
+  ps->adopted = true;
+  ps->pidfd = sys_pidfd_open(parent_pid);
+  if (ps->pidfd >= 0) ::fcntl(ps->pidfd, F_SETFD, FD_CLOEXEC);
+  g.parent = ProcessAccess::adopt(ps);
+  int code = 0;
+  try {
+    ProcessAccess::run(*self);
+  } catch (const SystemExit& e) {
+    code = e.code;
+  } catch (const std::exception& e) {
+    std::string type = demangle(abi::__cxa_current_exception_type()->name());
+    flush_std_streams();
+    std::fprintf(stderr, "Process %s:\n%s: %s\n", st->name.c_str(), type.c_str(), e.what());
+    code = 1;
+  } catch (...) {
+    std::string type = demangle(abi::__cxa_current_exception_type()->name());
+    flush_std_streams();
+    std::fprintf(stderr, "Process %s:\n%s\n", st->name.c_str(), type.c_str());
+    code = 1;
+  }
+  try {
+    exit_function();
+  } catch (...) {
+  }
+  flush_std_streams();
+  ::_exit(code);
+}
+
+// A forkserver or spawn child: decode the spec and run its call.
+[[noreturn]] void run_worker(std::string_view payload) {
+  WorkerSpec spec;
+  try {
+    spec = loads<WorkerSpec>(payload);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gilfree: worker could not read its task: %s\n", e.what());
+    ::_exit(1);
+  }
+  auto st = std::make_shared<ProcessState>();
+  st->name = spec.name;
+  st->identity = spec.identity;
+  st->daemon = spec.daemon;
+  st->authkey = spec.authkey;
+  st->method = spec.method;
+  Process* self = ProcessAccess::adopt(st);
+  ProcessAccess::set_target(*self, [call = std::move(spec.call)] { run_call(call); });
+  bootstrap(self, spec.parent_pid, std::move(spec.parent_name));
+}
+
+std::string read_framed(int fd) {
+  std::uint64_t n = 0;
+  if (!read_exact(fd, &n, sizeof n)) throw EOFError();
+  if (n > (1ull << 40)) throw UnpicklingError("absurd task size");
+  std::string s(static_cast<std::size_t>(n), '\0');
+  if (n && !read_exact(fd, s.data(), s.size())) throw EOFError();
+  return s;
+}
+
+void write_framed(int fd, std::string_view s) {
+  std::uint64_t n = s.size();
+  write_all(fd, &n, sizeof n);
+  write_all(fd, s.data(), s.size());
+}
+
+int count_threads() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+// ---- the fork server ------------------------------------------------------------------
+
+int g_sigchld_w = -1;
+void on_sigchld(int) {
+  int saved = errno;
+  char c = 0;
+  [[maybe_unused]] auto r = ::write(g_sigchld_w, &c, 1);
+  errno = saved;
+}
+
+int recv_fds(int sock, int* fds, int n) {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 8)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+  ssize_t r;
+  do r = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) return -1;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n)) return -1;
+  std::memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
+  return n;
+}
+
+void send_fds(int sock, const int* fds, int n) {
+  char byte = 'R';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 8)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+  std::memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+  ssize_t r;
+  do r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r != 1) throw ProcessError("the forkserver is gone");
+}
+
+// The server: forks a worker per request. A worker stays unreaped (its pid reserved)
+// until the client has opened its pidfd and said so; then its wait status goes back on
+// the request's status socket.
+[[noreturn]] void server_loop(int ctl) {
+  int sp[2];
+  if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) ::_exit(1);
+  g_sigchld_w = sp[1];
+  struct sigaction sa{};
+  sa.sa_handler = on_sigchld;
+  sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+  ::sigaction(SIGCHLD, &sa, nullptr);
+  ::signal(SIGINT, SIG_IGN);  // a Ctrl-C to the group is for the parent to handle
+  struct Kid {
+    int st;
+    bool acked;
+  };
+  std::map<pid_t, Kid> kids;
+  auto try_reap = [&](pid_t pid) {
+    auto it = kids.find(pid);
+    if (it == kids.end() || !it->second.acked) return;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      std::int32_t s = status;
+      [[maybe_unused]] auto r = ::send(it->second.st, &s, sizeof s, MSG_NOSIGNAL);
+      ::close(it->second.st);
+      kids.erase(it);
+    }
+  };
+  std::vector<pollfd> pfds;
+  std::vector<pid_t> who;
+  for (;;) {
+    pfds.assign({pollfd{ctl, POLLIN, 0}, pollfd{sp[0], POLLIN, 0}});
+    who.assign({0, 0});
+    for (auto& [pid, k] : kids)
+      if (!k.acked) {
+        pfds.push_back(pollfd{k.st, POLLIN, 0});
+        who.push_back(pid);
+      }
+    if (::poll(pfds.data(), pfds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      ::_exit(1);
+    }
+    if (pfds[1].revents) {
+      char buf[64];
+      while (::read(sp[0], buf, sizeof buf) > 0) {
+      }
+      std::vector<pid_t> pids;
+      for (auto& [pid, k] : kids) pids.push_back(pid);
+      for (pid_t p : pids) try_reap(p);
+    }
+    for (std::size_t i = 2; i < pfds.size(); ++i) {
+      if (!pfds[i].revents) continue;
+      auto it = kids.find(who[i]);
+      if (it == kids.end()) continue;
+      char c;
+      [[maybe_unused]] auto r = ::read(it->second.st, &c, 1);
+      it->second.acked = true;  // an ack, or the client let go: reap when it ends
+      try_reap(who[i]);
+    }
+    if (pfds[0].revents) {
+      // The request's status socket, task pipe, lifeline, and the client's stdio (so the
+      // worker writes where its parent does now, not where the server's stdio went).
+      int fds[6];
+      if (recv_fds(ctl, fds, 6) < 0) ::_exit(0);  // the parent is gone
+      int st = fds[0], pl = fds[1], lf = fds[2];
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        ::close(ctl);
+        ::close(sp[0]);
+        ::close(sp[1]);
+        for (auto& [p, k] : kids) ::close(k.st);
+        ::close(st);
+        ::signal(SIGCHLD, SIG_DFL);
+        ::signal(SIGINT, SIG_DFL);
+        for (int i = 0; i < 3; ++i) {
+          ::dup2(fds[3 + i], i);
+          ::close(fds[3 + i]);
+        }
+        arm_lifeline(lf);
+        std::string payload;
+        try {
+          payload = read_framed(pl);
+        } catch (...) {
+          ::_exit(1);
+        }
+        ::close(pl);
+        run_worker(payload);
+      }
+      for (int fd : fds)
+        if (fd != st) ::close(fd);
+      std::int32_t p = pid;
+      [[maybe_unused]] auto r = ::send(st, &p, sizeof p, MSG_NOSIGNAL);
+      if (pid < 0)
+        ::close(st);
+      else
+        kids[pid] = Kid{st, false};
+    }
+  }
+}
+
+bool server_alive(const ForkServer& s) {
+  if (s.owner != ::getpid() || s.pidfd < 0) return false;
+  pollfd p{s.pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
+// Starts the fork server (forked from this process) unless it runs. Called with g.mu.
+void ensure_server(Globals& g) {
+  if (server_alive(g.server)) return;
+  close_fd(g.server.ctl);
+  close_fd(g.server.lifeline_w);
+  close_fd(g.server.pidfd);
+  if (g.server.pid > 0 && g.server.owner == ::getpid()) ::waitpid(g.server.pid, nullptr, WNOHANG);
+  int ctl[2], lf[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) != 0)
+    throw OSError("socketpair", errno);
+  if (::pipe2(lf, O_CLOEXEC) != 0) {
+    ::close(ctl[0]);
+    ::close(ctl[1]);
+    throw OSError("pipe", errno);
+  }
+  flush_std_streams();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int e = errno;
+    ::close(ctl[0]);
+    ::close(ctl[1]);
+    ::close(lf[0]);
+    ::close(lf[1]);
+    throw OSError("fork", e);
+  }
+  if (pid == 0) {
+    new (&g.mu) std::mutex;
+    ::close(ctl[0]);
+    ::close(lf[1]);
+    close_inherited_fds(g);
+    arm_lifeline(lf[0]);
+    server_loop(ctl[1]);
+  }
+  ::close(ctl[1]);
+  ::close(lf[0]);
+  g.server.pid = pid;
+  g.server.owner = ::getpid();
+  g.server.ctl = ctl[0];
+  g.server.lifeline_w = lf[1];
+  g.server.pidfd = sys_pidfd_open(pid);
+  if (g.server.pidfd >= 0) ::fcntl(g.server.pidfd, F_SETFD, FD_CLOEXEC);
+}
+
+// ---- waiting --------------------------------------------------------------------------
+
+// Collects the exit code if the child has ended within `d`. Returns true once known.
+bool poll_exit(ProcessState& s, Deadline d) {
+  {
+    std::lock_guard l(s.mu);
+    if (s.exitcode) return true;
+  }
+  int fd;
+  bool via_server;
+  {
+    std::lock_guard l(s.mu);
+    via_server = s.status_fd >= 0;
+    fd = via_server ? s.status_fd : s.pidfd;
+  }
+  if (fd < 0) return false;
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    int ms = -1;
+    if (!d.is_forever()) {
+      auto us = std::chrono::duration_cast<std::chrono::microseconds>(d.remaining()).count();
+      ms = static_cast<int>(std::min<long long>((us + 999) / 1000, INT_MAX));
+    }
+    int r = ::poll(&p, 1, ms);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0 && !d.expired()) continue;
+      return false;
+    }
+    break;
+  }
+  std::lock_guard l(s.mu);
+  if (s.exitcode) return true;
+  if (via_server) {
+    std::int32_t status = 0;
+    ssize_t r;
+    do r = ::read(s.status_fd, &status, sizeof status);
+    while (r < 0 && errno == EINTR);
+    s.exitcode = r == static_cast<ssize_t>(sizeof status) ? status_to_exitcode(status) : 255;
+    close_fd(s.status_fd);
+  } else {
+    siginfo_t si{};
+    int r;
+    do r = ::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(s.pidfd), &si, WEXITED);
+    while (r < 0 && errno == EINTR);
+    if (r != 0) {
+      s.exitcode = 255;
+    } else {
+      s.exitcode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
+    }
+  }
+  close_fd(s.lifeline_w);
+  return true;
+}
+
+void send_signal(ProcessState& s, int sig) {
+  std::lock_guard l(s.mu);
+  if (s.exitcode || s.pidfd < 0) return;
+  // A pidfd cannot hit a recycled pid; ESRCH (already ended) is not an error.
+  ::syscall(SYS_pidfd_send_signal, s.pidfd, sig, nullptr, 0);
+}
+
+void remove_child(Globals& g, const std::shared_ptr<ProcessState>& s) {
+  std::lock_guard l(g.mu);
+  std::erase(g.children, s);
+}
+
+void exit_function() {
+  Globals& g = G();
+  std::vector<std::shared_ptr<ProcessState>> kids;
+  {
+    std::lock_guard l(g.mu);
+    kids = g.children;
+  }
+  for (auto& s : kids)
+    if (s->daemon && !poll_exit(*s, Timeout::zero().deadline())) send_signal(*s, SIGTERM);
+  for (auto& s : kids) poll_exit(*s, Deadline());
+}
+
+void atexit_hook() { exit_function(); }
+
+std::string default_method(Globals& g) {
+  if (g.default_method.empty()) g.default_method = "forkserver";
+  return g.default_method;
+}
+
+void check_method(const std::string& m) {
+  if (m != "fork" && m != "forkserver" && m != "spawn")
+    throw ValueError("cannot find context for '" + m + "'");
+}
+
+std::string self_argv0() {
+  std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  std::string s;
+  std::getline(f, s, '\0');
+  return s.empty() ? std::string("gilfree-worker") : s;
+}
+
+int dup_high(int fd) {
+  int r = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  if (r < 0) throw OSError("fcntl", errno);
+  ::close(fd);
+  return r;
+}
+
+[[noreturn]] void bootstrapping_error() {
+  std::fprintf(stderr,
+               "gilfree: An attempt has been made to start a new process before the current "
+               "process has finished its bootstrapping phase.\nThis spawned worker reached "
+               "main() without becoming a worker: link the executable with gilfree::gilfree "
+               "(its main hook) or call gilfree::mp::freeze_support(argc, argv) at the top of "
+               "main().\n");
+  std::fflush(stderr);
+  ::_exit(1);
+}
+
+// A spawned child: the worker role is in the environment.
+[[noreturn]] void spawned_worker_main() {
+  ::unsetenv(kWorkerEnv);
+  arm_lifeline(kSpawnLifelineFd);
+  std::string payload;
+  try {
+    payload = read_framed(kSpawnPayloadFd);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gilfree: spawned worker could not read its task: %s\n", e.what());
+    ::_exit(1);
+  }
+  ::close(kSpawnPayloadFd);
+  run_worker(payload);
+}
+
+// Runs at static initialisation: marks an unhooked spawned worker so that it cannot
+// start processes (no fork bomb) if it reaches user code.
+const bool g_role_checked = [] {
+  if (std::getenv(kWorkerEnv) && &__wrap_main == nullptr) G().bootstrapping = true;
+  return true;
+}();
+
+}  // namespace
+
+// Called by __wrap_main before the program's main.
+int main_hook(int argc, char** argv) {
+  (void)argc;
+  (void)argv;
+  if (std::getenv(kWorkerEnv)) spawned_worker_main();
+  return 0;
+}
+
+}  // namespace detail
+
+using detail::G;
+
+// ---- Process --------------------------------------------------------------------------
+
+Process::Process(Options options) : state_(std::make_shared<detail::ProcessState>()) {
+  Process& cur = current_process();
+  auto& g = G();
+  state_->name = std::move(options.name);
+  state_->daemon = options.daemon.value_or(cur.state_->daemon);
+  state_->authkey = cur.state_->authkey;
+  if (!options.start_method.empty()) detail::check_method(options.start_method);
+  state_->method = std::move(options.start_method);
+  state_->parent_pid = ::getpid();
+  state_->owner = this;
+  std::lock_guard l(g.mu);
+  state_->identity = cur.state_->identity;
+  state_->identity.push_back(g.counter++);
+}
+
+Process::Process(Adopt, std::shared_ptr<detail::ProcessState> state) : state_(std::move(state)) {
+  state_->owner = this;
+}
+
+Process::~Process() {
+  auto& s = *state_;
+  std::unique_lock l(s.mu);
+  s.owner = nullptr;
+  if (s.adopted || !s.started || s.closed) {
+    l.unlock();
+    if (!s.adopted) {
+      std::lock_guard l2(s.mu);
+      detail::close_fd(s.pidfd);
+    }
+    return;
+  }
+  l.unlock();
+  if (detail::poll_exit(s, Timeout::zero().deadline())) {
+    {
+      std::lock_guard l2(s.mu);
+      detail::close_fd(s.pidfd);
+      detail::close_fd(s.status_fd);
+      detail::close_fd(s.lifeline_w);
+    }
+    detail::remove_child(G(), state_);
+  }
+  // Still running: it stays among the children, joined (or terminated) at exit.
+}
+
+void Process::run() {
+  if (target_) target_();
+}
+
+void Process::start() {
+  auto& g = G();
+  auto& s = *state_;
+  if (s.closed) throw ValueError("process object is closed");
+  if (s.started || s.adopted) throw AssertionError("cannot start a process twice");
+  if (s.parent_pid != ::getpid())
+    throw AssertionError("can only start a process object created by current process");
+  if (current_process().state_->daemon)
+    throw AssertionError("daemonic processes are not allowed to have children");
+  if (g.bootstrapping) detail::bootstrapping_error();
+  active_children();  // reap, as Python's _cleanup()
+  std::string method;
+  {
+    std::lock_guard l(g.mu);
+    method = s.method.empty() ? detail::default_method(g) : s.method;
+  }
+  if (s.name.empty()) s.name = name();
+  if (method != "fork") {
+    if (!target_) {
+      throw PicklingError("a Process subclass that overrides run() can only be started with the "
+                          "fork start method (this one uses '" + method +
+                          "'): pass a function to Process, or use get_context(\"fork\")");
+    }
+    if (remote_call_.empty()) {
+      throw PicklingError("a lambda with captures cannot cross a process boundary ('" + method +
+                          "' start method): pass the values as arguments, give the callable a "
+                          "serialize() member, or use the fork start method");
+    }
+  }
+  if (method == "spawn" && &__wrap_main == nullptr && !g.freeze_support_called) {
+    throw RuntimeError(
+        "the spawn start method needs gilfree's main hook: link the executable with "
+        "gilfree::gilfree (which adds -Wl,--wrap=main) or call "
+        "gilfree::mp::freeze_support(argc, argv) at the top of main()");
+  }
+
+  std::string payload;
+  if (method != "fork") {
+    detail::WorkerSpec spec;
+    spec.name = s.name;
+    spec.identity = s.identity;
+    spec.daemon = s.daemon;
+    spec.authkey = s.authkey;
+    spec.method = method;
+    spec.parent_pid = ::getpid();
+    spec.parent_name = current_process().name();
+    spec.call = remote_call_;
+    payload = dumps(spec);
+  }
+
+  std::unique_lock l(g.mu);
+  if (!g.exit_hook) {
+    g.exit_hook = true;
+    std::atexit(detail::atexit_hook);
+  }
+  int lf[2];
+  if (::pipe2(lf, O_CLOEXEC) != 0) throw OSError("pipe", errno);
+  s.method = method;
+
+  if (method == "fork") {
+    if (!g.warned_threads && detail::count_threads() > 1) {
+      g.warned_threads = true;
+      std::fprintf(stderr,
+                   "gilfree: DeprecationWarning: This process (pid=%d) is multi-threaded, use of "
+                   "fork() may lead to deadlocks in the child.\n",
+                   static_cast<int>(::getpid()));
+    }
+    detail::flush_std_streams();
+    pid_t parent = ::getpid();
+    std::string parent_name = current_process().name();
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      int e = errno;
+      ::close(lf[0]);
+      ::close(lf[1]);
+      throw OSError("fork", e);
+    }
+    if (pid == 0) {
+      ::close(lf[1]);
+      detail::close_inherited_fds(g);
+      detail::arm_lifeline(lf[0]);
+      detail::bootstrap(this, parent, std::move(parent_name));
+    }
+    ::close(lf[0]);
+    s.pid = pid;
+    s.pidfd = detail::sys_pidfd_open(pid);
+  } else if (method == "forkserver") {
+    try {
+      detail::ensure_server(g);
+    } catch (...) {
+      ::close(lf[0]);
+      ::close(lf[1]);
+      throw;
+    }
+    int st[2], pl[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) != 0) {
+      ::close(lf[0]);
+      ::close(lf[1]);
+      throw OSError("socketpair", errno);
+    }
+    if (::pipe2(pl, O_CLOEXEC) != 0) {
+      ::close(lf[0]);
+      ::close(lf[1]);
+      ::close(st[0]);
+      ::close(st[1]);
+      throw OSError("pipe", errno);
+    }
+    int fds[6] = {st[1], pl[0], lf[0], 0, 1, 2};
+    try {
+      detail::send_fds(g.server.ctl, fds, 6);
+    } catch (...) {
+      for (int fd : {st[0], st[1], pl[0], pl[1], lf[0], lf[1]}) ::close(fd);
+      throw;
+    }
+    ::close(st[1]);
+    ::close(pl[0]);
+    ::close(lf[0]);
+    std::int32_t pid = -1;
+    bool got = false;
+    try {
+      got = detail::read_exact(st[0], &pid, sizeof pid);
+    } catch (...) {
+    }
+    if (!got || pid <= 0) {
+      for (int fd : {st[0], pl[1], lf[1]}) ::close(fd);
+      throw ProcessError("the forkserver could not start the process");
+    }
+    s.pid = pid;
+    s.pidfd = detail::sys_pidfd_open(pid);
+    char ack = 'A';
+    detail::write_all(st[0], &ack, 1);
+    s.status_fd = st[0];
+    try {
+      detail::write_framed(pl[1], payload);
+    } catch (...) {  // the child died early: its exit code says why
+    }
+    ::close(pl[1]);
+  } else {  // spawn
+    int pl[2];
+    if (::pipe2(pl, O_CLOEXEC) != 0) {
+      ::close(lf[0]);
+      ::close(lf[1]);
+      throw OSError("pipe", errno);
+    }
+    int pl_r = detail::dup_high(pl[0]);
+    int lf_r = detail::dup_high(lf[0]);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pl_r, detail::kSpawnPayloadFd);
+    posix_spawn_file_actions_adddup2(&fa, lf_r, detail::kSpawnLifelineFd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, detail::kSpawnLifelineFd + 1);
+    std::vector<std::string> env_store;
+    for (char** e = environ; e && *e; ++e)
+      if (std::strncmp(*e, "GILFREE_MP_WORKER=", 18) != 0) env_store.emplace_back(*e);
+    env_store.emplace_back(std::string(detail::kWorkerEnv) + "=spawn");
+    std::vector<char*> envp;
+    for (auto& e : env_store) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string argv0 = detail::self_argv0();
+    char* argv[] = {argv0.data(), nullptr};
+    detail::flush_std_streams();
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(pl_r);
+    ::close(lf_r);
+    if (rc != 0) {
+      ::close(pl[1]);
+      ::close(lf[1]);
+      throw OSError("posix_spawn", rc);
+    }
+    s.pid = pid;
+    s.pidfd = detail::sys_pidfd_open(pid);
+    try {
+      detail::write_framed(pl[1], payload);
+    } catch (...) {  // the child died early: its exit code says why
+    }
+    ::close(pl[1]);
+  }
+  if (s.pidfd >= 0) ::fcntl(s.pidfd, F_SETFD, FD_CLOEXEC);
+  s.lifeline_w = lf[1];
+  s.started = true;
+  g.children.push_back(state_);
+}
+
+void Process::join(Timeout timeout) {
+  auto& s = *state_;
+  if (s.closed) throw ValueError("process object is closed");
+  if (s.adopted || s.parent_pid != ::getpid())
+    throw AssertionError("can only join a child process");
+  if (!s.started) throw AssertionError("can only join a started process");
+  if (detail::poll_exit(s, timeout.deadline())) detail::remove_child(G(), state_);
+}
+
+bool Process::is_alive() const {
+  auto& s = *state_;
+  if (s.closed) throw ValueError("process object is closed");
+  if (this == &current_process()) return true;
+  if (s.adopted) {  // the parent
+    if (s.pidfd < 0) return false;
+    pollfd p{s.pidfd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+  if (s.parent_pid != ::getpid()) throw AssertionError("can only test a child process");
+  if (!s.started) return false;
+  if (detail::poll_exit(s, Timeout::zero().deadline())) {
+    detail::remove_child(G(), state_);
+    return false;
+  }
+  return true;
+}
+
+void Process::terminate() {
+  if (state_->closed) throw ValueError("process object is closed");
+  detail::send_signal(*state_, SIGTERM);
+}
+
+void Process::kill() {
+  if (state_->closed) throw ValueError("process object is closed");
+  detail::send_signal(*state_, SIGKILL);
+}
+
+void Process::interrupt() {
+  if (state_->closed) throw ValueError("process object is closed");
+  detail::send_signal(*state_, SIGINT);
+}
+
+void Process::close() {
+  auto& s = *state_;
+  if (s.closed) return;
+  if (s.started && !s.adopted && !detail::poll_exit(s, Timeout::zero().deadline()))
+    throw ValueError(
+        "Cannot close a process while it is still running. You should first call join() or "
+        "terminate().");
+  {
+    std::lock_guard l(s.mu);
+    detail::close_fd(s.pidfd);
+    detail::close_fd(s.status_fd);
+    detail::close_fd(s.lifeline_w);
+    s.closed = true;
+  }
+  detail::remove_child(G(), state_);
+}
+
+std::optional<pid_t> Process::pid() const {
+  if (state_->closed) throw ValueError("process object is closed");
+  if (this == &current_process()) return ::getpid();
+  std::lock_guard l(state_->mu);
+  if (!state_->started) return std::nullopt;
+  return state_->pid;
+}
+
+std::optional<int> Process::exitcode() const {
+  auto& s = *state_;
+  if (s.closed) throw ValueError("process object is closed");
+  if (!s.started || s.adopted) return std::nullopt;
+  detail::poll_exit(s, Timeout::zero().deadline());
+  std::lock_guard l(s.mu);
+  return s.exitcode;
+}
+
+int Process::sentinel() const {
+  if (state_->closed) throw ValueError("process object is closed");
+  std::lock_guard l(state_->mu);
+  if (!state_->started || state_->pidfd < 0) throw ValueError("process not started");
+  return state_->pidfd;
+}
+
+std::string Process::name() const {
+  std::lock_guard l(state_->mu);
+  if (!state_->name.empty()) return state_->name;
+  std::string type = detail::demangle(typeid(*this).name());
+  auto colon = type.rfind("::");
+  if (colon != std::string::npos) type = type.substr(colon + 2);
+  std::string n = type + "-";
+  for (std::size_t i = 0; i < state_->identity.size(); ++i)
+    n += (i ? ":" : "") + std::to_string(state_->identity[i]);
+  return n;
+}
+
+void Process::set_name(std::string name) {
+  std::lock_guard l(state_->mu);
+  state_->name = std::move(name);
+}
+
+bool Process::daemon() const { return state_->daemon; }
+
+void Process::set_daemon(bool daemonic) {
+  if (state_->started) throw AssertionError("process has already started");
+  state_->daemon = daemonic;
+}
+
+std::string Process::authkey() const {
+  std::lock_guard l(state_->mu);
+  return state_->authkey;
+}
+
+void Process::set_authkey(std::string key) {
+  std::lock_guard l(state_->mu);
+  state_->authkey = std::move(key);
+}
+
+std::string Process::start_method() const {
+  std::lock_guard l(state_->mu);
+  if (!state_->method.empty()) return state_->method;
+  return get_start_method();
+}
+
+// ---- module functions -----------------------------------------------------------------
+
+Process& current_process() {
+  auto& g = G();
+  static Process* main_process = [] {
+    auto s = std::make_shared<detail::ProcessState>();
+    s->name = "MainProcess";
+    s->adopted = true;
+    s->started = true;
+    s->pid = ::getpid();
+    std::random_device rd;
+    s->authkey.resize(32);
+    for (auto& c : s->authkey) c = static_cast<char>(rd());
+    return detail::ProcessAccess::adopt(std::move(s));
+  }();
+  return g.current ? *g.current : *main_process;
+}
+
+Process* parent_process() { return G().parent; }
+
+std::vector<Process*> active_children() {
+  auto& g = G();
+  std::vector<std::shared_ptr<detail::ProcessState>> kids;
+  {
+    std::lock_guard l(g.mu);
+    kids = g.children;
+  }
+  std::vector<Process*> out;
+  for (auto& s : kids) {
+    if (detail::poll_exit(*s, Timeout::zero().deadline())) {
+      detail::remove_child(g, s);
+      continue;
+    }
+    std::lock_guard l(s->mu);
+    if (s->owner) out.push_back(s->owner);
+  }
+  return out;
+}
+
+int cpu_count() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+Context::Context(std::string method) : method_(std::move(method)) {
+  detail::check_method(method_);
+}
+
+Context get_context(std::string method) {
+  if (method.empty()) return Context(get_start_method());
+  return Context(std::move(method));
+}
+
+void set_start_method(std::string method, bool force) {
+  auto& g = G();
+  std::lock_guard l(g.mu);
+  if (!g.default_method.empty() && !force) throw RuntimeError("context has already been set");
+  if (method.empty() && force) {
+    g.default_method.clear();
+    return;
+  }
+  detail::check_method(method);
+  g.default_method = std::move(method);
+}
+
+std::string get_start_method(bool allow_none) {
+  auto& g = G();
+  std::lock_guard l(g.mu);
+  if (g.default_method.empty() && allow_none) return {};
+  return detail::default_method(g);
+}
+
+std::vector<std::string> get_all_start_methods() { return {"forkserver", "fork", "spawn"}; }
+
+void freeze_support(int argc, char** argv) {
+  G().freeze_support_called = true;
+  G().bootstrapping = false;
+  detail::main_hook(argc, argv);
+}
+
+}  // namespace gilfree::multiprocessing

@@ -1,0 +1,145 @@
+// Function identity and frame checks for gilfree/multiprocessing/reduction.hpp.
+#include "gilfree/multiprocessing/reduction.hpp"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <link.h>
+
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace gilfree::multiprocessing::detail {
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(mangled, nullptr, nullptr, &status),
+                                           std::free);
+  return status == 0 && p ? std::string(p.get()) : std::string(mangled);
+}
+
+FrameHeader read_header(std::string_view frame) {
+  FrameHeader h;
+  if (frame.size() < sizeof h)
+    throw UnpicklingError("message of " + std::to_string(frame.size()) +
+                          " bytes is shorter than a frame header");
+  std::memcpy(&h, frame.data(), sizeof h);
+  if (h.magic[0] != 'G' || h.magic[1] != 'F')
+    throw UnpicklingError("message is not a gilfree frame (bad magic)");
+  if (h.version != 1)
+    throw UnpicklingError("message has frame version " + std::to_string(h.version) +
+                          ", this program reads version 1");
+  return h;
+}
+
+namespace {
+// Built on first use: trampolines register during static initialisation, in any order.
+struct Registry {
+  std::mutex mu;
+  std::unordered_map<std::uint64_t, TrampolineFn> fns;
+};
+Registry& registry() {
+  static Registry* r = new Registry;  // never destroyed: workers may run during exit
+  return *r;
+}
+}  // namespace
+
+std::uint64_t register_trampoline(std::uint64_t key, TrampolineFn fn) noexcept {
+  Registry& r = registry();
+  std::lock_guard g(r.mu);
+  r.fns.emplace(key, fn);
+  return key;
+}
+
+TrampolineFn find_trampoline(std::uint64_t key) {
+  Registry& r = registry();
+  std::lock_guard g(r.mu);
+  auto it = r.fns.find(key);
+  if (it == r.fns.end())
+    throw PicklingError("function not found in this program (key " + std::to_string(key) +
+                        "): the worker runs a different build");
+  return it->second;
+}
+
+void rethrow_call_decode_error(const char* type_name) {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    throw UnpicklingError("could not decode the call " + demangle(type_name) + ": " + e.what());
+  }
+}
+
+namespace {
+struct Lookup {
+  std::uintptr_t addr = 0;       // in: the address to find
+  const char* name = nullptr;    // in: the module to find
+  std::uintptr_t base = 0;       // out
+  std::string module;            // out
+  bool found = false;
+};
+
+int find_by_address(dl_phdr_info* info, std::size_t, void* data) {
+  auto* l = static_cast<Lookup*>(data);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+    if (l->addr >= lo && l->addr < lo + ph.p_memsz) {
+      l->base = info->dlpi_addr;
+      l->module = info->dlpi_name ? info->dlpi_name : "";
+      l->found = true;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int find_by_name(dl_phdr_info* info, std::size_t, void* data) {
+  auto* l = static_cast<Lookup*>(data);
+  const char* name = info->dlpi_name ? info->dlpi_name : "";
+  if (std::strcmp(name, l->name) == 0) {
+    l->base = info->dlpi_addr;
+    l->found = true;
+    return 1;
+  }
+  return 0;
+}
+}  // namespace
+
+FunctionRef function_to_ref(const void* fn) {
+  Lookup l;
+  l.addr = reinterpret_cast<std::uintptr_t>(fn);
+  dl_iterate_phdr(find_by_address, &l);
+  if (!l.found) throw PicklingError("the function is not in any loaded module (JIT code?)");
+  return FunctionRef{l.module, static_cast<std::uint64_t>(l.addr - l.base)};
+}
+
+void* ref_to_function(const FunctionRef& ref) {
+  Lookup l;
+  l.name = ref.module.c_str();
+  dl_iterate_phdr(find_by_name, &l);
+  if (!l.found && !ref.module.empty()) {
+    if (dlopen(ref.module.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr)
+      throw PicklingError("the function's library " + ref.module +
+                          " is not loaded in this process and cannot be loaded: " + dlerror());
+    dl_iterate_phdr(find_by_name, &l);
+  }
+  if (!l.found) throw PicklingError("the function's module '" + ref.module + "' is not loaded");
+  return reinterpret_cast<void*>(l.base + ref.offset);
+}
+
+}  // namespace gilfree::multiprocessing::detail
+
+namespace gilfree::multiprocessing {
+
+void run_call(std::string_view frame) {
+  detail::FrameHeader h = detail::read_header(frame);
+  if (h.kind != detail::FrameKind::call) throw UnpicklingError("the message is not a call");
+  detail::TrampolineFn fn = detail::find_trampoline(h.key);
+  std::string_view body = frame.substr(sizeof(detail::FrameHeader));
+  detail::BoundedInputArchive ar(body.data(), body.size());
+  fn(ar);
+}
+
+}  // namespace gilfree::multiprocessing

@@ -1,0 +1,308 @@
+// multiprocessing.Process with each start method: lifecycle, exit codes, signals, misuse
+// errors, module functions and contexts. Every child is bounded (join with a timeout,
+// then kill) and reaped before a test ends.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+#include <gilfree/multiprocessing/connection.hpp>
+#include <gilfree/multiprocessing/process.hpp>
+#include <gtest/gtest.h>
+#include <string>
+
+namespace mp = gilfree::mp;
+using namespace std::chrono_literals;
+
+namespace {
+
+void noop() {}
+void exit_with(int code) { throw mp::SystemExit{code}; }
+void raise_value_error() { throw gilfree::ValueError("boom"); }
+void call_exit(int code) { std::exit(code); }
+void block_forever(int fd) {  // reads a pipe nobody writes
+  char c;
+  while (::read(fd, &c, 1) != 0) {
+  }
+}
+void sleep_forever() {
+  for (;;) ::pause();
+}
+void send_back(int fd, int x) {  // writes x*2 to fd (an inherited pipe under fork)
+  mp::Connection c(fd);
+  c.send(x * 2);
+  c.release();
+}
+void check_name_and_parent(int fd) {
+  mp::Connection c(fd);
+  std::string s = mp::current_process().name();
+  s += "|";
+  s += mp::parent_process() ? mp::parent_process()->name() : std::string("none");
+  c.send(s);
+  c.release();
+}
+
+// Joins with a bound; a child still alive then is killed and the test fails.
+void bounded_join(mp::Process& p, std::chrono::seconds limit = 20s) {
+  p.join(limit);
+  if (p.is_alive()) {
+    p.kill();
+    p.join();
+    FAIL() << "child did not end within the bound";
+  }
+}
+
+class StartMethods : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(StartMethods, ExitCodes) {
+  auto ctx = mp::get_context(GetParam());
+  {
+    auto p = ctx.Process({}, noop);
+    EXPECT_FALSE(p.exitcode());
+    EXPECT_FALSE(p.pid());
+    p.start();
+    EXPECT_TRUE(p.pid());
+    bounded_join(p);
+    EXPECT_EQ(p.exitcode(), 0);
+  }
+  {
+    auto p = ctx.Process({}, exit_with, 7);
+    p.start();
+    bounded_join(p);
+    EXPECT_EQ(p.exitcode(), 7);
+  }
+  {
+    auto p = ctx.Process({}, call_exit, 3);
+    p.start();
+    bounded_join(p);
+    EXPECT_EQ(p.exitcode(), 3);
+  }
+  {
+    auto p = ctx.Process({.name = "Failing"}, raise_value_error);
+    testing::internal::CaptureStderr();
+    p.start();
+    bounded_join(p);
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(p.exitcode(), 1);
+    EXPECT_NE(err.find("Process Failing:"), std::string::npos) << err;
+    EXPECT_NE(err.find("ValueError: boom"), std::string::npos) << err;
+  }
+}
+
+TEST_P(StartMethods, TerminateKillInterruptBlockedChild) {
+  auto ctx = mp::get_context(GetParam());
+  int sigs[] = {SIGTERM, SIGKILL, SIGINT};
+  for (int sig : sigs) {
+    auto p = ctx.Process({}, sleep_forever);
+    p.start();
+    EXPECT_TRUE(p.is_alive());
+    p.join(50ms);  // a join that times out
+    EXPECT_TRUE(p.is_alive());
+    EXPECT_FALSE(p.exitcode());
+    if (sig == SIGTERM) p.terminate();
+    if (sig == SIGKILL) p.kill();
+    if (sig == SIGINT) p.interrupt();
+    bounded_join(p);
+    EXPECT_EQ(p.exitcode(), -sig);
+    EXPECT_FALSE(p.is_alive());
+  }
+}
+
+TEST_P(StartMethods, ValuesComeBackThroughAPipe) {
+  auto ctx = mp::get_context(GetParam());
+  if (std::string(GetParam()) != "fork") GTEST_SKIP() << "an inherited fd needs fork";
+  auto [r, w] = mp::Pipe(false);
+  auto p = ctx.Process({}, send_back, w.fileno(), 21);
+  p.start();
+  EXPECT_TRUE(r.poll(20s));
+  EXPECT_EQ(r.recv<int>(), 42);
+  bounded_join(p);
+}
+
+TEST_P(StartMethods, SentinelBecomesReadable) {
+  auto ctx = mp::get_context(GetParam());
+  auto p = ctx.Process({}, noop);
+  EXPECT_THROW(p.sentinel(), gilfree::ValueError);
+  p.start();
+  auto ready = mp::wait(std::vector<int>{p.sentinel()}, 20s);
+  ASSERT_EQ(ready.size(), 1u);
+  bounded_join(p);
+  EXPECT_EQ(p.exitcode(), 0);
+}
+
+TEST_P(StartMethods, ChildSeesItsNameAndParent) {
+  auto ctx = mp::get_context(GetParam());
+  auto [r, w] = mp::Pipe(false);
+  if (std::string(GetParam()) != "fork") GTEST_SKIP() << "an inherited fd needs fork";
+  auto p = ctx.Process({.name = "kid"}, check_name_and_parent, w.fileno());
+  p.start();
+  ASSERT_TRUE(r.poll(20s));
+  EXPECT_EQ(r.recv<std::string>(), "kid|MainProcess");
+  bounded_join(p);
+}
+
+INSTANTIATE_TEST_SUITE_P(Methods, StartMethods, ::testing::Values("fork", "forkserver", "spawn"));
+
+TEST(Process, MisuseErrorsAsPython) {
+  mp::Process p({.start_method = "fork"}, noop);
+  EXPECT_THROW(p.join(), mp::AssertionError);  // join before start
+  p.start();
+  EXPECT_THROW(p.start(), mp::AssertionError);  // start twice
+  EXPECT_THROW(p.set_daemon(true), mp::AssertionError);
+  p.join(20s);
+  EXPECT_EQ(p.exitcode(), 0);
+  p.close();
+  EXPECT_THROW(p.start(), gilfree::ValueError);
+  EXPECT_THROW(p.is_alive(), gilfree::ValueError);
+  EXPECT_THROW(mp::current_process().join(), mp::AssertionError);  // join self
+  mp::Process q({.start_method = "fork"}, sleep_forever);
+  q.start();
+  EXPECT_THROW(q.close(), gilfree::ValueError);
+  q.kill();
+  q.join(20s);
+  EXPECT_EQ(q.exitcode(), -SIGKILL);
+}
+
+void try_start_grandchild(int fd) {
+  mp::Connection c(fd);
+  mp::Process g({.start_method = "fork"}, noop);
+  try {
+    g.start();
+    c.send(std::string("started"));
+  } catch (const mp::AssertionError& e) {
+    c.send(std::string(e.what()));
+  }
+  c.release();
+}
+
+TEST(Process, DaemonCannotHaveChildren) {
+  auto [r, w] = mp::Pipe(false);
+  mp::Process p({.daemon = true, .start_method = "fork"}, try_start_grandchild, w.fileno());
+  EXPECT_TRUE(p.daemon());
+  p.start();
+  ASSERT_TRUE(r.poll(20s));
+  EXPECT_EQ(r.recv<std::string>(), "daemonic processes are not allowed to have children");
+  bounded_join(p);
+}
+
+TEST(Process, NamesFollowPython) {
+  mp::Process a(noop), b(noop);
+  EXPECT_EQ(a.name().rfind("Process-", 0), 0u);
+  EXPECT_NE(a.name(), b.name());
+  a.set_name("x");
+  EXPECT_EQ(a.name(), "x");
+  EXPECT_EQ(mp::current_process().name(), "MainProcess");
+  EXPECT_EQ(mp::parent_process(), nullptr);
+  EXPECT_EQ(mp::current_process().authkey().size(), 32u);
+  EXPECT_EQ(a.authkey(), mp::current_process().authkey());
+  EXPECT_GE(mp::cpu_count(), 1);
+}
+
+TEST(Process, ContextsAndStartMethods) {
+  EXPECT_EQ(mp::get_all_start_methods(),
+            (std::vector<std::string>{"forkserver", "fork", "spawn"}));
+  EXPECT_THROW(mp::get_context("nope"), gilfree::ValueError);
+  EXPECT_EQ(mp::get_context("spawn").get_start_method(), "spawn");
+  mp::set_start_method("", true);
+  EXPECT_EQ(mp::get_start_method(true), "");
+  EXPECT_EQ(mp::get_start_method(), "forkserver");
+  EXPECT_THROW(mp::set_start_method("fork"), gilfree::RuntimeError);
+  mp::set_start_method("fork", true);
+  EXPECT_EQ(mp::get_start_method(), "fork");
+  mp::Process p(noop);
+  EXPECT_EQ(p.start_method(), "fork");
+  mp::set_start_method("forkserver", true);
+}
+
+TEST(Process, CapturingLambdaNeedsFork) {
+  int x = 5;
+  mp::Process p({.start_method = "forkserver"}, [x] { (void)x; });
+  EXPECT_THROW(p.start(), mp::PicklingError);
+  mp::Process q({.start_method = "fork"}, [x] {
+    if (x != 5) std::abort();
+  });
+  q.start();
+  bounded_join(q);
+  EXPECT_EQ(q.exitcode(), 0);
+}
+
+struct Sub : mp::Process {
+  explicit Sub(int code) : mp::Process({.start_method = "fork"}), code_(code) {}
+  void run() override { throw mp::SystemExit{code_}; }
+  int code_;
+};
+
+TEST(Process, SubclassOverridingRun) {
+  Sub s(9);
+  EXPECT_EQ(s.name().rfind("Sub-", 0), 0u) << s.name();
+  s.start();
+  bounded_join(s);
+  EXPECT_EQ(s.exitcode(), 9);
+}
+
+TEST(Process, ActiveChildrenReaps) {
+  mp::Process p({.start_method = "fork"}, sleep_forever);
+  p.start();
+  auto kids = mp::active_children();
+  ASSERT_EQ(kids.size(), 1u);
+  EXPECT_EQ(kids[0], &p);
+  p.terminate();
+  p.join(20s);
+  EXPECT_TRUE(mp::active_children().empty());
+}
+
+TEST(Process, StdoutBufferedBeforeForkIsNotPrintedTwice) {
+  // The child's stdout goes to a pipe; the parent writes unflushed data first.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::fflush(stdout);
+  int saved = ::dup(1);
+  ::dup2(fds[1], 1);
+  std::printf("once");  // buffered: stdout is a pipe now
+  mp::Process p({.start_method = "fork"}, noop);
+  p.start();
+  p.join(20s);
+  std::fflush(stdout);
+  ::dup2(saved, 1);
+  ::close(saved);
+  ::close(fds[1]);
+  std::string out;
+  char buf[64];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, n);
+  ::close(fds[0]);
+  EXPECT_EQ(out, "once");
+}
+
+int count_fds() {
+  int n = 0;
+  DIR* d = ::opendir("/proc/self/fd");
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+TEST(Process, NoDescriptorLeakAfterManyCycles) {
+  for (const char* m : {"fork", "forkserver"}) {
+    {  // warm up: the fork server's own descriptors
+      mp::Process p({.start_method = m}, noop);
+      p.start();
+      p.join(20s);
+    }
+    int before = count_fds();
+    for (int i = 0; i < 500; ++i) {
+      mp::Process p({.start_method = m}, noop);
+      p.start();
+      p.join(20s);
+      ASSERT_EQ(p.exitcode(), 0);
+    }
+    EXPECT_EQ(count_fds(), before) << m;
+  }
+}
+
+}  // namespace
