@@ -37,13 +37,19 @@ void send_back(int fd, int x) {  // writes x*2 to fd (an inherited pipe under fo
   c.send(x * 2);
   c.release();
 }
-void check_name_and_parent(int fd) {
-  mp::Connection c(fd);
+void send_back_to(std::string address, int x) {  // works under every start method
+  mp::Client(address).send(x * 2);
+}
+void check_name_and_parent(std::string address) {
   std::string s = mp::current_process().name();
   s += "|";
   s += mp::parent_process() ? mp::parent_process()->name() : std::string("none");
-  c.send(s);
-  c.release();
+  s += mp::parent_process() && mp::parent_process()->is_alive() ? "|alive" : "|gone";
+  mp::Client(address).send(s);
+}
+std::string abstract_address() {
+  static int n = 0;
+  return std::string(1, '\0') + "gilfree-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
 }
 
 // Joins with a bound; a child still alive then is killed and the test fails.
@@ -112,14 +118,24 @@ TEST_P(StartMethods, TerminateKillInterruptBlockedChild) {
   }
 }
 
-TEST_P(StartMethods, ValuesComeBackThroughAPipe) {
+TEST_P(StartMethods, ValuesComeBack) {
   auto ctx = mp::get_context(GetParam());
-  if (std::string(GetParam()) != "fork") GTEST_SKIP() << "an inherited fd needs fork";
-  auto [r, w] = mp::Pipe(false);
-  auto p = ctx.Process({}, send_back, w.fileno(), 21);
+  if (std::string(GetParam()) == "fork") {  // an inherited pipe
+    auto [r, w] = mp::Pipe(false);
+    auto p = ctx.Process({}, send_back, w.fileno(), 21);
+    p.start();
+    EXPECT_TRUE(r.poll(20s));
+    EXPECT_EQ(r.recv<int>(), 42);
+    bounded_join(p);
+  }
+  std::string addr = abstract_address();
+  mp::Listener l(mp::Address{addr});
+  auto p = ctx.Process({}, send_back_to, addr, 21);
   p.start();
-  EXPECT_TRUE(r.poll(20s));
-  EXPECT_EQ(r.recv<int>(), 42);
+  ASSERT_FALSE(mp::wait(std::vector<int>{l.fileno()}, 20s).empty());
+  auto c = l.accept();
+  ASSERT_TRUE(c.poll(20s));
+  EXPECT_EQ(c.recv<int>(), 42);
   bounded_join(p);
 }
 
@@ -136,12 +152,14 @@ TEST_P(StartMethods, SentinelBecomesReadable) {
 
 TEST_P(StartMethods, ChildSeesItsNameAndParent) {
   auto ctx = mp::get_context(GetParam());
-  auto [r, w] = mp::Pipe(false);
-  if (std::string(GetParam()) != "fork") GTEST_SKIP() << "an inherited fd needs fork";
-  auto p = ctx.Process({.name = "kid"}, check_name_and_parent, w.fileno());
+  std::string addr = abstract_address();
+  mp::Listener l(mp::Address{addr});
+  auto p = ctx.Process({.name = "kid"}, check_name_and_parent, addr);
   p.start();
-  ASSERT_TRUE(r.poll(20s));
-  EXPECT_EQ(r.recv<std::string>(), "kid|MainProcess");
+  ASSERT_FALSE(mp::wait(std::vector<int>{l.fileno()}, 20s).empty());
+  auto c = l.accept();
+  ASSERT_TRUE(c.poll(20s));
+  EXPECT_EQ(c.recv<std::string>(), "kid|MainProcess|alive");
   bounded_join(p);
 }
 

@@ -544,11 +544,15 @@ void check_method(const std::string& m) {
     throw ValueError("cannot find context for '" + m + "'");
 }
 
-std::string self_argv0() {
+// This program's arguments, which a spawned worker gets too (main may look at them
+// before it calls freeze_support).
+std::vector<std::string> self_argv() {
   std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> out;
   std::string s;
-  std::getline(f, s, '\0');
-  return s.empty() ? std::string("gilfree-worker") : s;
+  while (std::getline(f, s, '\0')) out.push_back(s);
+  if (out.empty()) out.emplace_back("gilfree-worker");
+  return out;
 }
 
 int dup_high(int fd) {
@@ -710,6 +714,8 @@ void Process::start() {
     g.exit_hook = true;
     std::atexit(detail::atexit_hook);
   }
+  // The fork server first: it must not inherit this child's lifeline.
+  if (method == "forkserver") detail::ensure_server(g);
   int lf[2];
   if (::pipe2(lf, O_CLOEXEC) != 0) throw OSError("pipe", errno);
   s.method = method;
@@ -742,13 +748,6 @@ void Process::start() {
     s.pid = pid;
     s.pidfd = detail::sys_pidfd_open(pid);
   } else if (method == "forkserver") {
-    try {
-      detail::ensure_server(g);
-    } catch (...) {
-      ::close(lf[0]);
-      ::close(lf[1]);
-      throw;
-    }
     int st[2], pl[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) != 0) {
       ::close(lf[0]);
@@ -813,11 +812,13 @@ void Process::start() {
     std::vector<char*> envp;
     for (auto& e : env_store) envp.push_back(e.data());
     envp.push_back(nullptr);
-    std::string argv0 = detail::self_argv0();
-    char* argv[] = {argv0.data(), nullptr};
+    std::vector<std::string> args = detail::self_argv();
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
     detail::flush_std_streams();
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv, envp.data());
+    int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     ::close(pl_r);
     ::close(lf_r);
