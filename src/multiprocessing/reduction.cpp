@@ -77,6 +77,7 @@ struct Lookup {
   std::uintptr_t base = 0;       // out
   std::string module;            // out
   bool found = false;
+  bool executable = false;       // out (find_by_name: addr is an offset in a PF_X segment)
 };
 
 int find_by_address(dl_phdr_info* info, std::size_t, void* data) {
@@ -101,6 +102,14 @@ int find_by_name(dl_phdr_info* info, std::size_t, void* data) {
   if (std::strcmp(name, l->name) == 0) {
     l->base = info->dlpi_addr;
     l->found = true;
+    // The target must lie in one of the module's executable segments.
+    l->executable = false;
+    for (int i = 0; i < info->dlpi_phnum; ++i) {
+      const auto& ph = info->dlpi_phdr[i];
+      if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && l->addr >= ph.p_vaddr &&
+          l->addr < ph.p_vaddr + ph.p_memsz)
+        l->executable = true;
+    }
     return 1;
   }
   return 0;
@@ -118,6 +127,7 @@ FunctionRef function_to_ref(const void* fn) {
 void* ref_to_function(const FunctionRef& ref) {
   Lookup l;
   l.name = ref.module.c_str();
+  l.addr = static_cast<std::uintptr_t>(ref.offset);
   dl_iterate_phdr(find_by_name, &l);
   if (!l.found && !ref.module.empty()) {
     if (dlopen(ref.module.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr)
@@ -126,6 +136,9 @@ void* ref_to_function(const FunctionRef& ref) {
     dl_iterate_phdr(find_by_name, &l);
   }
   if (!l.found) throw PicklingError("the function's module '" + ref.module + "' is not loaded");
+  if (!l.executable)
+    throw PicklingError("function offset " + std::to_string(ref.offset) + " is not code in '" +
+                        ref.module + "'");
   return reinterpret_cast<void*>(l.base + ref.offset);
 }
 
@@ -136,8 +149,10 @@ namespace gilfree::multiprocessing {
 void run_call(std::string_view frame) {
   detail::FrameHeader h = detail::read_header(frame);
   if (h.kind != detail::FrameKind::call) throw UnpicklingError("the message is not a call");
-  detail::TrampolineFn fn = detail::find_trampoline(h.key);
   std::string_view body = frame.substr(sizeof(detail::FrameHeader));
+  if (detail::fnv1a(body) != h.type_hash)
+    throw UnpicklingError("corrupt call frame (checksum mismatch)");
+  detail::TrampolineFn fn = detail::find_trampoline(h.key);
   detail::BoundedInputArchive ar(body.data(), body.size());
   fn(ar);
 }

@@ -27,6 +27,7 @@
 #include <cereal/types/vector.hpp>
 #include <concepts>
 #include <cstddef>
+#include <cstddef>  // offsetof
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -343,6 +344,10 @@ std::string encode_call(F&& f, Args&&... args) {
     std::tuple<std::decay_t<Args>...> tup(std::forward<Args>(args)...);
     ar(tup);
   }
+  // A call carries a checksum of its body where a value carries its type hash: a
+  // corrupted function offset must be an error, never a jump to a random address.
+  std::uint64_t sum = detail::fnv1a(std::string_view(out).substr(sizeof(detail::FrameHeader)));
+  std::memcpy(out.data() + offsetof(detail::FrameHeader, type_hash), &sum, sizeof sum);
   return out;
 }
 
