@@ -60,7 +60,7 @@ mc.answer_challenge = answer_challenge
 
 constexpr const char* kClient = R"PY(
 import sys, signal
-signal.alarm(60)
+signal.alarm(900 if len(sys.argv) > 5 else 60)
 from multiprocessing.connection import Client
 addr, key, proto = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
 if proto == '312': exec(open(sys.argv[4]).read())
