@@ -27,6 +27,6 @@ echo "fuzz: replaying the corpus"
 if [ "$secs" -gt 0 ]; then
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
   echo "fuzz: fuzzing for ${secs}s"
-  "$bin" -max_total_time="$secs" -max_len=4096 -rss_limit_mb=512 -timeout=2 \
+  "$bin" -max_total_time="$secs" -max_len=4096 -rss_limit_mb=512 -timeout=10 \
          -print_final_stats=1 -artifact_prefix="$out/" "$work" "$src/fuzz/corpus" 2>&1 | tail -12
 fi

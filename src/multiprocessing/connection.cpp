@@ -159,12 +159,12 @@ std::string Connection::recv_bytes(std::optional<std::size_t> maxlength) {
   }
   // Grow as bytes arrive, so a peer that announces a huge message and sends little
   // cannot make us allocate it.
-  // The buffer doubles (from 64 KiB) as bytes come in, so an announced size costs
-  // nothing until the bytes arrive.
+  // The buffer doubles (from 4 MiB) as bytes come in, so an announced size costs at most
+  // 4 MiB until the bytes arrive; smaller messages get one allocation.
   std::string out;
   std::uint64_t got = 0;
   while (got < size) {
-    std::uint64_t chunk = std::min(size - got, std::max<std::uint64_t>(got, 64u << 10));
+    std::uint64_t chunk = std::min(size - got, std::max<std::uint64_t>(got, 4u << 20));
     out.resize(static_cast<std::size_t>(got + chunk));
     std::size_t n = static_cast<std::size_t>(chunk);
     std::size_t done = 0;
