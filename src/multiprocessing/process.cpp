@@ -257,14 +257,6 @@ int count_threads() {
 
 // ---- the fork server ------------------------------------------------------------------
 
-int g_sigchld_w = -1;
-void on_sigchld(int) {
-  int saved = errno;
-  char c = 0;
-  [[maybe_unused]] auto r = ::write(g_sigchld_w, &c, 1);
-  errno = saved;
-}
-
 int recv_fds(int sock, int* fds, int n) {
   char byte;
   iovec iov{&byte, 1};
@@ -306,18 +298,13 @@ void send_fds(int sock, const int* fds, int n) {
 
 // The server: forks a worker per request. A worker stays unreaped (its pid reserved)
 // until the client has opened its pidfd and said so; then its wait status goes back on
-// the request's status socket.
+// the request's status socket. The server watches each worker through a pidfd, not
+// SIGCHLD: no signal handler, nothing a sanitizer runtime can defer.
 [[noreturn]] void server_loop(int ctl) {
-  int sp[2];
-  if (::pipe2(sp, O_CLOEXEC | O_NONBLOCK) != 0) ::_exit(1);
-  g_sigchld_w = sp[1];
-  struct sigaction sa{};
-  sa.sa_handler = on_sigchld;
-  sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-  ::sigaction(SIGCHLD, &sa, nullptr);
   ::signal(SIGINT, SIG_IGN);  // a Ctrl-C to the group is for the parent to handle
   struct Kid {
     int st;
+    int pidfd;
     bool acked;
   };
   std::map<pid_t, Kid> kids;
@@ -329,38 +316,34 @@ void send_fds(int sock, const int* fds, int n) {
       std::int32_t s = status;
       [[maybe_unused]] auto r = ::send(it->second.st, &s, sizeof s, MSG_NOSIGNAL);
       ::close(it->second.st);
+      if (it->second.pidfd >= 0) ::close(it->second.pidfd);
       kids.erase(it);
     }
   };
   std::vector<pollfd> pfds;
   std::vector<pid_t> who;
   for (;;) {
-    pfds.assign({pollfd{ctl, POLLIN, 0}, pollfd{sp[0], POLLIN, 0}});
-    who.assign({0, 0});
-    for (auto& [pid, k] : kids)
-      if (!k.acked) {
-        pfds.push_back(pollfd{k.st, POLLIN, 0});
-        who.push_back(pid);
-      }
+    pfds.assign({pollfd{ctl, POLLIN, 0}});
+    who.assign({0});
+    for (auto& [pid, k] : kids) {
+      // Before the ack: the status socket (the ack, or the client letting go); after it:
+      // the worker's pidfd (its end).
+      pfds.push_back(pollfd{k.acked ? k.pidfd : k.st, POLLIN, 0});
+      who.push_back(pid);
+    }
     if (::poll(pfds.data(), pfds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       ::_exit(1);
     }
-    if (pfds[1].revents) {
-      char buf[64];
-      while (::read(sp[0], buf, sizeof buf) > 0) {
-      }
-      std::vector<pid_t> pids;
-      for (auto& [pid, k] : kids) pids.push_back(pid);
-      for (pid_t p : pids) try_reap(p);
-    }
-    for (std::size_t i = 2; i < pfds.size(); ++i) {
+    for (std::size_t i = 1; i < pfds.size(); ++i) {
       if (!pfds[i].revents) continue;
       auto it = kids.find(who[i]);
       if (it == kids.end()) continue;
-      char c;
-      [[maybe_unused]] auto r = ::read(it->second.st, &c, 1);
-      it->second.acked = true;  // an ack, or the client let go: reap when it ends
+      if (!it->second.acked) {
+        char c;
+        [[maybe_unused]] auto r = ::read(it->second.st, &c, 1);
+        it->second.acked = true;  // an ack, or the client let go: reap when it ends
+      }
       try_reap(who[i]);
     }
     if (pfds[0].revents) {
@@ -372,11 +355,11 @@ void send_fds(int sock, const int* fds, int n) {
       pid_t pid = ::fork();
       if (pid == 0) {
         ::close(ctl);
-        ::close(sp[0]);
-        ::close(sp[1]);
-        for (auto& [p, k] : kids) ::close(k.st);
+        for (auto& [p, k] : kids) {
+          ::close(k.st);
+          if (k.pidfd >= 0) ::close(k.pidfd);
+        }
         ::close(st);
-        ::signal(SIGCHLD, SIG_DFL);
         ::signal(SIGINT, SIG_DFL);
         for (int i = 0; i < 3; ++i) {
           ::dup2(fds[3 + i], i);
@@ -396,10 +379,13 @@ void send_fds(int sock, const int* fds, int n) {
         if (fd != st) ::close(fd);
       std::int32_t p = pid;
       [[maybe_unused]] auto r = ::send(st, &p, sizeof p, MSG_NOSIGNAL);
-      if (pid < 0)
+      if (pid < 0) {
         ::close(st);
-      else
-        kids[pid] = Kid{st, false};
+      } else {
+        int pfd = sys_pidfd_open(pid);
+        if (pfd >= 0) ::fcntl(pfd, F_SETFD, FD_CLOEXEC);
+        kids[pid] = Kid{st, pfd, false};
+      }
     }
   }
 }
