@@ -18,8 +18,10 @@
 // -Wl,--wrap=main) or mp::freeze_support(argc, argv) at the top of main.
 //
 // Every child watches a lifeline: when the parent dies, even by SIGKILL, the kernel
-// kills the child. At normal exit the parent joins its non-daemonic children and
-// terminates its daemonic ones, as Python does.
+// kills the child (the lifeline's write end is close-on-exec and closed in every child
+// gilfree starts; a raw fork() without exec elsewhere in the program would keep it open).
+// At normal exit the parent joins its non-daemonic children and terminates its daemonic
+// ones, as Python does.
 #pragma once
 
 #include <sys/types.h>

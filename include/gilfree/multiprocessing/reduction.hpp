@@ -26,8 +26,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 #include <concepts>
-#include <cstddef>
-#include <cstddef>  // offsetof
+#include <cstddef>  // offsetof, size_t
 #include <cstdint>
 #include <cstring>
 #include <functional>
