@@ -79,7 +79,12 @@ void kill_session(pid_t sid) {
   for (pid_t p : session_members(sid)) ::kill(p, SIGKILL);
 }
 
-TEST(Lifetime, ParentSigkillLeavesNoProcess) {
+// With a second thread in the parent, the fork server is spawned (a fresh exec), not
+// forked; it must die with the parent all the same.
+class ParentSigkill : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ParentSigkill, LeavesNoProcess) {
+  const bool threaded = GetParam();
   int ready[2];
   ASSERT_EQ(::pipe(ready), 0);
   pid_t mid = ::fork();
@@ -87,6 +92,7 @@ TEST(Lifetime, ParentSigkillLeavesNoProcess) {
   if (mid == 0) {  // the parent-to-be-killed, in its own session
     ::setsid();
     ::close(ready[0]);
+    if (threaded) std::thread(sleep_forever).detach();
     std::vector<std::unique_ptr<mp::Process>> kids;
     for (const char* m : {"fork", "forkserver", "spawn"}) {
       kids.push_back(std::make_unique<mp::Process>(mp::ProcessOptions{.start_method = m},
@@ -118,6 +124,8 @@ TEST(Lifetime, ParentSigkillLeavesNoProcess) {
   EXPECT_TRUE(left.empty()) << left.size() << " processes outlived their parent by 1 s:" << who;
   kill_session(mid);
 }
+
+INSTANTIATE_TEST_SUITE_P(ForkedOrSpawnedServer, ParentSigkill, ::testing::Bool());
 
 TEST(Lifetime, ExitJoinsNonDaemonAndTerminatesDaemon) {
   int done[2];
@@ -155,6 +163,8 @@ TEST(Lifetime, EachStartMethodFromAParentWithBusyThreads) {
       while (!stop.load(std::memory_order_relaxed)) {
       }
     });
+  // A fork server started now, from a multi-threaded parent, is a fresh exec.
+  mp::detail::stop_forkserver();
   testing::internal::CaptureStderr();
   for (int round = 0; round < 2; ++round) {
     for (const char* m : {"fork", "forkserver", "spawn"}) {

@@ -255,6 +255,58 @@ int count_threads() {
   return n;
 }
 
+// This program's arguments, which a spawned worker gets too (main may look at them
+// before it calls freeze_support).
+std::vector<std::string> self_argv() {
+  std::ifstream f("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> out;
+  std::string s;
+  while (std::getline(f, s, '\0')) out.push_back(s);
+  if (out.empty()) out.emplace_back("gilfree-worker");
+  return out;
+}
+
+int dup_high(int fd) {
+  int r = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  if (r < 0) throw OSError("fcntl", errno);
+  ::close(fd);
+  return r;
+}
+
+// Starts /proc/self/exe in a worker `role` ("spawn" or "forkserver") with `fd3` and `fd4`
+// as its descriptors 3 and 4 and nothing else beyond stdio. posix_spawn (CLONE_VFORK) is
+// safe from a multi-threaded parent. Returns the pid; OSError on failure.
+pid_t spawn_self(const char* role, int fd3, int fd4) {
+  int a = dup_high(::fcntl(fd3, F_DUPFD_CLOEXEC, 0));
+  int b = dup_high(::fcntl(fd4, F_DUPFD_CLOEXEC, 0));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, a, kSpawnPayloadFd);
+  posix_spawn_file_actions_adddup2(&fa, b, kSpawnLifelineFd);
+  posix_spawn_file_actions_addclosefrom_np(&fa, kSpawnLifelineFd + 1);
+  std::vector<std::string> env_store;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, "GILFREE_MP_WORKER=", 18) != 0) env_store.emplace_back(*e);
+  env_store.emplace_back(std::string(kWorkerEnv) + "=" + role);
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = self_argv();
+  std::vector<char*> argv;
+  for (auto& x : args) argv.push_back(x.data());
+  argv.push_back(nullptr);
+  flush_std_streams();
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(a);
+  ::close(b);
+  if (rc != 0) throw OSError("posix_spawn", rc);
+  return pid;
+}
+
+bool has_main_hook(const Globals& g) { return &__wrap_main != nullptr || g.freeze_support_called; }
+
 // ---- the fork server ------------------------------------------------------------------
 
 int recv_fds(int sock, int* fds, int n) {
@@ -411,8 +463,21 @@ void ensure_server(Globals& g) {
     ::close(ctl[1]);
     throw OSError("pipe", errno);
   }
-  flush_std_streams();
-  pid_t pid = ::fork();
+  // From a multi-threaded parent the server is a fresh exec of this program (locks held
+  // by other threads at a fork would stay held in every worker), as CPython 3.14's is;
+  // from a single-threaded one, or without the main hook, a fork (cheaper).
+  pid_t pid;
+  if (has_main_hook(g) && count_threads() > 1) {
+    try {
+      pid = spawn_self("forkserver", ctl[1], lf[0]);
+    } catch (...) {
+      for (int fd : {ctl[0], ctl[1], lf[0], lf[1]}) ::close(fd);
+      throw;
+    }
+  } else {
+    flush_std_streams();
+    pid = ::fork();
+  }
   if (pid < 0) {
     int e = errno;
     ::close(ctl[0]);
@@ -530,24 +595,6 @@ void check_method(const std::string& m) {
     throw ValueError("cannot find context for '" + m + "'");
 }
 
-// This program's arguments, which a spawned worker gets too (main may look at them
-// before it calls freeze_support).
-std::vector<std::string> self_argv() {
-  std::ifstream f("/proc/self/cmdline", std::ios::binary);
-  std::vector<std::string> out;
-  std::string s;
-  while (std::getline(f, s, '\0')) out.push_back(s);
-  if (out.empty()) out.emplace_back("gilfree-worker");
-  return out;
-}
-
-int dup_high(int fd) {
-  int r = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-  if (r < 0) throw OSError("fcntl", errno);
-  ::close(fd);
-  return r;
-}
-
 [[noreturn]] void bootstrapping_error() {
   std::fprintf(stderr,
                "gilfree: An attempt has been made to start a new process before the current "
@@ -587,8 +634,30 @@ const bool g_role_checked = [] {
 int main_hook(int argc, char** argv) {
   (void)argc;
   (void)argv;
-  if (std::getenv(kWorkerEnv)) spawned_worker_main();
-  return 0;
+  const char* role = std::getenv(kWorkerEnv);
+  if (!role) return 0;
+  if (std::strcmp(role, "forkserver") == 0) {  // a fork server spawned by a threaded parent
+    ::unsetenv(kWorkerEnv);
+    arm_lifeline(kSpawnLifelineFd);
+    server_loop(kSpawnPayloadFd);
+  }
+  spawned_worker_main();
+}
+
+// Stops this process's fork server (the next forkserver start makes a new one); for tests.
+void stop_forkserver() {
+  Globals& g = G();
+  std::lock_guard l(g.mu);
+  if (g.server.owner != ::getpid()) return;
+  close_fd(g.server.ctl);  // the server exits on EOF
+  close_fd(g.server.lifeline_w);
+  if (g.server.pidfd >= 0) {
+    pollfd p{g.server.pidfd, POLLIN, 0};
+    ::poll(&p, 1, 5000);
+  }
+  close_fd(g.server.pidfd);
+  if (g.server.pid > 0) ::waitpid(g.server.pid, nullptr, 0);
+  g.server = ForkServer{};
 }
 
 }  // namespace detail
@@ -674,7 +743,7 @@ void Process::start() {
                           "serialize() member, or use the fork start method");
     }
   }
-  if (method == "spawn" && &__wrap_main == nullptr && !g.freeze_support_called) {
+  if (method == "spawn" && !detail::has_main_hook(g)) {
     throw RuntimeError(
         "the spawn start method needs gilfree's main hook: link the executable with "
         "gilfree::gilfree (which adds -Wl,--wrap=main) or call "
@@ -784,35 +853,15 @@ void Process::start() {
       ::close(lf[1]);
       throw OSError("pipe", errno);
     }
-    int pl_r = detail::dup_high(pl[0]);
-    int lf_r = detail::dup_high(lf[0]);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pl_r, detail::kSpawnPayloadFd);
-    posix_spawn_file_actions_adddup2(&fa, lf_r, detail::kSpawnLifelineFd);
-    posix_spawn_file_actions_addclosefrom_np(&fa, detail::kSpawnLifelineFd + 1);
-    std::vector<std::string> env_store;
-    for (char** e = environ; e && *e; ++e)
-      if (std::strncmp(*e, "GILFREE_MP_WORKER=", 18) != 0) env_store.emplace_back(*e);
-    env_store.emplace_back(std::string(detail::kWorkerEnv) + "=spawn");
-    std::vector<char*> envp;
-    for (auto& e : env_store) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::vector<std::string> args = detail::self_argv();
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    detail::flush_std_streams();
-    pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(pl_r);
-    ::close(lf_r);
-    if (rc != 0) {
-      ::close(pl[1]);
-      ::close(lf[1]);
-      throw OSError("posix_spawn", rc);
+    pid_t pid;
+    try {
+      pid = detail::spawn_self("spawn", pl[0], lf[0]);
+    } catch (...) {
+      for (int fd : {pl[0], pl[1], lf[0], lf[1]}) ::close(fd);
+      throw;
     }
+    ::close(pl[0]);
+    ::close(lf[0]);
     s.pid = pid;
     s.pidfd = detail::sys_pidfd_open(pid);
     try {

@@ -196,6 +196,11 @@ std::vector<std::string> get_all_start_methods();
 // at the top of main only in an executable linked without gilfree's main hook.
 void freeze_support(int argc, char** argv);
 
+namespace detail {
+// Stops this process's fork server; the next forkserver start makes a new one (tests).
+void stop_forkserver();
+}  // namespace detail
+
 }  // namespace gilfree::multiprocessing
 
 namespace gilfree {
