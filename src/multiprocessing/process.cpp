@@ -583,7 +583,13 @@ void exit_function() {
   for (auto& s : kids) poll_exit(*s, Deadline());
 }
 
-void atexit_hook() { exit_function(); }
+void stop_server_at_exit();
+// At exit: the children as Python does, then the fork server (it would exit on EOF
+// anyway; waiting for it means no process outlives the program).
+void atexit_hook() {
+  exit_function();
+  stop_server_at_exit();
+}
 
 std::string default_method(Globals& g) {
   if (g.default_method.empty()) g.default_method = "forkserver";
@@ -659,6 +665,10 @@ void stop_forkserver() {
   if (g.server.pid > 0) ::waitpid(g.server.pid, nullptr, 0);
   g.server = ForkServer{};
 }
+
+namespace {
+void stop_server_at_exit() { stop_forkserver(); }
+}  // namespace
 
 }  // namespace detail
 
