@@ -10,6 +10,7 @@ PACKAGES=(
   libtbb-dev libconcurrentqueue-dev libboost-dev libatomic-queue-dev  # benchmark peers
   libcpp-httplib-dev                            # the flag server of the seed programs
   gnuplot-nox                                   # BENCHMARKS.md plots
+  python3-numpy                                 # the vecmath extension (seed 000) compares with NumPy
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
