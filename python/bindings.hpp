@@ -19,63 +19,20 @@
 #include <utility>
 
 #include "gilfree/errors.hpp"
+#include "gilfree/python.hpp"
+#include "gilfree/threading.hpp"
 #include "gilfree/timeout.hpp"
 
 namespace gilfree::py_bind {
 
 namespace py = pybind11;
 
-// Holds the GIL for its lifetime, from any thread: Python threads that released it with
-// py::gil_scoped_release, and C++ threads Python never saw. Reentrant.
-class Gil {
- public:
-  Gil() noexcept : state_(PyGILState_Ensure()) {}
-  ~Gil() { PyGILState_Release(state_); }
-  Gil(const Gil&) = delete;
-  Gil& operator=(const Gil&) = delete;
-
- private:
-  PyGILState_STATE state_;
-};
-
-// An owned reference to a Python object that C++ code may move around without the GIL:
-// moving only transfers the pointer, so a queue can shuffle items while the GIL is
-// released. The refcount is touched only when a reference is made (under the GIL, from a
-// py::object) and when a non-empty PyRef dies, which takes the GIL itself (Gil above).
-// Queues only ever move their items, so a put or get never decrefs under a queue's lock.
-class PyRef {
- public:
-  PyRef() noexcept = default;
-  // Takes over `obj`'s reference. The caller holds the GIL.
-  explicit PyRef(py::object obj) noexcept : p_(obj.release().ptr()) {}
-  PyRef(PyRef&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
-  PyRef& operator=(PyRef&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::exchange(o.p_, nullptr);
-    }
-    return *this;
-  }
-  PyRef(const PyRef&) = delete;
-  PyRef& operator=(const PyRef&) = delete;
-  ~PyRef() { reset(); }
-
-  // Drops the reference (taking the GIL if there is one to drop).
-  void reset() noexcept {
-    if (PyObject* p = std::exchange(p_, nullptr)) {
-      Gil gil;
-      Py_DECREF(p);
-    }
-  }
-  // Gives the reference back to Python. The caller holds the GIL.
-  py::object take() && noexcept { return py::reinterpret_steal<py::object>(std::exchange(p_, nullptr)); }
-  // A new reference to the object. The caller holds the GIL.
-  py::object get() const { return py::reinterpret_borrow<py::object>(p_); }
-  PyObject* ptr() const noexcept { return p_; }
-
- private:
-  PyObject* p_ = nullptr;
-};
+// The GIL from any thread, and the owned reference that C++ code moves around without
+// the GIL (items of the queues, callables kept for later): the public types of
+// <gilfree/python.hpp>, so that an extension's C++ threads and this module exchange the
+// same items.
+using Gil = gilfree::python::Gil;
+using PyRef = gilfree::python::Object;
 
 // `fn(*args, **kwargs)` kept for a later call from any thread (Timer, sched, Barrier).
 struct PyCall {
@@ -216,6 +173,18 @@ void install_fast(py::handle cls, const char* name) {
   if (!descr) throw py::error_already_set();
   py::setattr(cls, name, py::reinterpret_steal<py::object>(descr));
 }
+
+// ---- the C API for extension authors (capi.cpp; read by include/gilfree/python.hpp) ------
+// Publishes the capsule gilfree._C_API.
+void export_capi(py::module_& m);
+// The gilfree::Condition inside a gilfree.Condition over a gilfree Lock or RLock, else
+// nullptr (threading.cpp). The caller holds the GIL.
+Condition* capi_condition(PyObject* obj);
+// The queue inside a gilfree.Queue/LifoQueue (kind kQueue, no Python hooks) or SimpleQueue
+// (kSimpleQueue) as the table's opaque pointer, else nullptr (queue.cpp). GIL held.
+void* capi_queue(PyObject* obj, int kind);
+// Sets the table's queue functions (queue.cpp).
+void fill_queue_capi(gilfree::python::capi::Table& table);
 
 void bind_threading(py::module_& m);
 void bind_queue(py::module_& m, py::module_& testing);

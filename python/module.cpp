@@ -101,4 +101,5 @@ PYBIND11_MODULE(gilfree, m) {
   bind_threading(m);
   bind_queue(m, testing);
   bind_sched(m);
+  export_capi(m);  // gilfree._C_API for <gilfree/python.hpp>
 }

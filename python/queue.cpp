@@ -551,4 +551,114 @@ void bind_queue(py::module_& m, py::module_& testing) {
   });
 }
 
+// ---- the C API's queue functions (capi.cpp, include/gilfree/python.hpp) ------------------
+//
+// The opaque pointer is the PyQueue (kQueue) or the SimpleQ (kSimpleQueue). The functions
+// run without the GIL: items move as PyRefs, and PyRef takes the GIL itself on the one
+// path that drops an item (an immediate shutdown).
+
+namespace {
+
+namespace capi = gilfree::python::capi;
+
+Timeout capi_timeout(std::int64_t ns) {
+  return ns < 0 ? Timeout() : Timeout(std::chrono::nanoseconds(ns));
+}
+
+// Runs f on the FIFO or LIFO queue of a PyQueue, or the SimpleQueue.
+template <class F>
+int capi_visit(void* q, int kind, F&& f) noexcept {
+  try {
+    if (kind == capi::kSimpleQueue) return f(*static_cast<SimpleQ*>(q));
+    auto* b = static_cast<PyQueue*>(q);
+    if (auto* fq = std::get_if<std::unique_ptr<FifoQ>>(&b->q)) return f(**fq);
+    if (auto* lq = std::get_if<std::unique_ptr<LifoQ>>(&b->q)) return f(**lq);
+    return capi::kUnsupported;
+  } catch (const ValueError&) {
+    return capi::kValueError;
+  } catch (...) {
+    return capi::kError;
+  }
+}
+
+int capi_put(void* q, int kind, PyObject* item, int block, std::int64_t timeout_ns) noexcept {
+  return capi_visit(q, kind, [&](auto& queue) -> int {
+    PyRef ref = PyRef::steal(item);  // no refcount change: no GIL needed
+    int status;
+    if constexpr (std::is_same_v<std::decay_t<decltype(queue)>, SimpleQ>) {
+      queue.put_nowait(std::move(ref));
+      status = capi::kOk;
+    } else if (queue.try_put(std::move(ref), block ? capi_timeout(timeout_ns) : Timeout::zero())) {
+      status = capi::kOk;
+    } else {
+      status = queue.is_shutdown() ? capi::kShutDown : capi::kEmptyOrFull;
+    }
+    if (status != capi::kOk) ref.release();  // the caller keeps its reference
+    return status;
+  });
+}
+
+int capi_get(void* q, int kind, PyObject** item, int block, std::int64_t timeout_ns) noexcept {
+  return capi_visit(q, kind, [&](auto& queue) -> int {
+    std::optional<PyRef> out = queue.try_get(block ? capi_timeout(timeout_ns) : Timeout::zero());
+    if (out) {
+      *item = out->release();
+      return capi::kOk;
+    }
+    if constexpr (!std::is_same_v<std::decay_t<decltype(queue)>, SimpleQ>)
+      if (queue.is_shutdown()) return capi::kShutDown;
+    return capi::kEmptyOrFull;
+  });
+}
+
+int capi_task_done(void* q, int kind) noexcept {
+  return capi_visit(q, kind, [&](auto& queue) -> int {
+    if constexpr (std::is_same_v<std::decay_t<decltype(queue)>, SimpleQ>) {
+      return capi::kUnsupported;
+    } else {
+      queue.task_done();
+      return capi::kOk;
+    }
+  });
+}
+
+std::int64_t capi_qsize(void* q, int kind) noexcept {
+  std::int64_t n = 0;
+  capi_visit(q, kind, [&](auto& queue) -> int {
+    n = static_cast<std::int64_t>(queue.qsize());
+    return capi::kOk;
+  });
+  return n;
+}
+
+int capi_shutdown(void* q, int kind, int immediate) noexcept {
+  return capi_visit(q, kind, [&](auto& queue) -> int {
+    if constexpr (std::is_same_v<std::decay_t<decltype(queue)>, SimpleQ>) {
+      return capi::kUnsupported;
+    } else {
+      queue.shutdown(immediate != 0);
+      return capi::kOk;
+    }
+  });
+}
+
+}  // namespace
+
+void* capi_queue(PyObject* obj, int kind) {
+  py::handle h(obj);
+  if (kind == capi::kSimpleQueue) return py::isinstance<SimpleQ>(h) ? &h.cast<SimpleQ&>() : nullptr;
+  if (!py::isinstance<PyQueue>(h)) return nullptr;
+  auto& b = h.cast<PyQueue&>();
+  if (b.hooks() || std::holds_alternative<std::unique_ptr<PrioQ>>(b.q)) return nullptr;
+  return &b;
+}
+
+void fill_queue_capi(capi::Table& table) {
+  table.put = &capi_put;
+  table.get = &capi_get;
+  table.task_done = &capi_task_done;
+  table.qsize = &capi_qsize;
+  table.shutdown = &capi_shutdown;
+}
+
 }  // namespace gilfree::py_bind

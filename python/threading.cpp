@@ -520,4 +520,12 @@ void bind_threading(py::module_& m) {
   py::module_::import("atexit").attr("register")(m.attr("_join_timers"));
 }
 
+// For the C API (capi.cpp): the library condition of a gilfree.Condition over a gilfree
+// lock; a foreign-lock condition is CPython's own and has none.
+Condition* capi_condition(PyObject* obj) {
+  py::handle h(obj);
+  if (!py::isinstance<PyCondition>(h)) return nullptr;
+  return h.cast<PyCondition&>().cond.get();
+}
+
 }  // namespace gilfree::py_bind
