@@ -14,6 +14,8 @@ namespace {
 
 namespace capi = gilfree::python::capi;
 
+PyObject* g_bounded_semaphore_type = nullptr;  // gilfree.BoundedSemaphore (leaked)
+
 template <class T>
 void* library_object(PyObject* obj) {
   py::handle h(obj);
@@ -30,8 +32,14 @@ void* unwrap(PyObject* obj, int kind) noexcept {
         return library_object<RLock>(obj);
       case capi::kSemaphore:
         return library_object<Semaphore>(obj);
-      case capi::kBoundedSemaphore:
-        return library_object<BoundedSemaphore>(obj);
+      case capi::kBoundedSemaphore: {
+        // Bound as a subclass of Semaphore over a private C++ class deriving from
+        // BoundedSemaphore: recognised by its Python type, reached through Semaphore.
+        int is = PyObject_IsInstance(obj, g_bounded_semaphore_type);
+        if (is < 0) PyErr_Clear();
+        if (is <= 0) return nullptr;
+        return static_cast<BoundedSemaphore*>(static_cast<Semaphore*>(library_object<Semaphore>(obj)));
+      }
       case capi::kEvent:
         return library_object<Event>(obj);
       case capi::kBarrier:
@@ -54,6 +62,7 @@ void* unwrap(PyObject* obj, int kind) noexcept {
 
 void export_capi(py::module_& m) {
   static capi::Table table{};  // lives as long as the process: extensions keep pointers
+  g_bounded_semaphore_type = py::object(m.attr("BoundedSemaphore")).release().ptr();
   table.version = capi::kVersion;
   table.size = sizeof(capi::Table);
   table.unwrap = &unwrap;

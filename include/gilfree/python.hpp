@@ -297,6 +297,16 @@ class Ref {
     return r;
   }
 
+  // As from(), but nullopt instead of TypeError. GIL held.
+  static std::optional<Ref> try_from(py::handle obj) {
+    void* p = capi::table().unwrap(obj.ptr(), Traits<T>::kind);
+    if (p == nullptr) return std::nullopt;
+    Ref r;
+    r.p_ = static_cast<T*>(p);
+    r.owner_ = detail::own(obj);
+    return r;
+  }
+
   T* get() const noexcept { return p_; }
   T& operator*() const noexcept { return *p_; }
   T* operator->() const noexcept { return p_; }

@@ -9,10 +9,16 @@
 //   axpy(a, x, y, out=None)      a*x + y (into y when out is None, as BLAS daxpy)
 //   sincos_sqrt(x, out=None)     sin(x)*cos(x) + sqrt(x) (a new array.array when out is None)
 //   sum(x)                       Σ x: the memory-bandwidth reference for dot
-//   sincos_sqrt_async(x, out)    the same map on the pool only; returns a Job at once
+//   sincos_sqrt_async(x, out, start=None, done=None)
+//                                the same map on the pool only; returns a Job at once. Its
+//                                workers wait for the gilfree.Event `start` and set `done`
+//                                (both used from C++ without the GIL, <gilfree/python.hpp>)
+//   objects.*, serve()           C++ threads on gilfree objects passed from Python (objects.cpp,
+//                                pipeline.cpp)
 //
 // Every function takes `threads=` (default: set_threads(), initially the core count).
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>  // std::optional arguments
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +32,10 @@
 
 #include "buffers.hpp"
 #include "gilfree/futures.hpp"
+#include "gilfree/python.hpp"
 #include "gilfree/threading.hpp"
 #include "kernels.hpp"
+#include "objects.hpp"
 
 namespace vecmath {
 
@@ -193,14 +201,19 @@ struct JobState {
   Plan p{};
   std::atomic<std::size_t> left{0};
   gilfree::Event done;
+  gilfree::python::Ref<gilfree::Event> start, user_done;  // gilfree.Events from Python, or empty
 
   // Runs on a pool worker, without the GIL.
   void run_chunk(std::size_t i) {
+    if (start) start->wait();
     sincos_sqrt(x.data() + p.begin(i), out.mutable_data() + p.begin(i), p.end(i) - p.begin(i));
     if (left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     x.release();  // take the GIL briefly: the arrays may now be freed
     out.release();
     done.set();
+    if (user_done) user_done->set();
+    start = {};  // drop the Python objects now (takes the GIL), not when the last Job goes
+    user_done = {};
     std::scoped_lock g(g_jobs_lock);
     if (--g_jobs_live == 0) g_jobs_idle.notify_all();
   }
@@ -217,9 +230,14 @@ struct Job {
   bool is_done() const { return s->done.is_set(); }
 };
 
-Job py_sincos_sqrt_async(py::handle x, py::handle out, const py::object& threads) {
+using EventRef = gilfree::python::Ref<gilfree::Event>;
+
+Job py_sincos_sqrt_async(py::handle x, py::handle out, std::optional<EventRef> start,
+                         std::optional<EventRef> done, const py::object& threads) {
   const int t = threads_arg(threads);
   auto s = std::make_shared<JobState>();
+  if (start) s->start = std::move(*start);
+  if (done) s->user_done = std::move(*done);
   s->x = Buffer(x, "x", false);
   s->out = Buffer(out, "out", true);
   check_same_length(s->x, "x", s->out, "out");
@@ -236,13 +254,15 @@ Job py_sincos_sqrt_async(py::handle x, py::handle out, const py::object& threads
   return Job{std::move(s)};
 }
 
-// Before the interpreter finalises: wait for running jobs, then stop the pool.
+// Before the interpreter finalises: wait for running jobs and dropped workers, then stop
+// the pool.
 void at_exit() {
   py::gil_scoped_release nogil;
   {
     std::scoped_lock g(g_jobs_lock);
     while (g_jobs_live > 0) g_jobs_idle.wait();
   }
+  join_orphans();
   std::unique_ptr<gilfree::ThreadPoolExecutor> p;
   {
     std::scoped_lock g(g_pool_mutex);
@@ -272,14 +292,19 @@ PYBIND11_MODULE(vecmath, m) {
       .def("wait", &Job::wait, "timeout"_a = py::none(),
            "Waits up to `timeout` seconds (None: forever); True once the job is done.")
       .def("done", &Job::is_done, "True once every chunk is written.");
-  m.def("sincos_sqrt_async", &py_sincos_sqrt_async, "x"_a, "out"_a, py::kw_only(), thr,
+  m.def("sincos_sqrt_async", &py_sincos_sqrt_async, "x"_a, "out"_a, py::kw_only(),
+        "start"_a = py::none(), "done"_a = py::none(), thr,
         "Starts out = sin(x)*cos(x) + sqrt(x) on the pool and returns a Job at once. The job "
-        "keeps x and out alive until it is done, whatever the caller drops.");
+        "keeps x and out alive until it is done, whatever the caller drops. Its workers wait "
+        "for the gilfree.Event `start` first, and set the gilfree.Event `done` last (after "
+        "releasing x and out).");
   m.def("set_threads", [](int n) {
     if (n <= 0) throw py::value_error("threads must be at least 1");
     g_threads = n;
   }, "n"_a, "How many threads a call uses by default.");
   m.def("get_threads", [] { return threads_arg(py::none()); });
   m.def("min_chunk", [] { return kMinChunk; }, "Arrays shorter than 2*min_chunk() run on the caller alone.");
+  bind_objects(m);
+  bind_pipeline(m);
   py::module_::import("atexit").attr("register")(py::cpp_function(&at_exit));
 }
