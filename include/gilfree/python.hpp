@@ -20,13 +20,21 @@
 //   // An Event made here and returned to Python.
 //   m.def("make_flag", [] { return gp::make<gilfree::Event>(); });
 //
-// Link the extension with gilfree::shared (find_package(gilfree)), never with the static
-// gilfree::gilfree. The `gilfree` module links the same libgilfree_shared.so, and the
-// dynamic loader maps a library once per process whatever the number of modules that need
-// it; so there is one copy of the library's process-wide state (the thread registry, the
-// future-state allocator and its parking lots, the log hook). A static copy inside the
-// extension would have its own, and futures or threads crossing between the two copies
-// would not see each other.
+// Building (rule 0). Link the extension with gilfree::shared (find_package(gilfree)),
+// never with the static gilfree::gilfree. The `gilfree` module links the same
+// libgilfree_shared.so, and the dynamic loader maps a library once per process whatever
+// the number of modules that need it; so there is one copy of the library's process-wide
+// state (the thread registry, the future-state allocator and its parking lots, the log
+// hook). A static copy inside the extension would have its own, and futures or threads
+// crossing between the two copies would not see each other. Build the extension with
+// default symbol visibility too:
+//   target_link_libraries(myext PRIVATE gilfree::shared)
+//   set_target_properties(myext PROPERTIES CXX_VISIBILITY_PRESET default
+//                                          VISIBILITY_INLINES_HIDDEN OFF)
+// pybind11_add_module makes modules hidden, which would give the extension private copies
+// of the library's header-inline variables (the thread_local behind Future::result's
+// same-executor guard, the adaptive spin state) instead of the shared library's ones
+// (pybind11's own namespace stays hidden either way).
 //
 // How the extension reaches the C++ object inside a Python object: through the C API that
 // the `gilfree` module publishes as the capsule `gilfree._C_API` (capi::Table below), not

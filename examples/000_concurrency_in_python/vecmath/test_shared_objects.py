@@ -188,6 +188,28 @@ class Queues(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "worker failed"):
             w.result()  # gilfree::Empty inside the C++ thread
 
+    def test_cpp_put_times_out_on_a_full_queue(self):
+        inq, outq = gilfree.SimpleQueue(), gilfree.Queue(maxsize=1)
+        outq.put("occupant")
+        inq.put("item")
+        w = O.echo(inq, outq, 1, 0.05)
+        self.assertTrue(w.join(LONG))
+        with self.assertRaisesRegex(ValueError, "worker failed"):
+            w.result()  # gilfree::Full inside the C++ thread
+        self.assertEqual(outq.get_nowait(), "occupant")
+
+    def test_shutdown_reaches_cpp_threads(self):
+        for side in ("in", "out"):
+            with self.subTest(side=side):
+                inq, outq = gilfree.Queue(), gilfree.Queue()
+                (inq if side == "in" else outq).shutdown()
+                if side == "out":
+                    inq.put("item")
+                w = O.echo(inq, outq, 1, LONG)  # ShutDown ends the wait at once
+                self.assertTrue(w.join(LONG))
+                with self.assertRaisesRegex(ValueError, "worker failed"):
+                    w.result()
+
     def test_refused_queues(self):
         class Hooked(gilfree.Queue):
             def _put(self, item):
