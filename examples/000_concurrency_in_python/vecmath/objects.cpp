@@ -116,14 +116,14 @@ std::unique_ptr<Worker> barrier_wait(gp::Ref<gilfree::Barrier> barrier, int n) {
 }
 
 // echo(inq, outq, n): a C++ thread takes n items from `inq` and puts each, unchanged, into
-// `outq`, calling inq.task_done() after each. Queue or SimpleQueue on either side. The
+// `outq` (each wait bounded by `timeout`), calling inq.task_done() after each. Queue or SimpleQueue on either side. The
 // items move as Objects: the thread never takes the GIL.
 template <class In, class Out>
 std::unique_ptr<Worker> echo_with(In in, Out out, long n, Timeout t) {
   return Worker::start([in, out, n, t]() -> Worker::Result {
     for (long i = 0; i < n; ++i) {
       gp::Object item = in.get(true, t);  // Empty after the timeout: the worker's error
-      out.put(std::move(item));
+      out.put(std::move(item), true, t);  // Full after the timeout
       if constexpr (std::is_same_v<In, gp::Queue>) in.task_done();
     }
     return true;
