@@ -8,26 +8,30 @@
 # once (it matches a DT_NEEDED entry against the SONAME already loaded), so the state
 # exists once per process. Exported as gilfree::shared; gilfree::gilfree stays static.
 #
-# Built from the same sources as the static library and with its link dependencies, so a
-# dependency another part adds to `gilfree` reaches this one too.
+# Built from the static library's own sources, include directories, definitions, options
+# and link dependencies (generator expressions, read at generation time), so whatever
+# another part adds to `gilfree` reaches this one too.
 if(GILFREE_SANITIZE)  # the sanitizer builds have no Python module and no extension
   return()
 endif()
-add_library(gilfree_shared SHARED ${GILFREE_SOURCES})
+add_library(gilfree_shared SHARED)
 add_library(gilfree::shared ALIAS gilfree_shared)
+target_sources(gilfree_shared PRIVATE $<TARGET_PROPERTY:gilfree,SOURCES>)
 set_target_properties(gilfree_shared PROPERTIES
   OUTPUT_NAME gilfree_shared
   EXPORT_NAME shared
   VERSION ${PROJECT_VERSION}
   SOVERSION ${PROJECT_VERSION_MAJOR})
-target_include_directories(gilfree_shared PUBLIC
-  $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
-  $<INSTALL_INTERFACE:include>)
+target_include_directories(gilfree_shared
+  PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include> $<INSTALL_INTERFACE:include>
+  PRIVATE $<TARGET_PROPERTY:gilfree,INCLUDE_DIRECTORIES>)
+target_compile_definitions(gilfree_shared PRIVATE $<TARGET_PROPERTY:gilfree,COMPILE_DEFINITIONS>)
+target_compile_options(gilfree_shared PRIVATE $<TARGET_PROPERTY:gilfree,COMPILE_OPTIONS>)
 target_link_libraries(gilfree_shared PUBLIC Threads::Threads
                       PRIVATE $<TARGET_PROPERTY:gilfree,LINK_LIBRARIES>)
 target_compile_features(gilfree_shared PUBLIC cxx_std_20)
-# Every symbol the library exports is defined once, here: undefined references are a
-# link error now, not an ImportError later.
+# Every symbol the library uses is defined here or in its dependencies: an undefined
+# reference is a link error now, not an ImportError later.
 target_link_options(gilfree_shared PRIVATE -Wl,--no-undefined)
 
 include(GNUInstallDirs)

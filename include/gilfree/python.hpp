@@ -249,6 +249,7 @@ template <>
 struct Traits<Condition> {
   static constexpr int kind = capi::kCondition;
   static constexpr char name[] = "Condition";
+  static constexpr char what[] = "Condition over a gilfree Lock or RLock";
 };
 template <>
 struct Traits<Semaphore> {
@@ -272,6 +273,15 @@ struct Traits<Barrier> {
 };
 
 namespace detail {
+
+// How error messages name what was expected: Traits<T>::what where given, else the name.
+template <class T>
+constexpr const char* what() {
+  if constexpr (requires { Traits<T>::what; })
+    return Traits<T>::what;
+  else
+    return Traits<T>::name;
+}
 
 // The Python object a handle keeps alive, shared by the handle's copies so that copying
 // needs no GIL; the last copy drops the reference (taking the GIL).
@@ -297,10 +307,11 @@ class Ref {
   // An empty handle.
   Ref() noexcept = default;
 
-  // The T inside `obj`, a gilfree.<Traits<T>::name>; TypeError otherwise. GIL held.
+  // The T inside `obj`, a gilfree.<Traits<T>::name>; TypeError otherwise (a Condition
+  // over a foreign lock too). GIL held.
   static Ref from(py::handle obj) {
     Ref r;
-    r.p_ = static_cast<T*>(detail::unwrap_or_throw(obj, Traits<T>::kind, Traits<T>::name));
+    r.p_ = static_cast<T*>(detail::unwrap_or_throw(obj, Traits<T>::kind, detail::what<T>()));
     r.owner_ = detail::own(obj);
     return r;
   }

@@ -258,6 +258,10 @@ void bind_objects(py::module_& m) {
   o.def("barrier_wait", &barrier_wait, "barrier"_a, "n"_a);
   o.def("echo", &echo, "inq"_a, "outq"_a, "n"_a, "timeout"_a);
   o.def("made_in_cpp", &made_in_cpp);
+  o.def(
+      "made_with_condition",
+      [](py::handle cond) { return gp::Ref<gilfree::Condition>::from(cond).object(); }, "cond"_a,
+      "Returns `cond` through Ref<Condition>::from (its TypeError for a foreign-lock condition).");
   o.def("countdown", &countdown, "n"_a);
 }
 

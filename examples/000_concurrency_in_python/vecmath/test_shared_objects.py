@@ -112,6 +112,8 @@ class Locks(unittest.TestCase):
             O.hold(gilfree.Lock(), threading.Event(), gilfree.Event(), LONG)
         with self.assertRaises(TypeError):  # CPython's condition over a foreign lock
             O.set_value(gilfree.Condition(threading.Lock()), O.Box(), 1)
+        with self.assertRaisesRegex(TypeError, "over a gilfree Lock or RLock"):
+            O.made_with_condition(gilfree.Condition(threading.Lock()))
 
 
 class Conditions(unittest.TestCase):
