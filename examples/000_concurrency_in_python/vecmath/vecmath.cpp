@@ -93,14 +93,20 @@ Plan plan(std::size_t n, int threads) {
 }
 
 // Runs fn(i) for every chunk i: chunks 1.. on the pool, chunk 0 on the calling thread,
-// then waits for all. Called with the GIL released.
+// then waits for all. Chunks the pool would not take (a submit that throws) run here too:
+// the submitted ones refer to `fn` on this stack, so this never returns before they end.
+// Called with the GIL released.
 template <class F>
 void run_chunks(const Plan& p, F&& fn) {
   if (p.parts == 1) return fn(0);
   std::vector<gilfree::Future<void>> futures;
   futures.reserve(p.parts - 1);
-  auto* ex = pool();
-  for (std::size_t i = 1; i < p.parts; ++i) futures.push_back(ex->submit([&fn, i] { fn(i); }));
+  try {
+    auto* ex = pool();
+    for (std::size_t i = 1; i < p.parts; ++i) futures.push_back(ex->submit([&fn, i] { fn(i); }));
+  } catch (...) {  // out of memory, a pool shut down: the caller does the rest
+  }
+  for (std::size_t i = 1 + futures.size(); i < p.parts; ++i) fn(i);
   fn(0);
   for (auto& f : futures) f.result();
 }
@@ -249,8 +255,13 @@ Job py_sincos_sqrt_async(py::handle x, py::handle out, std::optional<EventRef> s
     ++g_jobs_live;
   }
   py::gil_scoped_release nogil;
-  auto* ex = pool();
-  for (std::size_t i = 0; i < s->p.parts; ++i) ex->submit([s, i] { s->run_chunk(i); });
+  std::size_t i = 0;
+  try {
+    auto* ex = pool();
+    for (; i < s->p.parts; ++i) ex->submit([s, i] { s->run_chunk(i); });
+  } catch (...) {  // chunks the pool would not take run here, so the job still ends
+  }
+  for (; i < s->p.parts; ++i) s->run_chunk(i);
   return Job{std::move(s)};
 }
 
