@@ -58,6 +58,8 @@ void* unwrap(PyObject* obj, int kind) noexcept {
   }
 }
 
+PyGILState_STATE plain_ensure_gil() noexcept { return PyGILState_Ensure(); }
+
 }  // namespace
 
 void export_capi(py::module_& m) {
@@ -66,6 +68,7 @@ void export_capi(py::module_& m) {
   table.version = capi::kVersion;
   table.size = sizeof(capi::Table);
   table.unwrap = &unwrap;
+  table.ensure_gil = &plain_ensure_gil;
   fill_queue_capi(table);
   m.attr("_C_API") = py::capsule(&table, capi::kCapsuleName);
 }

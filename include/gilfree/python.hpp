@@ -78,6 +78,7 @@
 
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -94,14 +95,27 @@ namespace py = pybind11;
 
 // Holds the GIL for its lifetime, from any thread: a Python thread that released it with
 // py::gil_scoped_release, or a C++ thread Python never saw. Reentrant.
+namespace detail {
+// How Gil takes the GIL: the gilfree module's gate once known (capi::table() sets it from
+// the capsule; the module sets its own), PyGILState_Ensure until then. The gate lets a
+// thread that asks for the GIL while the interpreter finalises wait forever instead of
+// being ended by Python 3.11 with a forced unwind (which aborts the whole process when it
+// meets a noexcept C++ frame).
+inline std::atomic<PyGILState_STATE (*)() noexcept> ensure_gil{nullptr};
+}  // namespace detail
+
 class Gil {
  public:
-  Gil() noexcept : state_(PyGILState_Ensure()) {}
+  Gil() noexcept : state_(ensure()) {}
   ~Gil() { PyGILState_Release(state_); }
   Gil(const Gil&) = delete;
   Gil& operator=(const Gil&) = delete;
 
  private:
+  static PyGILState_STATE ensure() noexcept {
+    auto* gate = detail::ensure_gil.load(std::memory_order_acquire);
+    return gate ? gate() : PyGILState_Ensure();
+  }
   PyGILState_STATE state_;
 };
 
@@ -211,6 +225,12 @@ struct Table {
   // Python's shutdown(immediate) (3.13): kOk or kUnsupported. No GIL needed (an
   // immediate shutdown takes it to drop the items).
   int (*shutdown)(void* q, int kind, int immediate) noexcept;
+  // Marks queue `q` as used from C++ threads without the GIL (delta +1 when a handle is
+  // made, -1 when its last copy goes), so that the module does not show the queue's items
+  // to the cycle collector while they may move. The caller holds the GIL.
+  void (*lease)(void* q, int kind, int delta) noexcept;
+  // PyGILState_Ensure() through the module's exit gate (Gil above uses it).
+  PyGILState_STATE (*ensure_gil)() noexcept;
 };
 
 // The module's table: imports gilfree on first use (the caller holds the GIL then) and
@@ -226,6 +246,7 @@ inline const Table& table() {
       throw py::import_error("the gilfree module is older than <gilfree/python.hpp> (C API version " +
                              std::to_string(p->version) + ", need " + std::to_string(kVersion) + ")");
     t = p;
+    detail::ensure_gil.store(p->ensure_gil, std::memory_order_release);
   }
   return *t;
 }
@@ -354,7 +375,7 @@ class QueueBase {
  public:
   explicit operator bool() const noexcept { return q_ != nullptr; }
   // The Python object (a new reference), to hand to Python. GIL held.
-  py::object object() const { return owner_ ? owner_->get() : py::none(); }
+  py::object object() const { return owner_ ? owner_->obj.get() : py::none(); }
   // The approximate number of items.
   std::size_t qsize() const { return static_cast<std::size_t>(api_->qsize(q_, kind_)); }
   bool empty() const { return qsize() == 0; }
@@ -392,7 +413,7 @@ class QueueBase {
     kind_ = kind;
     api_ = &capi::table();
     q_ = unwrap_or_throw(obj, kind, what);
-    owner_ = own(obj);
+    owner_ = std::make_shared<const Lease>(obj, q_, kind_, api_);
   }
   static void check(int status, bool getting) {
     switch (status) {
@@ -412,7 +433,26 @@ class QueueBase {
     }
   }
 
-  Owner owner_;
+  // The Python queue, leased (capi::Table::lease) while any copy of the handle lives.
+  struct Lease {
+    Lease(py::handle o, void* queue, int k, const capi::Table* t)
+        : obj(py::reinterpret_borrow<py::object>(o)), q(queue), kind(k), api(t) {
+      api->lease(q, kind, +1);
+    }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Object obj;
+    void* q;
+    int kind;
+    const capi::Table* api;
+    ~Lease() {
+      Gil gil;
+      api->lease(q, kind, -1);
+      obj.reset();
+    }
+  };
+
+  std::shared_ptr<const Lease> owner_;
   void* q_ = nullptr;
   const capi::Table* api_ = nullptr;
   int kind_ = 0;

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "gilfree/python.hpp"
+
 namespace vecmath {
 
 namespace {
@@ -49,9 +51,8 @@ Buffer::Buffer(py::handle obj, const char* name, bool writable) {
 
 void Buffer::release() noexcept {
   if (!std::exchange(held_, false)) return;
-  PyGILState_STATE s = PyGILState_Ensure();
+  gilfree::python::Gil gil;  // through the gilfree module's exit gate
   PyBuffer_Release(&view_);
-  PyGILState_Release(s);
 }
 
 void check_same_length(const Buffer& a, const char* an, const Buffer& b, const char* bn) {
