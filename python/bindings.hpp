@@ -177,9 +177,9 @@ void install_fast(py::handle cls, const char* name) {
 // ---- the C API for extension authors (capi.cpp; read by include/gilfree/python.hpp) ------
 // Publishes the capsule gilfree._C_API.
 void export_capi(py::module_& m);
-// The gilfree::Condition inside a gilfree.Condition over a gilfree Lock or RLock, else
-// nullptr (threading.cpp). The caller holds the GIL.
-Condition* capi_condition(PyObject* obj);
+// The library object inside a gilfree threading object of `kind` (a
+// python::capi::Kind: Lock ... Barrier), else nullptr (threading.cpp). GIL held.
+void* capi_threading(PyObject* obj, int kind);
 // The queue inside a gilfree.Queue/LifoQueue (kind kQueue, no Python hooks) or SimpleQueue
 // (kSimpleQueue) as the table's opaque pointer, else nullptr (queue.cpp). GIL held.
 void* capi_queue(PyObject* obj, int kind);

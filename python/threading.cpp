@@ -520,12 +520,36 @@ void bind_threading(py::module_& m) {
   py::module_::import("atexit").attr("register")(m.attr("_join_timers"));
 }
 
-// For the C API (capi.cpp): the library condition of a gilfree.Condition over a gilfree
-// lock; a foreign-lock condition is CPython's own and has none.
-Condition* capi_condition(PyObject* obj) {
+// For the C API (capi.cpp): the library object inside a threading object of `kind`
+// (python::capi::Kind), or nullptr. Beside the bindings because it knows their classes. A
+// Condition over a foreign lock is CPython's own and has no library condition.
+void* capi_threading(PyObject* obj, int kind) {
+  namespace capi = gilfree::python::capi;
   py::handle h(obj);
-  if (!py::isinstance<PyCondition>(h)) return nullptr;
-  return h.cast<PyCondition&>().cond.get();
+  auto get = [&](auto* type) -> void* {
+    using T = std::remove_pointer_t<decltype(type)>;
+    return py::isinstance<T>(h) ? static_cast<void*>(&h.cast<T&>()) : nullptr;
+  };
+  switch (kind) {
+    case capi::kLock:
+      return get((Lock*)nullptr);
+    case capi::kRLock:
+      return get((RLock*)nullptr);
+    case capi::kSemaphore:
+      return py::isinstance<Semaphore>(h) ? static_cast<void*>(&h.cast<Semaphore&>()) : nullptr;
+    case capi::kBoundedSemaphore:
+      return py::isinstance<PyBoundedSemaphore>(h)
+                 ? static_cast<void*>(static_cast<BoundedSemaphore*>(&h.cast<PyBoundedSemaphore&>()))
+                 : nullptr;
+    case capi::kEvent:
+      return get((Event*)nullptr);
+    case capi::kBarrier:
+      return get((Barrier*)nullptr);
+    case capi::kCondition:
+      return py::isinstance<PyCondition>(h) ? static_cast<void*>(h.cast<PyCondition&>().cond.get()) : nullptr;
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace gilfree::py_bind

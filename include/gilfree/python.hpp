@@ -67,7 +67,10 @@
 //  5. Objects are kept alive by their handles: a Python caller may drop every reference
 //     to a gilfree object while your threads still use it. Before the interpreter
 //     finalises, stop and join threads that hold handles or Objects (an atexit hook is the
-//     usual place): after finalisation nothing may take the GIL.
+//     usual place): after finalisation nothing may take the GIL. Import gilfree before
+//     registering that hook, so that it runs before gilfree's own (atexit is last in,
+//     first out), which closes the gate Gil goes through: from then on a thread other
+//     than the main one that asks for the GIL waits forever.
 //  6. The condition of a gilfree.Condition is a gilfree::Condition over the gilfree Lock or
 //     RLock it was made with: acquire() / release() it (or std::unique_lock, it is
 //     Lockable) around wait() and notify() exactly as Python code does `with cond:`. A

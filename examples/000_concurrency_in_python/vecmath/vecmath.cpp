@@ -317,5 +317,8 @@ PYBIND11_MODULE(vecmath, m) {
   m.def("min_chunk", [] { return kMinChunk; }, "Arrays shorter than 2*min_chunk() run on the caller alone.");
   bind_objects(m);
   bind_pipeline(m);
+  // gilfree first: its own atexit hook (which closes its GIL gate) then runs after ours,
+  // so our finishing jobs and workers can still take the GIL (python.hpp, rule 5).
+  py::module_::import("gilfree");
   py::module_::import("atexit").attr("register")(py::cpp_function(&at_exit));
 }
