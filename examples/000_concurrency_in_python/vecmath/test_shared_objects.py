@@ -220,6 +220,22 @@ class Queues(unittest.TestCase):
             with self.subTest(bad=type(bad).__name__), self.assertRaises(TypeError):
                 O.echo(bad, gilfree.Queue(), 1, LONG)
 
+    def test_collector_runs_while_cpp_moves_items(self):
+        # Items are containers (tracked by the cycle collector) moving through C++ without
+        # the GIL while Python runs full collections: the module must not show the
+        # collector a queue whose items a C++ thread may be moving (the handle's lease).
+        inq, outq = gilfree.Queue(), gilfree.SimpleQueue()
+        n = 3000
+        w = O.echo(inq, outq, n, LONG)
+        for i in range(n):
+            inq.put([i])
+            if i % 100 == 0:
+                gc.collect()
+        got = [outq.get(timeout=LONG) for _ in range(n)]
+        gc.collect()
+        self.assertEqual(sorted(x[0] for x in got), list(range(n)))
+        finish(self, w)
+
     def test_items_are_released(self):
         class Item:
             pass
