@@ -374,7 +374,7 @@ void State::cmd_mode(Connection& c, const Message& m) {
 
 void State::channel_mode(Connection& c, Channel& ch, const Message& m) {
   if (m.params.size() < 2) {
-    reply(c, rpl::CHANNELMODEIS, {ch.name, ch.modes()});
+    reply(c, rpl::CHANNELMODEIS, {ch.name, ch.modes()}, false);
     reply(c, "329", {ch.name, std::to_string(ch.created)});
     return;
   }
@@ -462,7 +462,7 @@ void State::channel_mode(Connection& c, Channel& ch, const Message& m) {
   if (applied.empty()) return;
   Params params = {ch.name, applied};
   params.insert(params.end(), applied_args.begin(), applied_args.end());
-  to_channel(ch, format(c.prefix(), "MODE", params), nullptr);
+  to_channel(ch, format(c.prefix(), "MODE", params, false), nullptr);
 }
 
 void State::user_mode(Connection& c, const Message& m) {
@@ -471,7 +471,7 @@ void State::user_mode(Connection& c, const Message& m) {
     if (!find_nick(nick)) return reply(c, rpl::ERR_NOSUCHNICK, {nick, "No such nick/channel"});
     return reply(c, rpl::ERR_USERSDONTMATCH, {"Cannot change mode for other users"});
   }
-  if (m.params.size() < 2) return reply(c, rpl::UMODEIS, {c.invisible ? "+i" : "+"});
+  if (m.params.size() < 2) return reply(c, rpl::UMODEIS, {c.invisible ? "+i" : "+"}, false);
   bool adding = true;
   std::string applied;
   bool unknown = false;
@@ -490,7 +490,7 @@ void State::user_mode(Connection& c, const Message& m) {
     }
   }
   if (unknown) reply(c, rpl::ERR_UMODEUNKNOWNFLAG, {"Unknown MODE flag"});
-  if (!applied.empty()) c.send(format(c.nick, "MODE", {c.nick, applied}));
+  if (!applied.empty()) c.send(format(c.nick, "MODE", {c.nick, applied}, false));
 }
 
 void State::cmd_kick(Connection& c, const Message& m) {

@@ -10,7 +10,15 @@ namespace irc {
 Connection::Connection(int fd_, std::string host_, std::uint64_t id_, std::size_t sendq_lines)
     : fd(fd_), host(std::move(host_)), id(id_), sendq(static_cast<long>(sendq_lines)) {}
 
-Connection::~Connection() { ::close(fd); }
+Connection::~Connection() {
+  if (abandon.load()) {
+    // What the peer did not read is dropped: close with a reset, not a graceful close
+    // that would keep the kernel trickling megabytes to a peer that does not read.
+    linger reset{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+  }
+  ::close(fd);
+}
 
 void Connection::send(std::string line) {
   if (sendq.try_put(std::move(line))) return;
@@ -26,6 +34,7 @@ void Connection::kill(const std::string& reason, int how) {
   }
   // SHUT_RDWR: the reader's recv() returns 0 and a writer stuck in send() fails.
   // The fd stays open (the reaper closes it), so it cannot be reused under our feet.
+  if (how == SHUT_RDWR) abandon = true;
   if (how >= 0) ::shutdown(fd, how);
 }
 

@@ -51,6 +51,9 @@ class Connection {
   const std::uint64_t id;
   gilfree::Queue<std::string> sendq;
   std::unique_ptr<gilfree::Thread> reader, writer;  // set by Server before start
+  // Set when queued output is to be dropped (the peer does not read): the writer stops
+  // at its next send timeout instead of draining.
+  std::atomic<bool> abandon{false};
 
   // Guarded by State's lock (only the state touches these).
   std::string nick, user, realname, away, password;

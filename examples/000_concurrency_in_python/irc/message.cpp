@@ -45,7 +45,7 @@ std::optional<Message> parse(std::string_view line) {
 }
 
 std::string format(std::string_view prefix, std::string_view command,
-                   const std::vector<std::string>& params) {
+                   const std::vector<std::string>& params, bool text_last) {
   std::string out;
   out.reserve(64);
   if (!prefix.empty()) {
@@ -58,7 +58,8 @@ std::string format(std::string_view prefix, std::string_view command,
     const std::string& p = params[i];
     out += ' ';
     if (i + 1 == params.size() &&
-        (p.empty() || p.front() == ':' || p.find(' ') != std::string::npos))
+        (p.empty() || p.front() == ':' || p.find(' ') != std::string::npos ||
+         (text_last && params.size() >= 2)))
       out += ':';
     out += p;
   }

@@ -36,10 +36,12 @@ struct Message {
 // spaces only, or a prefix alone). NUL bytes end the line, as in C servers.
 std::optional<Message> parse(std::string_view line);
 
-// Formats ":prefix command p1 p2 :last\r\n". The last parameter gets a ':' when it is
-// empty, holds a space or starts with ':'. The result is cut to kMaxLine bytes, CRLF kept.
+// Formats ":prefix command p1 p2 :last\r\n". The last parameter is marked trailing (':')
+// when it must be (empty, holds a space, starts with ':') and, with `text_last`, whenever
+// there are two or more (as servers write free text: PRIVMSG, numerics); MODE changes pass
+// false. CR, LF and NUL are dropped; the result is cut to kMaxLine bytes, CRLF kept.
 std::string format(std::string_view prefix, std::string_view command,
-                   const std::vector<std::string>& params);
+                   const std::vector<std::string>& params, bool text_last = true);
 
 // Splits a byte stream into lines ending in CRLF or LF, each at most kMaxLine-2 bytes.
 class LineFramer {

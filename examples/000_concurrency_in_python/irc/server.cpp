@@ -24,11 +24,18 @@ namespace {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-// Writes all of `data`; false when the peer is gone or the socket was shut down.
-bool send_all(int fd, const std::string& data) {
+// Writes all of `data`; false when the peer is gone or `give_up()` says to stop. A send()
+// blocked on a full socket is not woken by shutdown() on Linux, so sockets carry a send
+// timeout (SO_SNDTIMEO) and a blocked writer looks at give_up() at that pace.
+template <class GiveUp>
+bool send_all(int fd, const std::string& data, GiveUp give_up) {
   for (std::size_t sent = 0; sent < data.size();) {
     ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (give_up()) return false;
+      continue;
+    }
     if (n <= 0) return false;
     sent += static_cast<std::size_t>(n);
   }
@@ -136,12 +143,14 @@ void Server::accept_loop() {
       return;
     }
     if (live_.load() >= options_.max_clients) {
-      send_all(fd, format("", "ERROR", {"Closing Link: too many connections"}));
+      send_all(fd, format("", "ERROR", {"Closing Link: too many connections"}), [] { return true; });
       ::close(fd);
       continue;
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    timeval send_tick{0, 200'000};  // see send_all
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_tick, sizeof send_tick);
     std::uint64_t id = ++accepted_;
     auto conn = std::make_shared<Connection>(fd, peer_host(addr), id, options_.sendq_lines);
     std::string name = "irc-" + std::to_string(id);
@@ -221,6 +230,7 @@ void Server::reader_loop(const std::shared_ptr<Connection>& conn) {
     c.sendq.shutdown();  // the writer sends what is queued, then ends
     c.writer->join(std::chrono::seconds(2));
     if (c.writer->is_alive()) {  // stuck in send() to a peer that does not read
+      c.abandon = true;
       ::shutdown(c.fd, SHUT_RDWR);
       c.writer->join();
     }
@@ -242,7 +252,7 @@ void Server::writer_loop(Connection& c) {
       if (!more) break;
       batch += *more;
     }
-    if (!send_all(c.fd, batch)) {
+    if (!send_all(c.fd, batch, [&] { return c.abandon.load(); })) {
       c.kill("Write error", SHUT_RDWR);
       return;
     }

@@ -66,9 +66,9 @@ StateCounts State::counts() {
   return n;
 }
 
-void State::reply(Connection& c, const char* code, Params params) {
+void State::reply(Connection& c, const char* code, Params params, bool text_last) {
   params.insert(params.begin(), c.target());
-  c.send(format(config_.name, code, params));
+  c.send(format(config_.name, code, params, text_last));
 }
 
 void State::need_more_params(Connection& c, const std::string& command) {

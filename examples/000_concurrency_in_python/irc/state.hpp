@@ -85,7 +85,7 @@ class State {
   static const std::unordered_map<std::string, Handler>& handlers();
 
   // Sends a numeric to `c`: ":server CODE <nick or *> params...".
-  void reply(Connection& c, const char* code, Params params);
+  void reply(Connection& c, const char* code, Params params, bool text_last = true);
   void need_more_params(Connection& c, const std::string& command);
   // Sends `line` to every member of `ch` but `except`.
   void to_channel(const Channel& ch, const std::string& line, const Connection* except);
