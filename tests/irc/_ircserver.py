@@ -1,0 +1,65 @@
+"""Shared by the IRC tests: start our irc_server (or ngircd) on a free loopback port and
+make sure it is gone afterwards. Runs under /usr/bin/python3 (Debian's python3-irc)."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+
+class OurServer:
+    """irc_server --port 0 as a child process; `port` once it listens."""
+
+    def __init__(self, binary, *args, timeout=20):
+        self.proc = subprocess.Popen([binary, "--port", "0", "--quiet", *args],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.log = []
+        deadline = time.monotonic() + timeout
+        self.port = None
+        while self.port is None:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.kill()
+                raise RuntimeError("irc_server did not start: %r" % self.log)
+            line = self.proc.stderr.readline()
+            self.log.append(line)
+            m = re.search(r"listening on [^ ]*:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+
+    def stop(self, timeout=20):
+        """SIGTERM, then wait: the exit status (must be 0 for a clean shutdown)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError("irc_server ignored SIGTERM for %ss" % timeout)
+        self.log.extend(self.proc.stderr.read().splitlines(True))
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def watchdog(seconds):
+    """Fails the whole test (exit 1, after the finally blocks) when it runs too long."""
+    def expired(signum, frame):
+        raise TimeoutError("test exceeded %s s" % seconds)
+    signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
