@@ -63,3 +63,56 @@ def watchdog(seconds):
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
+
+
+def free_port():
+    """A loopback port nobody listens on now (the usual small race is accepted)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=15):
+    import socket
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited with %s" % proc.returncode)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on %d after %ss" % (port, timeout))
+
+
+class LineReader:
+    """Collects a child's stdout lines on a thread; wait_for(regex) with a deadline."""
+
+    def __init__(self, stream):
+        import threading
+        self.lines = []
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream):
+        for line in stream:
+            with self.cond:
+                self.lines.append(line.rstrip("\n"))
+                self.cond.notify_all()
+
+    def wait_for(self, pattern, timeout=15):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for line in self.lines:
+                    if rx.search(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no output line matches /%s/; got:\n%s"
+                                         % (pattern, "\n".join(self.lines[-40:])))
+                self.cond.wait(left)
