@@ -12,7 +12,9 @@ class OurServer:
     """irc_server --port 0 as a child process; `port` once it listens."""
 
     def __init__(self, binary, *args, timeout=20):
-        self.proc = subprocess.Popen([binary, "--port", "0", "--quiet", *args],
+        quiet = [] if os.environ.get("IRC_TEST_TRACE") else ["--quiet"]
+        trace = ["--trace"] if os.environ.get("IRC_TEST_TRACE") else []
+        self.proc = subprocess.Popen([binary, "--port", "0", *quiet, *trace, *args],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         self.log = []
@@ -38,6 +40,8 @@ class OurServer:
             self.kill()
             raise RuntimeError("irc_server ignored SIGTERM for %ss" % timeout)
         self.log.extend(self.proc.stderr.read().splitlines(True))
+        if os.environ.get("IRC_TEST_TRACE"):
+            sys.stderr.write("".join(self.log))
         return rc
 
     def kill(self):

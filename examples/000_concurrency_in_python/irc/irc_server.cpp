@@ -3,7 +3,7 @@
 //
 //   irc_server [--host 127.0.0.1] [--port 6667] [--name irc.gilfree.test] [--motd FILE]
 //              [--password PW] [--ping-interval S] [--ping-timeout S] [--sendq LINES]
-//              [--max-clients N] [--quiet]
+//              [--max-clients N] [--quiet] [--trace]
 //
 // Prints "listening on HOST:PORT" to stderr once it accepts (with --port 0 the OS picks the
 // port). SIGINT or SIGTERM: every client gets an ERROR line, every thread is joined, and
@@ -32,6 +32,7 @@ const char* kUsage =
     "  --sendq LINES        lines queued for a client before it is dropped (default 2048)\n"
     "  --max-clients N      refuse connections beyond N (default 4096)\n"
     "  --quiet              do not log each connection\n"
+    "  --trace              log every line received\n"
     "  --help               this text\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -93,6 +94,8 @@ int main(int argc, char** argv) {
       options.sendq_lines = static_cast<std::size_t>(count_arg(value(), 1, 1 << 20));
     } else if (arg == "--max-clients") {
       options.max_clients = static_cast<std::size_t>(count_arg(value(), 1, 1 << 20));
+    } else if (arg == "--trace") {
+      options.trace = true;
     } else if (arg == "--quiet") {
       options.verbose = false;
     } else {

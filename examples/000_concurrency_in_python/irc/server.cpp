@@ -218,6 +218,7 @@ void Server::reader_loop(const std::shared_ptr<Connection>& conn) {
     pinged = false;
     framer.feed(std::string_view(buf, static_cast<std::size_t>(n)));
     while (auto line = framer.next()) {
+      if (options_.trace) log(std::to_string(c.id) + " <- " + *line);
       if (auto msg = parse(*line)) state_.handle(c, *msg);
       if (c.killed()) break;
     }

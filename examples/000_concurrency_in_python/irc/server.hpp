@@ -47,6 +47,8 @@ struct ServerOptions {
   std::size_t max_clients = 4096;
   // Log every connection and disconnection to stderr.
   bool verbose = true;
+  // Log every line received, too (debugging a client).
+  bool trace = false;
 };
 
 class Server {
