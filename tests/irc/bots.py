@@ -44,8 +44,8 @@ def main(binary):
                                          username="b%d" % i, ircname="Bot %d" % i)
             c.bot = i
             bots.append(c)
-        pump(lambda: all(seen(i, "welcome") for i in range(BOTS)), "every welcome")
-        check(all(seen(i, "motd") or seen(i, "nomotd") for i in range(BOTS)), "MOTD or 422")
+        pump(lambda: all(seen(i, "welcome") and (seen(i, "endofmotd") or seen(i, "nomotd"))
+                         for i in range(BOTS)), "every welcome, then the MOTD or 422")
 
         # Joins: bot0 first (so it is the channel operator), then the others.
         bots[0].join("#Lobby")
@@ -53,8 +53,11 @@ def main(binary):
         for c in bots[1:]:
             c.join("#lobby")  # another case: the same channel
         pump(lambda: len(seen(0, "join")) == BOTS, "every JOIN seen by bot0")
-        names = " ".join(" ".join(e.arguments[2:]) for e in seen(BOTS - 1, "namreply"))
-        check("@bot0" in names and all("bot%d" % i in names for i in range(BOTS)), names)
+        pump(lambda: all(seen(i, "endofnames") for i in range(BOTS)), "every join done")
+        bots[0].names(["#LOBBY"])
+        pump(lambda: len(seen(0, "endofnames")) == 2, "bot0's second NAMES")
+        names = " ".join(" ".join(e.arguments[2:]) for e in seen(0, "namreply")[1:])
+        check(sorted(names.split()) == ["@bot0"] + ["bot%d" % i for i in range(1, BOTS)], names)
 
         # Traffic: each bot says MESSAGES lines in the channel and as many to the next bot.
         for n in range(MESSAGES):
