@@ -10,6 +10,7 @@ PACKAGES=(
   libtbb-dev libconcurrentqueue-dev libboost-dev libatomic-queue-dev  # benchmark peers
   libcpp-httplib-dev                            # the flag server of the seed programs
   gnuplot-nox                                   # BENCHMARKS.md plots
+  python3-irc ngircd irssi tmux                 # the IRC example's tests against real IRC software
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

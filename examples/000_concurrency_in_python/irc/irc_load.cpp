@@ -59,6 +59,7 @@ struct Shared {
   Options o;
   gilfree::Barrier joined;   // everyone registered and in its channel
   std::atomic<long> deliveries{0}, errors{0};
+  std::atomic<bool> failed{false};  // one client failed: the rest stop instead of timing out
   clock_type::time_point deadline;
   explicit Shared(const Options& opt)
       : o(opt), joined(static_cast<std::size_t>(opt.clients) + 1) {}
@@ -73,7 +74,7 @@ class LoadClient {
       body();
     } catch (const std::exception& e) {
       ++s_.errors;
-      std::cerr << "client " << i_ << ": " << e.what() << "\n";
+      if (!s_.failed.exchange(true)) std::cerr << "client " << i_ << ": " << e.what() << "\n";
       s_.joined.abort();
     }
     if (fd_ >= 0) ::close(fd_);
@@ -96,6 +97,7 @@ class LoadClient {
     char buf[16384];
     while (!done()) {
       if (clock_type::now() > s_.deadline) fail("timed out");
+      if (s_.failed.load()) fail("another client failed");
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, 200) <= 0) continue;
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
