@@ -54,6 +54,9 @@ class Connection {
   // Set when queued output is to be dropped (the peer does not read): the writer stops
   // at its next send timeout instead of draining.
   std::atomic<bool> abandon{false};
+  // Set by the acceptor once reader->start() has returned: a connection can end (and reach
+  // the reaper) before that, and a Thread must not be destroyed while start() runs.
+  gilfree::Event launched;
 
   // Guarded by State's lock (only the state touches these).
   std::string nick, user, realname, away, password;

@@ -163,11 +163,13 @@ void Server::accept_loop() {
     if (options_.verbose) log("connection " + std::to_string(id) + " from " + conn->host);
     try {
       conn->reader->start();
+      conn->launched.set();
     } catch (const std::exception& e) {  // no thread for it: refuse the connection
       log(std::string("cannot start a thread: ") + e.what());
       state_.remove(*conn, "Server busy");
       conn->reader.reset();
       conn->writer.reset();
+      conn->launched.set();
       release(conn);
     }
   }
@@ -270,6 +272,7 @@ void Server::reap_loop() {
     } catch (const gilfree::ShutDown&) {
       return;
     }
+    conn->launched.wait();  // the acceptor is out of reader->start()
     if (conn->reader && conn->reader->ident()) conn->reader->join();  // it has put itself here
     conn->reader.reset();
     conn->writer.reset();

@@ -81,13 +81,8 @@ void State::to_channel(const Channel& ch, const std::string& line, const Connect
 }
 
 void State::to_peers(Connection& c, const std::string& line, bool include_self) {
-  std::unordered_set<Connection*> seen;
-  if (include_self) {
-    seen.insert(&c);
-    c.send(line);
-  } else {
-    seen.insert(&c);
-  }
+  std::unordered_set<Connection*> seen = {&c};
+  if (include_self) c.send(line);
   for (const auto& name : c.channels) {
     auto it = channels_.find(name);
     if (it == channels_.end()) continue;
