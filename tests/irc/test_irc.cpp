@@ -476,6 +476,12 @@ TEST_F(IrcServer, WhoisAwayIsonLusersNickChange) {
   b.expect("^:ben!ben@127.0.0.1 NICK :?benny$");
   a.send("PRIVMSG ben :old name");
   a.expect(" 401 ann ben ");
+  a.send("WHOWAS BEN");  // RFC 1459 §4.5.3: who a nick was
+  a.expect(" 314 ann ben ben 127.0.0.1 \\* :Test ben$");
+  a.expect(" 369 ann BEN ");
+  a.send("WHOWAS never");
+  a.expect(" 406 ann never ");
+  a.expect(" 369 ann never ");
   a.send("PING :tok");
   a.expect("^:irc.gilfree.test PONG irc.gilfree.test :?tok$");
   a.send("PING");

@@ -53,6 +53,7 @@ const std::unordered_map<std::string, State::Handler>& State::handlers() {
       {"INVITE", &State::cmd_invite},   {"AWAY", &State::cmd_away},
       {"MOTD", &State::cmd_motd},       {"LUSERS", &State::cmd_lusers},
       {"ISON", &State::cmd_ison},       {"USERHOST", &State::cmd_userhost},
+      {"WHOWAS", &State::cmd_whowas},
   };
   return table;
 }
@@ -75,7 +76,10 @@ void State::cmd_nick(Connection& c, const Message& m) {
   if (it != nicks_.end() && it->second != &c)
     return reply(c, rpl::ERR_NICKNAMEINUSE, {nick, "Nickname is already in use"});
   if (nick == c.nick) return;
-  if (c.registered) to_peers(c, format(c.prefix(), "NICK", {nick}), true);
+  if (c.registered) {
+    to_peers(c, format(c.prefix(), "NICK", {nick}), true);
+    remember(c);
+  }
   if (!c.nick.empty()) nicks_.erase(casefold(c.nick));
   nicks_[folded] = &c;
   c.nick = nick;
@@ -360,6 +364,24 @@ void State::cmd_whois(Connection& c, const Message& m) {
                               "seconds idle, signon time"});
   }
   reply(c, rpl::ENDOFWHOIS, {list, "End of /WHOIS list"});
+}
+
+void State::cmd_whowas(Connection& c, const Message& m) {
+  if (m.params.empty() || m.params[0].empty())
+    return reply(c, rpl::ERR_NONICKNAMEGIVEN, {"No nickname given"});
+  long count = m.params.size() > 1 ? std::atol(m.params[1].c_str()) : 0;
+  for (const auto& nick : split_commas(m.params[0])) {
+    std::string folded = casefold(nick);
+    long shown = 0;
+    for (const Was& was : whowas_) {
+      if (casefold(was.nick) != folded) continue;
+      reply(c, rpl::WHOWASUSER, {was.nick, was.user, was.host, "*", was.realname});
+      reply(c, rpl::WHOISSERVER, {was.nick, config_.name, "gilfree IRC server"});
+      if (++shown == count && count > 0) break;
+    }
+    if (shown == 0) reply(c, rpl::ERR_WASNOSUCHNICK, {nick, "There was no such nickname"});
+  }
+  reply(c, rpl::ENDOFWHOWAS, {m.params[0], "End of WHOWAS"});
 }
 
 void State::cmd_mode(Connection& c, const Message& m) {

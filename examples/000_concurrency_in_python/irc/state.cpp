@@ -115,7 +115,10 @@ bool State::remove(Connection& c, const std::string& reason) {
   std::scoped_lock g(lock_);
   auto it = connections_.find(&c);
   if (it == connections_.end()) return false;
-  if (c.registered) to_peers(c, format(c.prefix(), "QUIT", {reason}), false);
+  if (c.registered) {
+    to_peers(c, format(c.prefix(), "QUIT", {reason}), false);
+    remember(c);
+  }
   for (const auto& name : c.channels) {
     auto ch = channels_.find(name);
     if (ch == channels_.end()) continue;
@@ -129,6 +132,11 @@ bool State::remove(Connection& c, const std::string& reason) {
   }
   connections_.erase(it);  // the caller still holds its own reference
   return true;
+}
+
+void State::remember(const Connection& c) {
+  whowas_.push_front({c.nick, c.user, c.host, c.realname});
+  if (whowas_.size() > kWhowas) whowas_.pop_back();
 }
 
 void State::handle(Connection& c, const Message& msg) {

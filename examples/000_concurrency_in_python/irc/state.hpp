@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <ctime>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -126,6 +127,9 @@ class State {
   void cmd_lusers(Connection&, const Message&);
   void cmd_ison(Connection&, const Message&);
   void cmd_userhost(Connection&, const Message&);
+  void cmd_whowas(Connection&, const Message&);
+  // Remembers who `c` was (for WHOWAS) before it quits or changes nick.
+  void remember(const Connection& c);
 
   const Config config_;
   const std::string created_;  // when the server started, for 003
@@ -133,6 +137,11 @@ class State {
   std::unordered_map<Connection*, std::shared_ptr<Connection>> connections_;
   std::unordered_map<std::string, Connection*> nicks_;  // casefolded nick -> its holder
   std::map<std::string, Channel> channels_;             // casefolded name -> channel
+  struct Was {
+    std::string nick, user, host, realname;
+  };
+  std::deque<Was> whowas_;  // newest first, at most kWhowas entries
+  static constexpr std::size_t kWhowas = 256;
 };
 
 }  // namespace irc
