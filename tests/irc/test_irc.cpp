@@ -507,7 +507,7 @@ TEST_F(IrcServer, SilentClientIsPingedThenTimedOut) {
   o.ping_interval = 200ms;
   o.ping_timeout = 300ms;
   start(o);
-  Peer answers(port()), silent(port());
+  Peer answers(port()), silent(port()), mute(port());  // mute never even registers
   answers.login("alive");
   silent.login("silent");
   silent.send("JOIN #p");
@@ -531,6 +531,7 @@ TEST_F(IrcServer, SilentClientIsPingedThenTimedOut) {
   EXPECT_GE(pongs, 3);
   EXPECT_TRUE(silent_quit);
   EXPECT_TRUE(silent.closed_within(5s));
+  EXPECT_TRUE(mute.closed_within(5s));
   answers.send("PING :still");
   answers.expect("PONG .*still");
 }
@@ -655,6 +656,36 @@ TEST_F(IrcServer, ThousandConnectsAndDisconnectsLeaveNothingBehind) {
   after.login("after");  // and the server still serves
   after.send("LUSERS");
   after.expect(" 251 after :There are 1 users ");
+}
+
+TEST_F(IrcServer, ListensOnIpv6Loopback) {
+  irc::ServerOptions o;
+  o.host = "::1";
+  start(o);
+  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  addr.sin6_port = htons(static_cast<uint16_t>(port()));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  std::string hello = "NICK six\r\nUSER s 0 * :s\r\n";
+  ASSERT_EQ(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL), static_cast<ssize_t>(hello.size()));
+  std::string got;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (got.find(" 001 ") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[1024];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // "::1" cannot begin a parameter (':' would start the trailing one): shown as "0::1".
+  EXPECT_NE(got.find(" 001 six :Welcome to the Internet Relay Network six!s@0::1"), std::string::npos) << got;
 }
 
 TEST_F(IrcServer, StopSaysGoodbyeToEveryClient) {
