@@ -2,7 +2,7 @@
 """irssi (a real client nobody here wrote), driven in a detached tmux session, against our
 server: connect (it opens with CAP LS 302), join, talk, /whois, /part, /quit. A
 python3-irc bot in the channel checks each step from the other side. The tmux server runs
-on its own socket and is killed at the end.
+on its own socket, in a temp dir, and is killed at the end.
 
     /usr/bin/python3 tests/irc/irssi_tmux.py path/to/irc_server
 """
@@ -21,8 +21,8 @@ from _ircserver import OurServer, check, watchdog
 def main(server_binary):
     watchdog(90)
     tmp = tempfile.TemporaryDirectory()
-    sock = "gilfree-irc-test-%d" % os.getpid()
-    tmux = ["tmux", "-L", sock]
+    # The tmux server's socket lives in the temp dir, so nothing is left in /tmp/tmux-UID.
+    tmux = ["tmux", "-S", os.path.join(tmp.name, "tmux.sock")]
     with OurServer(server_binary, "--name", "irssi.test") as server:
         try:
             reactor = irc.client.IRC()
@@ -56,9 +56,11 @@ def main(server_binary):
             pump(lambda: seen("endofnames"), "the watcher's join")
 
             env = dict(os.environ, TERM="screen")
+            home = os.path.join(tmp.name, "irssi")
+            os.mkdir(home)
             subprocess.run(tmux + ["new-session", "-d", "-s", "irssi", "-x", "160", "-y", "50",
                                    "irssi --home=%s -c 127.0.0.1 -p %d -n irssiuser"
-                                   % (tmp.name, server.port)], check=True, env=env)
+                                   % (home, server.port)], check=True, env=env)
             # irssi registers after CAP negotiation; the watcher can then find it.
             def online():
                 watcher.ison(["irssiuser"])
