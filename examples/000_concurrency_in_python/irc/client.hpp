@@ -15,12 +15,16 @@ namespace irc {
 
 // The client's keyword arguments.
 struct ClientOptions {
+  // The server: a host name or address, and its port.
   std::string host = "127.0.0.1";
   int port = 6667;
+  // The nick to register; "_" is appended while the server says it is taken (433).
   std::string nick = "guest";
+  // USER's user name and real name.
   std::string user = "gilfree";
   std::string realname = "gilfree irc client";
-  std::string password = {};  // sent as PASS when not empty
+  // Sent as PASS before NICK when not empty.
+  std::string password = {};
 };
 
 // Connects, registers, and runs until the connection ends or the user quits; reads

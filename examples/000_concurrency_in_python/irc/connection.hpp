@@ -46,9 +46,11 @@ class Connection {
   // The nick, or "*" before one is set (the target of numerics to an unregistered client).
   const std::string& target() const { return nick.empty() ? star_ : nick; }
 
+  // The socket (closed by the destructor), the peer's address, a number for the logs.
   const int fd;
   const std::string host;
   const std::uint64_t id;
+  // Formatted lines waiting for the writer thread; bounded (see send()).
   gilfree::Queue<std::string> sendq;
   std::unique_ptr<gilfree::Thread> reader, writer;  // set by Server before start
   // Set when queued output is to be dropped (the peer does not read): the writer stops

@@ -24,8 +24,11 @@ inline constexpr std::size_t kMaxParams = 15;
 
 // One parsed message. `command` is upper-cased; `params` include the trailing one.
 struct Message {
+  // The sender ("nick!user@host" or a server name); empty when the line had none.
   std::string prefix;
+  // The command or the three-digit numeric, upper-cased.
   std::string command;
+  // The parameters, the trailing one (after " :") last and whole.
   std::vector<std::string> params;
 
   // The i-th parameter, or "" when there are fewer.
