@@ -29,17 +29,22 @@ class OurServer:
             m = re.search(r"listening on [^ ]*:(\d+)", line)
             if m:
                 self.port = int(m.group(1))
+        # Keep draining stderr, so that a chatty server (--trace) never blocks on the pipe.
+        import threading
+        self.drain = threading.Thread(target=lambda: self.log.extend(self.proc.stderr),
+                                      daemon=True)
+        self.drain.start()
 
-    def stop(self, timeout=20):
-        """SIGTERM, then wait: the exit status (must be 0 for a clean shutdown)."""
+    def stop(self, timeout=20, sig=signal.SIGTERM):
+        """`sig` (SIGTERM or SIGINT), then wait: the exit status (0 for a clean shutdown)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
             raise RuntimeError("irc_server ignored SIGTERM for %ss" % timeout)
-        self.log.extend(self.proc.stderr.read().splitlines(True))
+        self.drain.join(10)
         if os.environ.get("IRC_TEST_TRACE"):
             sys.stderr.write("".join(self.log))
         return rc

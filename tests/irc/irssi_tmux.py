@@ -8,6 +8,7 @@ on its own socket, in a temp dir, and is killed at the end.
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,8 +89,9 @@ def main(server_binary):
                 check(time.monotonic() < deadline, "irssi did not exit after /quit")
                 reactor.process_once(0.1)
             watcher.disconnect("done")
-            rc = server.stop()
-            check(rc == 0, "server exit status %s" % rc)
+            rc = server.stop(sig=signal.SIGINT)  # Ctrl-C: the other clean way out
+            check(rc == 0, "server exit status %s after SIGINT" % rc)
+            check(any("SIGINT, shutting down" in l for l in server.log), "".join(server.log))
             print("irssi against irc_server: CAP, register, join, talk, /whois, /part, /quit: ok")
         finally:
             subprocess.run(tmux + ["kill-server"], capture_output=True)
