@@ -11,6 +11,7 @@ PACKAGES=(
   libcpp-httplib-dev                            # the flag server of the seed programs
   gnuplot-nox                                   # BENCHMARKS.md plots
   python3-numpy                                 # the vecmath extension (seed 000) compares with NumPy
+  python3-irc ngircd irssi tmux                 # the IRC example's tests against real IRC software
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
