@@ -6,19 +6,23 @@
 //   #include <gilfree/python.hpp>
 //   namespace gp = gilfree::python;
 //
-//   // def start(q, stop): C++ workers take items that Python threads put.
-//   m.def("start", [](gp::Queue q, gp::Ref<gilfree::Event> stop) {
-//     std::thread([q, stop] {            // copies of the handles: no GIL needed
+//   // drain(q, stop): a C++ thread takes what Python threads put, until `stop` is set.
+//   m.def("drain", [](gp::Queue q, gp::Ref<gilfree::Event> stop) {
+//     auto t = std::make_unique<gilfree::Thread>([q, stop] {  // handle copies: no GIL
 //       while (!stop->is_set()) {
-//         std::optional<gp::Object> item = q.try_get(0.1);   // blocks without the GIL
+//         std::optional<gp::Object> item = q.try_get(0.1);    // waits without the GIL
 //         if (!item) continue;
-//         gp::Gil gil;                     // the GIL only to look at the Python object
-//         ... item->get() ...
+//         gp::Gil gil;                      // the GIL only to look at the Python object
+//         use(item->get());
 //       }
-//     }).detach();
+//     });
+//     t->start();
+//     return keep(std::move(t));  // joined by the extension's atexit hook (rule 5)
 //   });
-//   // An Event made here and returned to Python.
+//   // An Event made here and handed to Python.
 //   m.def("make_flag", [] { return gp::make<gilfree::Event>(); });
+//
+// vecmath (examples/000_concurrency_in_python/vecmath/) is a complete extension built so.
 //
 // Building (rule 0). Link the extension with gilfree::shared (find_package(gilfree)),
 // never with the static gilfree::gilfree. The `gilfree` module links the same
@@ -74,9 +78,9 @@
 //  6. The condition of a gilfree.Condition is a gilfree::Condition over the gilfree Lock or
 //     RLock it was made with: acquire() / release() it (or std::unique_lock, it is
 //     Lockable) around wait() and notify() exactly as Python code does `with cond:`. A
-//     Condition over a foreign lock (threading.Lock) and a PriorityQueue or a Queue
-//     subclass overriding _put/_get (their behaviour is Python code) are refused with
-//     TypeError: they cannot run without the GIL.
+//     Condition over a foreign lock (threading.Lock), a PriorityQueue (Python's `<`
+//     orders it) and a Queue subclass overriding _put/_get/_qsize (Python code stores
+//     its items) are refused with TypeError.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -97,7 +101,8 @@ namespace gilfree::python {
 namespace py = pybind11;
 
 // Holds the GIL for its lifetime, from any thread: a Python thread that released it with
-// py::gil_scoped_release, or a C++ thread Python never saw. Reentrant.
+// py::gil_scoped_release, or a C++ thread Python never saw. Reentrant. Goes through the
+// gilfree module's exit gate once the capsule was read (rule 5).
 namespace detail {
 // How Gil takes the GIL: the gilfree module's gate once known (capi::table() sets it from
 // the capsule; the module sets its own), PyGILState_Ensure until then. The gate lets a
