@@ -25,17 +25,45 @@ namespace gilfree::py_bind {
 
 namespace py = pybind11;
 
+// ---- the GIL and interpreter exit ------------------------------------------------------
+//
+// Python 3.11 ends a thread that asks for the GIL after finalization began with
+// pthread_exit(), a forced unwind that std::terminate()s when it meets a noexcept frame
+// (pybind11's GIL guards, every destructor): the whole process aborts. So every GIL
+// (re)acquisition in this module goes through a gate (module.cpp): once the interpreter
+// is shutting down (our atexit hook closed the gate, after every thread already asking was
+// let through), a thread other than the main one that asks for the GIL parks forever
+// instead, as Python 3.14 itself does, and the process exits around it.
+
+// Re-attaches `ts` (from PyEval_SaveThread) through the gate.
+void restore_thread(PyThreadState* ts) noexcept;
+// PyGILState_Ensure() through the gate.
+PyGILState_STATE ensure_gil() noexcept;
+
 // Holds the GIL for its lifetime, from any thread: Python threads that released it with
-// py::gil_scoped_release, and C++ threads Python never saw. Reentrant.
+// NoGil, and C++ threads Python never saw. Reentrant.
 class Gil {
  public:
-  Gil() noexcept : state_(PyGILState_Ensure()) {}
+  Gil() noexcept : state_(ensure_gil()) {}
   ~Gil() { PyGILState_Release(state_); }
   Gil(const Gil&) = delete;
   Gil& operator=(const Gil&) = delete;
 
  private:
   PyGILState_STATE state_;
+};
+
+// Releases the GIL for its lifetime (the caller holds it), re-taking it through the gate:
+// this module's py::gil_scoped_release.
+class NoGil {
+ public:
+  NoGil() noexcept : ts_(PyEval_SaveThread()) {}
+  ~NoGil() { restore_thread(ts_); }
+  NoGil(const NoGil&) = delete;
+  NoGil& operator=(const NoGil&) = delete;
+
+ private:
+  PyThreadState* ts_;
 };
 
 // An owned reference to a Python object that C++ code may move around without the GIL:
@@ -110,7 +138,7 @@ bool wait_released(const Timeout& timeout, F&& attempt) {
     if (slices && (step.is_forever() || step.duration() > kSignalSlice)) step = Timeout(kSignalSlice);
     bool done;
     {
-      py::gil_scoped_release nogil;
+      NoGil nogil;
       done = attempt(step);
     }
     if (done) return true;

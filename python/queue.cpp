@@ -88,7 +88,7 @@ constexpr bool kPriority = std::is_same_v<Q, PrioQ>;
 template <class Q, class F>
 decltype(auto) guarded(F&& f) {
   if constexpr (kPriority<Q>) {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     return f();
   } else {
     return f();
@@ -306,7 +306,7 @@ struct HandOff {
   std::unique_ptr<Thread> thread;
   ~HandOff() {
     if (thread) {
-      py::gil_scoped_release nogil;
+      NoGil nogil;
       thread.reset();  // joins
     }
   }
@@ -335,7 +335,7 @@ std::unique_ptr<HandOff> start_hand_off(py::object q, std::vector<PyRef> items, 
   HandOff* raw = h.get();
   h->thread = std::make_unique<Thread>(Thread::Options{.name = "cpp-hand-off", .daemon = false},
                                        [raw, body] { body(raw->items); });
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   h->thread->start();
   return h;
 }
@@ -437,14 +437,14 @@ void bind_queue(py::module_& m, py::module_& testing) {
       .def("join", [](PyQueue& b) {
         // The library's join() has no timeout, so this wait cannot be sliced for signals.
         if (b.hooks()) return void(glue().attr("join")(b.handle()));
-        py::gil_scoped_release nogil;
+        NoGil nogil;
         b.visit([](auto& q) { q.join(); });
       })
       .def(
           "shutdown",
           [](PyQueue& b, bool immediate) {
             if (b.hooks()) return void(glue().attr("shutdown")(b.handle(), immediate));
-            py::gil_scoped_release nogil;  // an immediate shutdown drops (decrefs) items
+            NoGil nogil;  // an immediate shutdown drops (decrefs) items
             b.visit([&](auto& q) { q.shutdown(immediate); });
           },
           "immediate"_a = false)
@@ -515,7 +515,7 @@ void bind_queue(py::module_& m, py::module_& testing) {
   py::class_<HandOff>(testing, "HandOff")
       .def("join", [](HandOff& h) {
         {
-          py::gil_scoped_release nogil;
+          NoGil nogil;
           h.thread->join();
         }
         py::list out;

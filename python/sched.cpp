@@ -51,7 +51,7 @@ struct SchedCall {
   PyScheduler* owner;  // outlives the action: ~scheduler drops pending actions
   std::shared_ptr<Slot> slot;
   void operator()() const {
-    py::gil_scoped_acquire gil;
+    Gil gil;
     slot->ran = true;
     if (slot->sequence) owner->entries.erase(*slot->sequence);
     (*call)();
@@ -84,7 +84,7 @@ py::object enter_with(PyScheduler& s, py::object action, py::object argument, py
   auto slot = std::make_shared<Slot>();
   scheduler::Event ev;
   {
-    py::gil_scoped_release nogil;
+    NoGil nogil;
     ev = enter(SchedCall{std::move(call), &s, slot});
   }
   return file(s, std::move(ev), std::move(action), std::move(argument), std::move(kwargs), slot);
@@ -108,14 +108,14 @@ void bind_sched(py::module_& m) {
              if (!std_time) {
                auto f = std::make_shared<PyRef>(timefunc);
                tf = [f] {
-                 py::gil_scoped_acquire gil;
+                 Gil gil;
                  return f->get()().cast<double>();
                };
              }
              if (!std_delay) {
                auto f = std::make_shared<PyRef>(delayfunc);
                df = [f](double d) {
-                 py::gil_scoped_acquire gil;
+                 Gil gil;
                  f->get()(d);
                };
              }
@@ -154,20 +154,20 @@ void bind_sched(py::module_& m) {
             const std::uint64_t seq = it->second.event.sequence();
             scheduler::Event ev = it->second.event;
             {
-              py::gil_scoped_release nogil;
+              NoGil nogil;
               s.sched->cancel(ev);  // ValueError if it started running meanwhile
             }
             s.entries.erase(seq);
           },
           "event"_a, "Removes a pending event; ValueError if it is not pending.")
       .def("empty", [](PyScheduler& s) {
-        py::gil_scoped_release nogil;
+        NoGil nogil;
         return s.sched->empty();
       })
       .def(
           "run",
           [](PyScheduler& s, bool blocking) {
-            py::gil_scoped_release nogil;
+            NoGil nogil;
             return s.sched->run(blocking);
           },
           "blocking"_a = true,
@@ -175,7 +175,7 @@ void bind_sched(py::module_& m) {
       .def_property_readonly("queue", [](PyScheduler& s) {
         std::vector<scheduler::Event> pending;
         {
-          py::gil_scoped_release nogil;
+          NoGil nogil;
           pending = s.sched->queue();
         }
         py::list out;

@@ -138,7 +138,7 @@ bool semaphore_acquire(Semaphore& s, bool blocking, const py::object& timeout) {
 struct TimerCall {
   std::shared_ptr<PyCall> call;
   void operator()() const {
-    py::gil_scoped_acquire gil;
+    Gil gil;
     try {
       (*call)();
     } catch (py::error_already_set& e) {
@@ -172,7 +172,7 @@ void reap_timers() {
       ++it;
     }
   }
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   done.clear();
 }
 
@@ -181,7 +181,7 @@ void reap_timers() {
 void join_timers() {
   std::vector<std::shared_ptr<Timer>> all = std::move(started_timers());
   started_timers().clear();
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   for (auto& t : all) {
     if (t->is_alive() && t->daemon()) t->cancel();
     if (t->is_alive()) t->join();
@@ -421,7 +421,7 @@ void bind_threading(py::module_& m) {
                auto call = std::make_shared<PyCall>(
                    PyCall{PyRef(action), PyRef(py::tuple()), PyRef(py::dict())});
                fn = [call] {
-                 py::gil_scoped_acquire gil;
+                 Gil gil;
                  (*call)();
                };
              }
@@ -432,23 +432,23 @@ void bind_threading(py::module_& m) {
           "wait",
           [](Barrier& b, const py::object& timeout) {
             if (timeout.is_none()) {
-              py::gil_scoped_release nogil;
+              NoGil nogil;
               return b.wait();
             }
             const Timeout t = blocking_timeout(timeout);
-            py::gil_scoped_release nogil;
+            NoGil nogil;
             return b.wait(t);
           },
           "timeout"_a = py::none())
-      .def("reset", &Barrier::reset, py::call_guard<py::gil_scoped_release>())
-      .def("abort", &Barrier::abort, py::call_guard<py::gil_scoped_release>())
+      .def("reset", &Barrier::reset, py::call_guard<NoGil>())
+      .def("abort", &Barrier::abort, py::call_guard<NoGil>())
       .def_property_readonly("parties", &Barrier::parties)
       .def_property_readonly("n_waiting", [](Barrier& b) {
-        py::gil_scoped_release nogil;
+        NoGil nogil;
         return b.n_waiting();
       })
       .def_property_readonly("broken", [](Barrier& b) {
-        py::gil_scoped_release nogil;
+        NoGil nogil;
         return b.broken();
       })
       .def("__repr__", [](py::handle self) {
@@ -456,7 +456,7 @@ void bind_threading(py::module_& m) {
         bool broken;
         std::size_t waiting;
         {
-          py::gil_scoped_release nogil;
+          NoGil nogil;
           broken = b.broken();
           waiting = b.n_waiting();
         }
@@ -485,7 +485,7 @@ void bind_threading(py::module_& m) {
            [](PyTimer& t) {
              reap_timers();
              {
-               py::gil_scoped_release nogil;
+               NoGil nogil;
                t.timer->start();
              }
              started_timers().push_back(t.timer);
