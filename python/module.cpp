@@ -119,6 +119,22 @@ void set_python_error(std::exception_ptr p) noexcept {
   }
 }
 
+// pybind11 hands a method called on an instance whose __init__ never ran (made by
+// Cls.__new__(Cls), or copy.copy) freshly allocated, unconstructed memory as `this`. Each
+// class's typeinfo gets this allocator instead, so such a call raises TypeError.
+void* refuse_uninitialised(std::size_t) {
+  throw py::type_error("this gilfree object is not initialised (its __init__ never ran)");
+}
+
+// Installs refuse_uninitialised for every pybind11 class among `mod`'s attributes.
+void guard_classes(py::module_& mod) {
+  for (auto item : mod.attr("__dict__").cast<py::dict>()) {
+    if (!PyType_Check(item.second.ptr())) continue;
+    auto* type = reinterpret_cast<PyTypeObject*>(item.second.ptr());
+    if (auto* info = py::detail::get_type_info(type)) info->operator_new = &refuse_uninitialised;
+  }
+}
+
 }  // namespace gilfree::py_bind
 
 PYBIND11_MODULE(gilfree, m) {
@@ -160,4 +176,6 @@ PYBIND11_MODULE(gilfree, m) {
   bind_threading(m);
   bind_queue(m, testing);
   bind_sched(m);
+  guard_classes(m);
+  guard_classes(testing);
 }
