@@ -154,16 +154,23 @@ bool wait_released(const Timeout& timeout, F&& attempt) {
 }
 
 // A timeout in seconds for a wait that is about to block, as CPython's pure-Python
-// objects treat it: negative means "poll once", NaN is a ValueError, beyond TIMEOUT_MAX
-// an OverflowError.
+// objects (Event, Condition, Semaphore) treat it: negative or NaN means "poll once" (their
+// `timeout > 0` test is false for both), beyond TIMEOUT_MAX an OverflowError.
 inline Timeout blocking_timeout(double seconds) {
-  if (std::isnan(seconds)) throw py::value_error("Invalid value NaN (not a number)");
+  if (std::isnan(seconds) || seconds < 0) return Timeout::zero();
   if (seconds > TIMEOUT_MAX) raise_overflow();
-  return Timeout(seconds < 0 ? 0.0 : seconds);
+  return Timeout(seconds);
+}
+// The seconds in a Python timeout argument: any real number (int, float, or an object with
+// __float__); anything else is a TypeError, as CPython's comparisons raise.
+inline double timeout_seconds(const py::handle& seconds) {
+  const double d = PyFloat_AsDouble(seconds.ptr());
+  if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  return d;
 }
 // None means forever.
 inline Timeout blocking_timeout(const py::object& seconds) {
-  return seconds.is_none() ? Timeout() : blocking_timeout(seconds.cast<double>());
+  return seconds.is_none() ? Timeout() : blocking_timeout(timeout_seconds(seconds));
 }
 
 // "module.qualname" of the object's type, for reprs that CPython builds from the type.

@@ -100,7 +100,7 @@ void queue_put(PyQueue& b, py::object item, bool block, const py::object& timeou
     glue().attr("put")(b.handle(), item, block, timeout);
     return;
   }
-  if (block && b.maxsize > 0 && !timeout.is_none() && timeout.cast<double>() < 0)
+  if (block && b.maxsize > 0 && !timeout.is_none() && timeout_seconds(timeout) < 0)
     throw py::value_error("'timeout' must be a non-negative number");
   PyRef ref(std::move(item));
   b.visit([&](auto& q) {
@@ -124,7 +124,7 @@ void queue_put(PyQueue& b, py::object item, bool block, const py::object& timeou
 
 py::object queue_get(PyQueue& b, bool block, const py::object& timeout) {
   if (b.hooks()) return glue().attr("get")(b.handle(), block, timeout);
-  if (block && !timeout.is_none() && timeout.cast<double>() < 0)
+  if (block && !timeout.is_none() && timeout_seconds(timeout) < 0)
     throw py::value_error("'timeout' must be a non-negative number");
   return b.visit([&](auto& q) -> py::object {
     using Q = std::decay_t<decltype(q)>;
@@ -435,10 +435,10 @@ void bind_queue(py::module_& m, py::module_& testing) {
         b.visit([](auto& q) { q.task_done(); });  // lock-free counters: no GIL concern
       })
       .def("join", [](PyQueue& b) {
-        // The library's join() has no timeout, so this wait cannot be sliced for signals.
         if (b.hooks()) return void(glue().attr("join")(b.handle()));
-        NoGil nogil;
-        b.visit([](auto& q) { q.join(); });
+        b.visit([](auto& q) {
+          wait_released(Timeout(), [&](const Timeout& step) { return q.join(step); });
+        });
       })
       .def(
           "shutdown",
@@ -487,7 +487,8 @@ void bind_queue(py::module_& m, py::module_& testing) {
           [](SimpleQ& q, bool block, const py::object& timeout) -> py::object {
             Timeout t;
             if (block && !timeout.is_none()) {  // _queue checks the timeout up front
-              const double s = timeout.cast<double>();
+              const double s = timeout_seconds(timeout);
+              if (std::isnan(s)) throw py::value_error("Invalid value NaN (not a number)");
               if (s < 0) throw py::value_error("'timeout' must be a non-negative number");
               t = blocking_timeout(s);
             }

@@ -293,6 +293,7 @@ void bind_threading(py::module_& m) {
   bind_lock_protocol(lock);
   lock.def("release", &Lock::release, "Releases the lock; RuntimeError if it is unlocked.")
       .def("locked", &Lock::locked, "True while some thread holds the lock.")
+      .def("_at_fork_reinit", &Lock::at_fork_reinit)
       .def("__repr__", [](py::handle self) {
         return "<" + std::string(self.cast<Lock&>().locked() ? "locked" : "unlocked") + " " +
                type_name(self) + " object at " + address(self) + ">";
@@ -304,6 +305,19 @@ void bind_threading(py::module_& m) {
   rlock.def("release", &RLock::release, "Undoes one acquire; RuntimeError for a non-owner.")
       .def("locked", &RLock::locked)
       .def("_is_owned", &RLock::is_owned)
+      .def("_recursion_count", &RLock::count)
+      .def("_release_save",
+           [](RLock& l) {
+             const std::size_t depth = l.release_save();
+             return py::make_tuple(depth, l.owner());  // CPython's (count, owner)
+           })
+      .def("_acquire_restore",
+           [](RLock& l, const py::tuple& state) {
+             const auto depth = state[0].cast<std::size_t>();
+             NoGil nogil;
+             l.acquire_restore(depth);
+           })
+      .def("_at_fork_reinit", &RLock::at_fork_reinit)
       .def("__repr__", [](py::handle self) {
         auto& l = self.cast<RLock&>();
         return "<" + std::string(l.locked() ? "locked" : "unlocked") + " " + type_name(self) +
@@ -334,14 +348,45 @@ void bind_threading(py::module_& m) {
       .def("release", [](PyCondition& c) { return c.lock.attr("release")(); })
       .def("__enter__", [](PyCondition& c) { return c.lock.attr("__enter__")(); })
       .def("__exit__", [](PyCondition& c, const py::args& a) { return c.lock.attr("__exit__")(*a); })
+      // CPython's Condition takes these from its lock when it has them (RLock), else
+      // falls back to plain acquire/release, as here.
+      .def("_is_owned",
+           [](PyCondition& c) -> py::object {
+             if (py::hasattr(c.lock, "_is_owned")) return c.lock.attr("_is_owned")();
+             if (c.lock.attr("acquire")(false).cast<bool>()) {
+               c.lock.attr("release")();
+               return py::bool_(false);
+             }
+             return py::bool_(true);
+           })
+      .def("_release_save",
+           [](PyCondition& c) -> py::object {
+             if (py::hasattr(c.lock, "_release_save")) return c.lock.attr("_release_save")();
+             return c.lock.attr("release")();
+           })
+      .def("_acquire_restore",
+           [](PyCondition& c, const py::object& state) -> py::object {
+             if (py::hasattr(c.lock, "_acquire_restore"))
+               return c.lock.attr("_acquire_restore")(state);
+             return c.lock.attr("acquire")();
+           })
+      .def("_at_fork_reinit",
+           [](PyCondition& c) {
+             if (c.foreign) return void(c.foreign.attr("_at_fork_reinit")());
+             c.lock.attr("_at_fork_reinit")();
+             c.cond->at_fork_reinit();
+           })
       .def("wait", &PyCondition::wait, "timeout"_a = py::none(),
            "Releases the lock until notified or timed out, then re-acquires it; True if notified.")
       .def("wait_for", &PyCondition::wait_for, "predicate"_a, "timeout"_a = py::none())
       .def(
           "notify",
-          [](PyCondition& c, std::size_t n) {
+          [](PyCondition& c, const py::object& n) {
             if (c.foreign) return void(c.foreign.attr("notify")(n));
-            c.cond->notify(n);
+            // Any integer; zero or less wakes nobody, as CPython's islice-based notify.
+            const Py_ssize_t k = PyNumber_AsSsize_t(n.ptr(), PyExc_OverflowError);
+            if (k == -1 && PyErr_Occurred()) throw py::error_already_set();
+            c.cond->notify(k > 0 ? static_cast<std::size_t>(k) : 0);
           },
           "n"_a = 1)
       .def("notify_all",
@@ -390,6 +435,7 @@ void bind_threading(py::module_& m) {
   event
       .def(py::init<>())
       .def("is_set", &Event::is_set)
+      .def("_at_fork_reinit", &Event::at_fork_reinit)
       .def("set", &Event::set)
       .def("clear", &Event::clear)
       .def(
@@ -411,9 +457,9 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_event_wait>(event, "wait");
 
   // The barrier's action runs on the last arriving thread with the barrier's lock held,
-  // as in CPython; every Barrier call releases the GIL first so that the action (which
-  // takes the GIL) can never wait for a thread that holds the GIL and wants the lock.
-  // A barrier wait is not sliced for signals: a timed-out slice would break the barrier.
+  // as in CPython; every Barrier call that takes that lock releases the GIL first so that
+  // the action (which takes the GIL) can never wait for a thread that holds the GIL and
+  // wants the lock. n_waiting, broken and the repr take no lock, so the action may read them.
   py::class_<Barrier>(m, "Barrier", "A barrier for a fixed number of threads.")
       .def(py::init([](std::size_t parties, const py::object& action, const py::object& timeout) {
              std::function<void()> fn;
@@ -431,44 +477,34 @@ void bind_threading(py::module_& m) {
       .def(
           "wait",
           [](Barrier& b, const py::object& timeout) {
-            if (timeout.is_none()) {
-              NoGil nogil;
-              return b.wait();
-            }
-            const Timeout t = blocking_timeout(timeout);
+            const Timeout t = timeout.is_none() ? b.default_timeout() : blocking_timeout(timeout);
             NoGil nogil;
-            return b.wait(t);
+            if (!in_main_thread()) return b.wait(t);
+            // Signals reach only the main thread: check them between slices, as
+            // wait_released does, without breaking the barrier.
+            return b.wait(t, Timeout(kSignalSlice), [] {
+              Gil gil;
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            });
           },
           "timeout"_a = py::none())
       .def("reset", &Barrier::reset, py::call_guard<NoGil>())
       .def("abort", &Barrier::abort, py::call_guard<NoGil>())
       .def_property_readonly("parties", &Barrier::parties)
-      .def_property_readonly("n_waiting", [](Barrier& b) {
-        NoGil nogil;
-        return b.n_waiting();
-      })
-      .def_property_readonly("broken", [](Barrier& b) {
-        NoGil nogil;
-        return b.broken();
-      })
+      .def_property_readonly("n_waiting", &Barrier::n_waiting)
+      .def_property_readonly("broken", &Barrier::broken)
       .def("__repr__", [](py::handle self) {
-        auto& b = self.cast<Barrier&>();
-        bool broken;
-        std::size_t waiting;
-        {
-          NoGil nogil;
-          broken = b.broken();
-          waiting = b.n_waiting();
-        }
+        const Barrier& b = self.cast<Barrier&>();
         std::string head = "<" + type_name(self) + " at " + address(self) + ": ";
-        if (broken) return head + "broken>";
-        return head + "waiters=" + std::to_string(waiting) + "/" + std::to_string(b.parties()) + ">";
+        if (b.broken()) return head + "broken>";
+        return head + "waiters=" + std::to_string(b.n_waiting()) + "/" +
+               std::to_string(b.parties()) + ">";
       });
 
   py::class_<PyTimer>(m, "Timer", py::dynamic_attr(),
                       "Calls a function after `interval` seconds unless cancelled, as threading.Timer.")
       .def(py::init([](double interval, py::object function, py::object args, py::object kwargs) {
-             if (args.is_none()) args = py::tuple();
+             if (args.is_none()) args = py::list();  // fresh per Timer, as CPython's
              if (kwargs.is_none()) kwargs = py::dict();
              auto call = std::make_shared<PyCall>(
                  PyCall{PyRef(function), PyRef(py::tuple(args)), PyRef(py::dict(kwargs))});

@@ -302,11 +302,16 @@ class BasicQueue {
 
   // Blocks until every item ever put has had its task_done() (at once if none is
   // pending). An immediate shutdown() releases it.
-  void join() {
-    const Deadline forever;
-    while (!all_tasks_done()) all_tasks_done_.park_until(forever, [this] {
-      return all_tasks_done();
-    });
+  void join() { join(Timeout()); }
+  // As join(), giving up once `timeout` passed; true when every task is done (a caller
+  // that must stay responsive, such as one that checks for Ctrl-C, waits in slices).
+  bool join(Timeout timeout) {
+    const Deadline deadline = timeout.deadline();
+    while (!all_tasks_done()) {
+      if (deadline.expired()) return false;
+      all_tasks_done_.park_until(deadline, [this] { return all_tasks_done(); });
+    }
+    return true;
   }
 
   // Python 3.13's shutdown: later puts raise ShutDown, and so do gets once the queue is
