@@ -822,4 +822,16 @@ TEST(QueueStress, ShutdownRacesWithTraffic) {
   }
 }
 
+TEST(QueueTasks, JoinWithTimeoutReportsPendingTasks) {
+  Queue<int> q;
+  EXPECT_TRUE(q.join(gilfree::Timeout::zero()));  // nothing pending
+  q.put(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(q.join(gilfree::Timeout(20ms)));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 15ms);
+  q.get();
+  q.task_done();
+  EXPECT_TRUE(q.join(gilfree::Timeout(10s)));
+}
+
 }  // namespace

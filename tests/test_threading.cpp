@@ -990,4 +990,100 @@ TEST(Barrier, StressManyCycles) {
   EXPECT_EQ(index_sum.load(), static_cast<long>(cycles) * (0 + 1 + 2 + 3));
 }
 
+// ---- issue 15: what the Python module relies on ---------------------------------------
+
+TEST(Event, SetThenClearWakesWaitersWithTrue) {
+  gilfree::Event e;
+  std::atomic<int> started{0}, woke_true{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      ++started;
+      if (e.wait(10s)) ++woke_true;
+    });
+  while (started.load() != 4) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // let them sleep; one still spinning also sees the set
+  e.set();
+  e.clear();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(woke_true.load(), 4);
+  EXPECT_FALSE(e.is_set());
+  EXPECT_FALSE(e.wait(Timeout::zero()));
+}
+
+TEST(Event, AtForkReinitKeepsTheFlag) {
+  gilfree::Event e;
+  e.set();
+  e.at_fork_reinit();
+  EXPECT_TRUE(e.is_set());
+  EXPECT_TRUE(e.wait(Timeout::zero()));
+}
+
+TEST(Lock, AtForkReinitUnlocks) {
+  gilfree::Lock l;
+  l.acquire();
+  l.at_fork_reinit();
+  EXPECT_FALSE(l.locked());
+  gilfree::RLock r;
+  r.acquire();
+  r.acquire();
+  r.at_fork_reinit();
+  EXPECT_FALSE(r.locked());
+  EXPECT_EQ(r.count(), 0u);
+  EXPECT_TRUE(r.acquire(false));
+  r.release();
+}
+
+TEST(Condition, AtForkReinitForgetsWaiters) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  l.acquire();
+  c.at_fork_reinit();
+  c.notify_all();  // nobody to wake, and no stale node touched
+  EXPECT_FALSE(c.wait(1ms));
+  l.release();
+}
+
+TEST(Barrier, ActionReadsStateWithoutTheLock) {
+  std::size_t waiting = 99;
+  bool broken = true;
+  gilfree::Barrier* self = nullptr;
+  gilfree::Barrier b(2, [&] {
+    waiting = self->n_waiting();  // would deadlock if it took the barrier's lock
+    broken = self->broken();
+  });
+  self = &b;
+  std::thread t([&] { b.wait(10s); });
+  b.wait(10s);
+  t.join();
+  EXPECT_EQ(waiting, 2u);
+  EXPECT_FALSE(broken);
+  EXPECT_EQ(b.default_timeout().is_forever(), true);
+}
+
+TEST(Barrier, PollExceptionLeavesBarrierUnbroken) {
+  gilfree::Barrier b(2);
+  int polls = 0;
+  EXPECT_THROW(b.wait(Timeout(), Timeout(1ms),
+                      [&] {
+                        EXPECT_FALSE(b.broken());  // called without the barrier's lock
+                        if (++polls == 3) throw std::runtime_error("interrupted");
+                      }),
+               std::runtime_error);
+  EXPECT_EQ(polls, 3);
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(b.n_waiting(), 0u);
+  std::thread t([&] { b.wait(10s); });  // still usable
+  EXPECT_LT(b.wait(10s), 2u);
+  t.join();
+}
+
+TEST(Barrier, PolledWaitStillTimesOut) {
+  gilfree::Barrier b(2);
+  int polls = 0;
+  EXPECT_THROW(b.wait(Timeout(30ms), Timeout(5ms), [&] { ++polls; }), gilfree::BrokenBarrierError);
+  EXPECT_TRUE(b.broken());
+  EXPECT_GE(polls, 1);
+}
+
 }  // namespace

@@ -1,0 +1,180 @@
+"""Issue 15's drop-in semantics: each test runs on CPython's objects and on gilfree's."""
+import os
+import signal
+import threading
+import time
+import unittest
+
+from _support import Base, ChildBase, CPYTHON_THREADING, CPYTHON_QUEUE, LONG, SHORT, instantiate
+
+
+class EventSetClearTests(Base):
+    names = ("Event",)
+
+    def test_set_then_clear_wakes_waiters_with_true(self):
+        # bpo-13502: waiters woken by set() return True even though clear() follows at once.
+        evt = self.m.Event()
+        results = []
+        started = threading.Semaphore(0)
+
+        def waiter():
+            started.release()
+            results.append(evt.wait(LONG))
+
+        threads = [self.thread(waiter) for _ in range(5)]
+        for _ in threads:
+            started.acquire()
+        time.sleep(SHORT)  # let them block: a waiter that has not yet waited would see "unset"
+        evt.set()
+        evt.clear()
+        for t in threads:
+            t.join(LONG)
+        self.assertEqual(results, [True] * 5)
+
+    def test_nan_timeout_polls(self):
+        self.assertIs(self.m.Event().wait(float("nan")), False)
+
+    def test_non_numeric_timeout_is_type_error(self):
+        with self.assertRaises(TypeError):
+            self.m.Event().wait("1")
+
+    def test_at_fork_reinit_keeps_flag(self):
+        evt = self.m.Event()
+        evt.set()
+        evt._at_fork_reinit()
+        self.assertTrue(evt.is_set())
+
+
+class PrivateHookTests(Base):
+    names = ("Lock", "RLock", "Condition")
+
+    def test_lock_at_fork_reinit(self):
+        lock = self.m.Lock()
+        lock.acquire()
+        lock._at_fork_reinit()
+        self.assertFalse(lock.locked())
+
+    def test_rlock_hooks(self):
+        lock = self.m.RLock()
+        self.assertRaises(RuntimeError, lock._release_save)
+        lock.acquire()
+        lock.acquire()
+        self.assertEqual(lock._recursion_count(), 2)
+        self.assertTrue(lock._is_owned())
+        state = lock._release_save()
+        self.assertFalse(lock._is_owned())
+        self.assertEqual(lock._recursion_count(), 0)
+        lock._acquire_restore(state)
+        self.assertEqual(lock._recursion_count(), 2)
+        lock.release()
+        lock.release()
+
+    def test_cpython_condition_over_rlock(self):
+        # threading.Condition takes the lock's _release_save/_acquire_restore/_is_owned.
+        lock = self.m.RLock()
+        cond = threading.Condition(lock)
+        with cond:
+            with cond:
+                self.assertFalse(cond.wait(SHORT))
+                self.assertEqual(lock._recursion_count(), 2)
+
+    def test_condition_hooks(self):
+        cond = self.m.Condition()
+        self.assertFalse(cond._is_owned())
+        self.assertRaises(RuntimeError, cond._release_save)
+        with cond:
+            self.assertTrue(cond._is_owned())
+            cond._acquire_restore(cond._release_save())
+            self.assertTrue(cond._is_owned())
+
+    def test_notify_negative_is_noop(self):
+        cond = self.m.Condition()
+        with cond:
+            cond.notify(-1)
+            cond.notify(0)
+
+
+class BarrierActionTests(ChildBase):
+    names = ("Barrier",)
+
+    def test_action_reads_state_without_deadlock(self):
+        code = """
+seen = []
+b = T.Barrier(2, action=lambda: seen.append((b.n_waiting, b.broken, b.parties, repr(b))))
+t = threading.Thread(target=b.wait)
+t.start()
+b.wait()
+t.join()
+assert len(seen) == 1 and seen[0][1:3] == (False, 2), seen
+"""
+        self.assertChildrenExitCleanly(code, timeout=30)
+
+
+class TimerArgsTests(Base):
+    names = ("Timer",)
+
+    def test_fresh_defaults(self):
+        a, b = self.m.Timer(1, print), self.m.Timer(1, print)
+        self.assertEqual(a.args, [])
+        self.assertEqual(a.kwargs, {})
+        self.assertIsNot(a.args, b.args)
+        self.assertIsNot(a.kwargs, b.kwargs)
+
+
+class InterruptMoreTests(Base):
+    """Ctrl-C (a signal handler's exception) interrupts these waits in the main thread."""
+    names = ("Barrier",)
+
+    class Alarm(Exception):
+        pass
+
+    def interrupted(self, blocking_call):
+        def handler(signum, frame):
+            raise self.Alarm()
+        old = signal.signal(signal.SIGALRM, handler)
+        self.addCleanup(signal.signal, signal.SIGALRM, old)
+        self.addCleanup(signal.setitimer, signal.ITIMER_REAL, 0)
+        t0 = time.monotonic()
+        with self.assertRaises(self.Alarm):
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            blocking_call()
+        self.assertLess(time.monotonic() - t0, LONG)
+
+    @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
+    def test_barrier_wait(self):
+        b = self.m.Barrier(2)
+        self.interrupted(b.wait)
+        self.assertFalse(b.broken)  # as CPython: the barrier stays usable
+        self.assertEqual(b.n_waiting, 0)
+        t = self.thread(b.wait)
+        self.assertIn(b.wait(LONG), (0, 1))
+        t.join(LONG)
+
+
+class QueueInterruptTests(InterruptMoreTests):
+    names = ("Queue",)
+
+    @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
+    def test_queue_join(self):
+        q = self.m.Queue()
+        q.put(1)
+        self.interrupted(q.join)
+        q.get()
+        q.task_done()
+        q.join()
+
+    def test_barrier_wait(self):
+        pass  # not a queue test
+
+    def test_non_numeric_timeout_is_type_error(self):
+        q = self.m.Queue()
+        with self.assertRaises(TypeError):
+            q.get(True, "1")
+        with self.assertRaises(TypeError):
+            self.m.SimpleQueue().get(True, "1")
+
+
+for _mixin in (EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
+               InterruptMoreTests):
+    instantiate(globals(), _mixin, CPYTHON_THREADING)
+instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
