@@ -61,8 +61,6 @@ struct PyCondition {
   RLock* reentrant = nullptr;
   std::unique_ptr<Condition> cond;
   py::object foreign;  // threading.Condition(lock) when the lock is not gilfree's
-  // Threads inside wait(), for the repr (the library does not expose its waiter list).
-  std::atomic<long> waiting{0};
 
   explicit PyCondition(py::object l) : lock(std::move(l)) {
     if (py::isinstance<RLock>(lock)) {
@@ -80,11 +78,6 @@ struct PyCondition {
   py::object wait(const py::object& timeout) {
     if (foreign) return foreign.attr("wait")(timeout);
     const Timeout t = blocking_timeout(timeout);
-    struct Count {
-      std::atomic<long>& n;
-      explicit Count(std::atomic<long>& c) : n(c) { ++n; }
-      ~Count() { --n; }
-    } count(waiting);
     return py::bool_(wait_released(t, [&](const Timeout& step) { return cond->wait(step); }));
   }
 
@@ -113,13 +106,6 @@ struct PyCondition {
 };
 
 // ---- Semaphore ------------------------------------------------------------------------
-
-// BoundedSemaphore remembering its initial value for the repr ("value=1/2"), which the
-// library keeps private.
-struct PyBoundedSemaphore : BoundedSemaphore {
-  explicit PyBoundedSemaphore(std::int64_t v) : BoundedSemaphore(v), initial(v) {}
-  std::int64_t initial;
-};
 
 // threading.Semaphore.acquire(blocking=True, timeout=None). A negative timeout polls.
 bool semaphore_acquire(Semaphore& s, bool blocking, const py::object& timeout) {
@@ -397,7 +383,7 @@ void bind_threading(py::module_& m) {
       .def("__repr__", [](PyCondition& c) {
         if (c.foreign) return py::repr(c.foreign).cast<std::string>();
         return "<Condition(" + py::repr(c.lock).cast<std::string>() + ", " +
-               std::to_string(c.waiting.load()) + ")>";
+               std::to_string(c.cond->n_waiters()) + ")>";
       });
 
   install_fast<&fast_cond_acquire>(condition, "acquire");
@@ -422,13 +408,13 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_release<Semaphore, false>>(semaphore, "release");
   install_fast<&fast_release<Semaphore, true>>(semaphore, "__exit__");
 
-  py::class_<PyBoundedSemaphore, Semaphore>(
+  py::class_<BoundedSemaphore, Semaphore>(
       m, "BoundedSemaphore", "A semaphore that may not grow past its initial value.")
       .def(py::init<std::int64_t>(), "value"_a = 1)
       .def("__repr__", [](py::handle self) {
-        auto& s = self.cast<PyBoundedSemaphore&>();
+        auto& s = self.cast<BoundedSemaphore&>();
         return "<" + type_name(self) + " at " + address(self) + ": value=" +
-               std::to_string(s.value()) + "/" + std::to_string(s.initial) + ">";
+               std::to_string(s.value()) + "/" + std::to_string(s.initial_value()) + ">";
       });
 
   py::class_<Event> event(m, "Event", "A flag threads can wait for, as threading.Event.");

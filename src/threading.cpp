@@ -132,6 +132,7 @@ bool Condition::wait(Timeout timeout) {
   self.prev = tail_;
   (tail_ ? tail_->next : head_) = &self;
   tail_ = &self;
+  n_waiters_.fetch_add(1, std::memory_order_relaxed);
   const std::size_t saved = ops_->release_save(lock_);
 
   auto notified = [&] {
@@ -149,6 +150,7 @@ bool Condition::wait(Timeout timeout) {
   ops_->acquire_restore(lock_, saved);
   // A notify that raced with our timeout still counts: the notifier dequeued us.
   if (notified()) return true;
+  n_waiters_.fetch_sub(1, std::memory_order_relaxed);
   (self.prev ? self.prev->next : head_) = self.next;
   (self.next ? self.next->prev : tail_) = self.prev;
   return false;
@@ -160,6 +162,7 @@ void Condition::notify(std::size_t n) {
     Waiter* w = head_;
     head_ = w->next;
     (head_ ? head_->prev : tail_) = nullptr;
+    n_waiters_.fetch_sub(1, std::memory_order_relaxed);
     // The waiter cannot return before it re-acquires the lock we hold, so `w` stays valid.
     if (w->state.exchange(Waiter::kNotified, std::memory_order_acq_rel) == Waiter::kSleeping)
       detail::futex_wake(w->state, 1);

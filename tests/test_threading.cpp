@@ -1086,4 +1086,32 @@ TEST(Barrier, PolledWaitStillTimesOut) {
   EXPECT_GE(polls, 1);
 }
 
+TEST(Condition, CountsItsWaiters) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  EXPECT_EQ(c.n_waiters(), 0u);
+  std::thread t([&] {
+    l.acquire();
+    c.wait(10s);
+    l.release();
+  });
+  while (c.n_waiters() != 1) std::this_thread::yield();
+  l.acquire();
+  c.notify();
+  EXPECT_EQ(c.n_waiters(), 0u);
+  l.release();
+  t.join();
+  l.acquire();
+  EXPECT_FALSE(c.wait(1ms));  // a timed-out waiter leaves the count too
+  EXPECT_EQ(c.n_waiters(), 0u);
+  l.release();
+}
+
+TEST(BoundedSemaphore, KnowsItsInitialValue) {
+  gilfree::BoundedSemaphore s(3);
+  s.acquire();
+  EXPECT_EQ(s.initial_value(), 3);
+  EXPECT_EQ(s.value(), 2);
+}
+
 }  // namespace

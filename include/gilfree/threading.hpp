@@ -252,7 +252,13 @@ class Condition : public detail::LockableBase<Condition> {
   void notify_all();
   // Forgets every waiter, in a forked child where the waiting threads no longer exist
   // (Python's Condition._at_fork_reinit() clears its waiter list likewise).
-  void at_fork_reinit() noexcept { head_ = tail_ = nullptr; }
+  void at_fork_reinit() noexcept {
+    head_ = tail_ = nullptr;
+    n_waiters_.store(0, std::memory_order_relaxed);
+  }
+  // How many threads wait() now (a snapshot, readable without the lock, as the
+  // len(self._waiters) of Python's repr).
+  std::size_t n_waiters() const noexcept { return n_waiters_.load(std::memory_order_relaxed); }
 
  private:
   struct Waiter;
@@ -302,6 +308,7 @@ class Condition : public detail::LockableBase<Condition> {
   const Ops* ops_;
   Waiter* head_ = nullptr;  // FIFO of sleeping waiters, guarded by the lock itself
   Waiter* tail_ = nullptr;
+  std::atomic<std::size_t> n_waiters_{0};  // the FIFO's length, changed under the lock
 };
 
 // ---- Semaphore ------------------------------------------------------------------------
@@ -353,6 +360,8 @@ class BoundedSemaphore : public Semaphore {
   // As Semaphore::release; ValueError "Semaphore released too many times" when the
   // value would exceed the initial one.
   void release(std::int64_t n = 1) override;
+  // The value it was made with, its bound (the "value=V/INITIAL" of Python's repr).
+  std::int64_t initial_value() const noexcept { return initial_; }
 
  private:
   std::int64_t initial_;

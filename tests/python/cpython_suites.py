@@ -6,7 +6,9 @@ Runs test.lock_tests (Lock, RLock, Condition as an RLock, Event, Condition, Sema
 BoundedSemaphore, Barrier, as Lib/test/test_threading.py instantiates them), test_queue
 (Queue, LifoQueue, PriorityQueue, the failing-subclass tests, SimpleQueue) and test_sched,
 with the objects under test taken from gilfree (default) or from CPython itself, and
-prints "passed P + skipped S of T". Exits non-zero when a test fails or errs.
+prints "passed P + skipped S + known differences K of T". Exits non-zero when a test fails
+or errs, except the known differences below (README.md, "What differs from CPython"), which
+run as expected failures, so that one starting to pass is reported too.
 """
 import queue
 import sched
@@ -20,6 +22,26 @@ try:
 except ImportError as e:  # a Python built without its Lib/test
     print("CPython's test suite is not installed: %s" % e)
     sys.exit(77)
+
+
+# (class name, test name) of CPython tests gilfree is known to fail, and why.
+KNOWN_DIFFERENCES = {
+    # Queue.maxsize is read-only: a bounded queue is a fixed-capacity lock-free ring.
+    ("QueueTest", "test_shrinking_queue"),
+    ("LifoQueueTest", "test_shrinking_queue"),
+    ("PriorityQueueTest", "test_shrinking_queue"),
+    # Reads Event._cond, CPython's implementation detail; gilfree's Event has no Condition.
+    ("EventTests", "test_at_fork_reinit"),
+}
+
+
+def mark_known(suite):
+    for test in suite:
+        key = (type(test).__name__, test._testMethodName)
+        if key in KNOWN_DIFFERENCES:
+            method = getattr(type(test), test._testMethodName)
+            setattr(type(test), test._testMethodName, unittest.expectedFailure(method))
+    return suite
 
 
 def suites(use_gilfree):
@@ -68,18 +90,22 @@ def suites(use_gilfree):
 
     classes += [SimpleQueueTest, test_sched.TestCase]
     loader = unittest.TestLoader()
-    return unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in classes)
+    tests = [t for c in classes for t in loader.loadTestsFromTestCase(c)]
+    if use_gilfree:
+        mark_known(tests)
+    return unittest.TestSuite(tests)
 
 
 def main(argv):
     use_gilfree = "cpython" not in argv
     verbosity = 2 if "-v" in argv else 1
     result = unittest.TextTestRunner(verbosity=verbosity).run(suites(use_gilfree))
-    bad = len(result.failures) + len(result.errors)
+    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
-    print("%s: passed %d + skipped %d of %d" % ("gilfree" if use_gilfree else "cpython",
-                                                result.testsRun - bad - skipped, skipped,
-                                                result.testsRun))
+    known = len(result.expectedFailures)
+    print("%s: passed %d + skipped %d + known differences %d of %d"
+          % ("gilfree" if use_gilfree else "cpython",
+             result.testsRun - bad - skipped - known, skipped, known, result.testsRun))
     return 0 if result.wasSuccessful() else 1
 
 
