@@ -26,10 +26,6 @@ except ImportError as e:  # a Python built without its Lib/test
 
 # (class name, test name) of CPython tests gilfree is known to fail, and why.
 KNOWN_DIFFERENCES = {
-    # Queue.maxsize is read-only: a bounded queue is a fixed-capacity lock-free ring.
-    ("QueueTest", "test_shrinking_queue"),
-    ("LifoQueueTest", "test_shrinking_queue"),
-    ("PriorityQueueTest", "test_shrinking_queue"),
     # Reads Event._cond, CPython's implementation detail; gilfree's Event has no Condition.
     ("EventTests", "test_at_fork_reinit"),
 }

@@ -174,7 +174,50 @@ class QueueInterruptTests(InterruptMoreTests):
             self.m.SimpleQueue().get(True, "1")
 
 
+class QueueMaxsizeTests(Base):
+    names = ("Queue", "LifoQueue")
+
+    def test_shrink_then_grow_back(self):
+        q = self.m.Queue(3)
+        for i in range(3):
+            q.put(i)
+        q.maxsize = 2
+        self.assertTrue(q.full())
+        self.assertRaises(self.m.Full, q.put_nowait, 3)
+        q.get()
+        q.get()
+        q.put_nowait(3)
+        q.maxsize = 3
+        q.put_nowait(4)
+        self.assertEqual(q.qsize(), 3)
+
+    def test_raising_the_bound(self):
+        q = self.m.LifoQueue(1)
+        q.put(1)
+        self.assertRaises(self.m.Full, q.put_nowait, 2)
+        q.maxsize = 0  # unbounded
+        q.put_nowait(2)
+        self.assertEqual(q.qsize(), 2)
+
+    def test_subclass_hooks_run_under_the_library(self):
+        calls = []
+
+        class Logged(self.m.PriorityQueue):
+            def _put(self, item):
+                calls.append(("put", item))
+                super()._put(item)
+
+        q = Logged(2)
+        q.put(3)
+        q.put(1)
+        self.assertRaises(self.m.Full, q.put_nowait, 2)
+        self.assertEqual([q.get(), q.get()], [1, 3])
+        self.assertEqual(calls, [("put", 3), ("put", 1)])
+        self.assertEqual(len(q.queue), 0)
+
+
 for _mixin in (EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
                InterruptMoreTests):
     instantiate(globals(), _mixin, CPYTHON_THREADING)
 instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
+instantiate(globals(), QueueMaxsizeTests, CPYTHON_QUEUE)
