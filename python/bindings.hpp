@@ -208,6 +208,51 @@ T* cpp_ptr(PyObject* self) noexcept {
   return static_cast<T*>(inst->simple_value_holder[0]);
 }
 
+// ---- garbage collection -------------------------------------------------------------------
+
+// Makes a class's instances visible to the cycle collector, as CPython's own objects are:
+// `Traverse(T&, visitproc, void*) -> int` visits each Python reference the C++ object owns
+// (it may visit fewer, never one it does not own: a reference visited but not owned could
+// get a live object freed), `Clear(T&)` drops them. `kDict`: the class has dynamic_attr,
+// whose __dict__ is visited and cleared too. An instance whose __init__ never ran owns
+// nothing.
+template <class T, auto Traverse, auto Clear, bool kDict>
+py::custom_type_setup gc_visible() {
+  return py::custom_type_setup([](PyHeapTypeObject* heap) {
+    PyTypeObject* type = &heap->ht_type;
+    type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+    type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) -> int {
+      if constexpr (kDict) {
+        if (int r = py::detail::pybind11_traverse(self, visit, arg)) return r;
+      } else {
+        Py_VISIT(Py_TYPE(self));
+      }
+      if (T* t = cpp_ptr<T>(self)) return Traverse(*t, visit, arg);
+      return 0;
+    };
+    type->tp_clear = [](PyObject* self) -> int {
+      if constexpr (kDict) py::detail::pybind11_clear(self);
+      if (T* t = cpp_ptr<T>(self)) Clear(*t);
+      return 0;
+    };
+  });
+}
+
+// Visits the references of a PyCall (any of them may be empty).
+inline int visit_call(const PyCall& c, visitproc visit, void* arg) {
+  Py_VISIT(c.fn.ptr());
+  Py_VISIT(c.args.ptr());
+  Py_VISIT(c.kwargs.ptr());
+  return 0;
+}
+// Drops them (the GIL held), so that calling it afterwards would be a bug: only for an
+// object the collector found unreachable.
+inline void clear_call(PyCall& c) {
+  c.fn.reset();
+  c.args.reset();
+  c.kwargs.reset();
+}
+
 using FastBody = PyObject* (*)(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                                PyObject* kwnames, PyObject* slow);
 

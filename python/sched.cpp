@@ -33,6 +33,7 @@ struct PyScheduler {
   struct Entry {
     scheduler::Event event;  // the library's handle
     py::object pyevent;  // the sched.Event given to Python
+    std::shared_ptr<PyCall> call;  // what the event runs (its action holds it too)
   };
   std::unique_ptr<scheduler> sched;
   std::unordered_map<std::uint64_t, Entry> entries;  // pending events, by sequence
@@ -58,19 +59,39 @@ struct SchedCall {
   }
 };
 
+// The collector sees the pending events: their sched.Event tuples and calls. Entries
+// change only under the GIL; an entry whose call is running is still filed until the
+// call has the GIL. A scheduler some thread runs is reachable from that thread, so a
+// cleared call is never made.
+int scheduler_traverse(PyScheduler& s, visitproc visit, void* arg) {
+  for (auto& [seq, e] : s.entries) {
+    Py_VISIT(e.pyevent.ptr());
+    if (e.call)
+      if (int r = visit_call(*e.call, visit, arg)) return r;
+  }
+  return 0;
+}
+void scheduler_clear(PyScheduler& s) {
+  auto entries = std::move(s.entries);
+  s.entries.clear();
+  for (auto& [seq, e] : entries)
+    if (e.call) clear_call(*e.call);
+}
+
 py::object& event_type() {
   static auto* t = new py::object();  // sched.Event; leaked with the interpreter
   return *t;
 }
 
 py::object file(PyScheduler& s, scheduler::Event ev, py::object action, py::object argument,
-                py::object kwargs, const std::shared_ptr<Slot>& slot) {
+                py::object kwargs, const std::shared_ptr<Slot>& slot,
+                std::shared_ptr<PyCall> call) {
   py::object pyev = event_type()(ev.time(), ev.priority(), ev.sequence(), std::move(action),
                                  std::move(argument), std::move(kwargs));
   if (!slot->ran) {
     const std::uint64_t seq = ev.sequence();
     slot->sequence = seq;
-    s.entries[seq] = PyScheduler::Entry{std::move(ev), pyev};
+    s.entries[seq] = PyScheduler::Entry{std::move(ev), pyev, std::move(call)};
   }
   return pyev;
 }
@@ -85,9 +106,10 @@ py::object enter_with(PyScheduler& s, py::object action, py::object argument, py
   scheduler::Event ev;
   {
     NoGil nogil;
-    ev = enter(SchedCall{std::move(call), &s, slot});
+    ev = enter(SchedCall{call, &s, slot});
   }
-  return file(s, std::move(ev), std::move(action), std::move(argument), std::move(kwargs), slot);
+  return file(s, std::move(ev), std::move(action), std::move(argument), std::move(kwargs), slot,
+              std::move(call));
 }
 
 }  // namespace
@@ -98,6 +120,7 @@ void bind_sched(py::module_& m) {
   event_type() = sched.attr("Event");
 
   py::class_<PyScheduler>(m, "scheduler", py::dynamic_attr(),
+                          gc_visible<PyScheduler, &scheduler_traverse, &scheduler_clear, true>(),
                           "A general-purpose event scheduler, as sched.scheduler.")
       .def(py::init([time](py::object timefunc, py::object delayfunc) {
              auto s = std::make_unique<PyScheduler>();

@@ -179,7 +179,43 @@ struct PyTimer {
   std::shared_ptr<Timer> timer;
   double interval;
   py::object function, args, kwargs;
+  std::shared_ptr<PyCall> call;  // what the timer's thread calls (TimerCall shares it)
 };
+
+// The collector sees the attributes, and the call while no thread can be making it.
+int timer_traverse(PyTimer& t, visitproc visit, void* arg) {
+  Py_VISIT(t.function.ptr());
+  Py_VISIT(t.args.ptr());
+  Py_VISIT(t.kwargs.ptr());
+  if (t.call && !t.timer->is_alive()) return visit_call(*t.call, visit, arg);
+  return 0;
+}
+void timer_clear(PyTimer& t) {
+  t.function = t.args = t.kwargs = py::none();
+  if (t.call && !t.timer->is_alive()) clear_call(*t.call);
+}
+
+// A Barrier and its Python action, which the collector must see.
+struct PyBarrier : Barrier {
+  PyBarrier(std::size_t parties, std::shared_ptr<PyCall> call, Timeout timeout)
+      : Barrier(parties, action_for(call), timeout), action(std::move(call)) {}
+  static std::function<void()> action_for(const std::shared_ptr<PyCall>& call) {
+    if (!call) return {};
+    return [call] {
+      Gil gil;
+      (*call)();
+    };
+  }
+  std::shared_ptr<PyCall> action;  // null without an action
+};
+
+// A thread inside wait() keeps the barrier reachable, so a cleared action is never run.
+int barrier_traverse(PyBarrier& b, visitproc visit, void* arg) {
+  return b.action ? visit_call(*b.action, visit, arg) : 0;
+}
+void barrier_clear(PyBarrier& b) {
+  if (b.action) clear_call(*b.action);
+}
 
 std::string timer_repr(py::handle self) {
   auto& t = *self.cast<PyTimer&>().timer;
@@ -446,23 +482,19 @@ void bind_threading(py::module_& m) {
   // as in CPython; every Barrier call that takes that lock releases the GIL first so that
   // the action (which takes the GIL) can never wait for a thread that holds the GIL and
   // wants the lock. n_waiting, broken and the repr take no lock, so the action may read them.
-  py::class_<Barrier>(m, "Barrier", "A barrier for a fixed number of threads.")
+  py::class_<PyBarrier>(m, "Barrier", gc_visible<PyBarrier, &barrier_traverse, &barrier_clear, false>(),
+                        "A barrier for a fixed number of threads.")
       .def(py::init([](std::size_t parties, const py::object& action, const py::object& timeout) {
-             std::function<void()> fn;
-             if (!action.is_none()) {
-               auto call = std::make_shared<PyCall>(
+             std::shared_ptr<PyCall> call;
+             if (!action.is_none())
+               call = std::make_shared<PyCall>(
                    PyCall{PyRef(action), PyRef(py::tuple()), PyRef(py::dict())});
-               fn = [call] {
-                 Gil gil;
-                 (*call)();
-               };
-             }
-             return new Barrier(parties, std::move(fn), blocking_timeout(timeout));
+             return new PyBarrier(parties, std::move(call), blocking_timeout(timeout));
            }),
            "parties"_a, "action"_a = py::none(), "timeout"_a = py::none())
       .def(
           "wait",
-          [](Barrier& b, const py::object& timeout) {
+          [](PyBarrier& b, const py::object& timeout) {
             const Timeout t = timeout.is_none() ? b.default_timeout() : blocking_timeout(timeout);
             NoGil nogil;
             if (!in_main_thread()) return b.wait(t);
@@ -476,11 +508,11 @@ void bind_threading(py::module_& m) {
           "timeout"_a = py::none())
       .def("reset", &Barrier::reset, py::call_guard<NoGil>())
       .def("abort", &Barrier::abort, py::call_guard<NoGil>())
-      .def_property_readonly("parties", &Barrier::parties)
-      .def_property_readonly("n_waiting", &Barrier::n_waiting)
-      .def_property_readonly("broken", &Barrier::broken)
+      .def_property_readonly("parties", [](const PyBarrier& b) { return b.parties(); })
+      .def_property_readonly("n_waiting", [](const PyBarrier& b) { return b.n_waiting(); })
+      .def_property_readonly("broken", [](const PyBarrier& b) { return b.broken(); })
       .def("__repr__", [](py::handle self) {
-        const Barrier& b = self.cast<Barrier&>();
+        const Barrier& b = self.cast<PyBarrier&>();
         std::string head = "<" + type_name(self) + " at " + address(self) + ": ";
         if (b.broken()) return head + "broken>";
         return head + "waiters=" + std::to_string(b.n_waiting()) + "/" +
@@ -488,6 +520,7 @@ void bind_threading(py::module_& m) {
       });
 
   py::class_<PyTimer>(m, "Timer", py::dynamic_attr(),
+                      gc_visible<PyTimer, &timer_traverse, &timer_clear, true>(),
                       "Calls a function after `interval` seconds unless cancelled, as threading.Timer.")
       .def(py::init([](double interval, py::object function, py::object args, py::object kwargs) {
              if (args.is_none()) args = py::list();  // fresh per Timer, as CPython's
@@ -496,7 +529,7 @@ void bind_threading(py::module_& m) {
                  PyCall{PyRef(function), PyRef(py::tuple(args)), PyRef(py::dict(kwargs))});
              auto* t = new PyTimer{
                  std::make_shared<Timer>(blocking_timeout(interval), TimerCall{call}), interval,
-                 function, args, kwargs};
+                 function, args, kwargs, call};
              // Python's threads inherit daemon from the creating Python thread.
              t->timer->set_daemon(
                  py::module_::import("threading").attr("current_thread")().attr("daemon").cast<bool>());

@@ -1,11 +1,14 @@
 """Issue 15's drop-in semantics: each test runs on CPython's objects and on gilfree's."""
 import os
+import gc
 import signal
 import threading
 import time
 import unittest
+import weakref
 
-from _support import Base, ChildBase, CPYTHON_THREADING, CPYTHON_QUEUE, LONG, SHORT, instantiate
+from _support import (Base, ChildBase, CPYTHON_QUEUE, CPYTHON_SCHED, CPYTHON_THREADING, LONG,
+                      SHORT, gilfree, instantiate)
 
 
 class EventSetClearTests(Base):
@@ -216,8 +219,70 @@ class QueueMaxsizeTests(Base):
         self.assertEqual(len(q.queue), 0)
 
 
-for _mixin in (EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
+class _Node:
+    """Something that can refer back to the object holding it."""
+
+    def __call__(self, *args):
+        pass
+
+
+class CycleTests(Base):
+    """A reference cycle through an object and its function, arguments or items is
+    collected, as the cycle collector collects CPython's (Python) objects."""
+
+    def assertCollected(self, make):
+        node = _Node()
+        make(node)
+        ref = weakref.ref(node)
+        del node
+        gc.collect()
+        self.assertIsNone(ref(), "the cycle was not collected")
+
+
+class ThreadingCycleTests(CycleTests):
+    names = ("Timer", "Barrier")
+
+    def test_timer_function(self):
+        def make(node):
+            node.t = self.m.Timer(LONG, node)
+        self.assertCollected(make)
+
+    def test_timer_args_and_kwargs(self):
+        def make(node):
+            node.t = self.m.Timer(LONG, print, args=[node], kwargs={"n": node})
+        self.assertCollected(make)
+
+    def test_barrier_action(self):
+        def make(node):
+            node.b = self.m.Barrier(1, action=node)
+            node.b.wait()
+        self.assertCollected(make)
+
+    def test_pending_timer_still_fires(self):
+        fired = threading.Event()
+        node = _Node()
+        node.__class__ = type("Firing", (_Node,), {"__call__": lambda self: fired.set()})
+        node.t = self.m.Timer(SHORT, node)
+        node.t.start()
+        del node
+        gc.collect()
+        self.assertTrue(fired.wait(LONG))
+
+
+class SchedCycleTests(CycleTests):
+    names = ("scheduler",)
+
+    def test_scheduled_action_and_argument(self):
+        def make(node):
+            node.s = self.m.scheduler()
+            node.s.enter(LONG, 1, node)
+            node.s.enter(LONG, 1, print, (node,), {"n": node})
+        self.assertCollected(make)
+
+
+for _mixin in (ThreadingCycleTests, EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
                InterruptMoreTests):
     instantiate(globals(), _mixin, CPYTHON_THREADING)
 instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
 instantiate(globals(), QueueMaxsizeTests, CPYTHON_QUEUE)
+instantiate(globals(), SchedCycleTests, CPYTHON_SCHED)
