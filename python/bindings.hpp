@@ -216,20 +216,30 @@ T* cpp_ptr(PyObject* self) noexcept {
 // get a live object freed), `Clear(T&)` drops them. `kDict`: the class has dynamic_attr,
 // whose __dict__ is visited and cleared too. An instance whose __init__ never ran owns
 // nothing.
+template <class T, auto Traverse, bool kDict>
+int gc_traverse(PyObject* self, visitproc visit, void* arg) {
+  if constexpr (kDict) {
+    // A Python subclass's subtype_traverse visits the __dict__ itself before calling this;
+    // a second visit would count the dict's reference twice, which makes the collector
+    // treat it as referenced from outside (so its cycles would never be collected).
+    if (Py_TYPE(self)->tp_traverse == &gc_traverse<T, Traverse, kDict>) {
+      if (int r = py::detail::pybind11_traverse(self, visit, arg)) return r;
+    } else {
+      Py_VISIT(Py_TYPE(self));
+    }
+  } else {
+    Py_VISIT(Py_TYPE(self));
+  }
+  if (T* t = cpp_ptr<T>(self)) return Traverse(*t, visit, arg);
+  return 0;
+}
+
 template <class T, auto Traverse, auto Clear, bool kDict>
 py::custom_type_setup gc_visible() {
   return py::custom_type_setup([](PyHeapTypeObject* heap) {
     PyTypeObject* type = &heap->ht_type;
     type->tp_flags |= Py_TPFLAGS_HAVE_GC;
-    type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) -> int {
-      if constexpr (kDict) {
-        if (int r = py::detail::pybind11_traverse(self, visit, arg)) return r;
-      } else {
-        Py_VISIT(Py_TYPE(self));
-      }
-      if (T* t = cpp_ptr<T>(self)) return Traverse(*t, visit, arg);
-      return 0;
-    };
+    type->tp_traverse = &gc_traverse<T, Traverse, kDict>;
     type->tp_clear = [](PyObject* self) -> int {
       if constexpr (kDict) py::detail::pybind11_clear(self);
       if (T* t = cpp_ptr<T>(self)) Clear(*t);

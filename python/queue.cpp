@@ -54,6 +54,12 @@ using LifoQ = gilfree::LifoQueue<PyRef>;
 using PrioQ = gilfree::PriorityQueue<PyRef, PyLess>;
 using SimpleQ = gilfree::SimpleQueue<PyRef>;
 
+// SimpleQueue with the count Busy keeps (the C++ queue stays at offset zero, for the fast
+// paths).
+struct PySimpleQueue : SimpleQ {
+  long in_flight = 0;
+};
+
 // The container policy of a hook queue: a Python object's _put/_get/_qsize, called under
 // the GIL (the queue calls them under its own lock). A hook that raises throws
 // py::error_already_set, and the queue stays as it was.
@@ -83,11 +89,24 @@ struct PyHooks {
 };
 using HookQ = gilfree::BasicQueue<PyRef, PyHooks>;
 
+// Garbage collection. The collector may see a queue's items only while they cannot change
+// under it: it runs with the GIL held, so the items are frozen when no thread is inside a
+// call that released the GIL (or is a C++ hand-off thread). `in_flight` counts those; it
+// is only touched with the GIL held, by a Busy guard around each such call.
+struct Busy {
+  long& n;
+  explicit Busy(long& count) : n(count) { ++n; }
+  ~Busy() { --n; }
+  Busy(const Busy&) = delete;
+  Busy& operator=(const Busy&) = delete;
+};
+
 // One Python Queue object: its C++ queue over a C++ container or over the hooks.
 struct PyQueue {
   std::variant<std::unique_ptr<FifoQ>, std::unique_ptr<LifoQ>, std::unique_ptr<PrioQ>,
                std::unique_ptr<HookQ>>
       q;
+  long in_flight = 0;  // see Busy
 
   template <class Q>
   explicit PyQueue(std::unique_ptr<Q> queue) : q(std::move(queue)) {}
@@ -150,6 +169,45 @@ void bind_hooks(Cls& cls, py::object make, py::object put, py::object get) {
       .def("_get", [get](py::handle self) { return get(self.attr("queue")); });
 }
 
+// The collector sees the items of a queue behind a mutex (not those of the bounded FIFO
+// ring, which has no stable view, nor a hook queue's, which live in its __dict__).
+int queue_traverse(PyQueue& b, visitproc visit, void* arg) {
+  if (b.in_flight) return 0;
+  int r = 0;
+  b.visit([&](auto& q) {
+    q.try_visit([&](const PyRef& item) {
+      if (r == 0 && item.ptr()) r = visit(item.ptr(), arg);
+    });
+  });
+  return r;
+}
+template <class Q>
+void drop_items(Q& q) {
+  std::vector<PyRef> dropped;  // decref'd after the queue's lock is released
+  try {
+    while (std::optional<PyRef> item = q.try_get()) dropped.push_back(std::move(*item));
+  } catch (...) {
+    PyErr_Clear();  // a failing comparison: leave the rest
+  }
+}
+void queue_clear(PyQueue& b) {
+  if (b.in_flight) return;
+  b.visit([](auto& q) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(q)>, HookQ>) drop_items(q);
+  });
+}
+int simple_traverse(PySimpleQueue& q, visitproc visit, void* arg) {
+  if (q.in_flight) return 0;
+  int r = 0;
+  q.try_visit([&](const PyRef& item) {
+    if (r == 0 && item.ptr()) r = visit(item.ptr(), arg);
+  });
+  return r;
+}
+void simple_clear(PySimpleQueue& q) {
+  if (q.in_flight == 0) drop_items(q);
+}
+
 template <class Q>
 constexpr bool kPriority = std::is_same_v<Q, PrioQ> || std::is_same_v<Q, HookQ>;
 
@@ -165,6 +223,7 @@ decltype(auto) guarded(F&& f) {
 }
 
 void queue_put(PyQueue& b, py::object item, bool block, const py::object& timeout) {
+  Busy busy(b.in_flight);
   const long maxsize = b.visit([](auto& q) { return q.maxsize(); });
   if (block && maxsize > 0 && !timeout.is_none() && timeout_seconds(timeout) < 0)
     throw py::value_error("'timeout' must be a non-negative number");
@@ -189,6 +248,7 @@ void queue_put(PyQueue& b, py::object item, bool block, const py::object& timeou
 }
 
 py::object queue_get(PyQueue& b, bool block, const py::object& timeout) {
+  Busy busy(b.in_flight);
   if (block && !timeout.is_none() && timeout_seconds(timeout) < 0)
     throw py::value_error("'timeout' must be a non-negative number");
   return b.visit([&](auto& q) -> py::object {
@@ -216,6 +276,7 @@ py::object queue_get(PyQueue& b, bool block, const py::object& timeout) {
 // Any other member: the C++ queue, with the GIL as guarded() says.
 template <class F>
 py::object forward(PyQueue& b, F&& f) {
+  Busy busy(b.in_flight);
   return b.visit([&](auto& q) -> py::object {
     using Q = std::decay_t<decltype(q)>;
     return py::cast(guarded<Q>([&] { return f(q); }));
@@ -229,6 +290,7 @@ py::object forward(PyQueue& b, F&& f) {
 // never touching the GIL while it blocks.
 struct HandOff {
   py::object queue;  // keeps the queue alive while the thread uses it
+  std::optional<Busy> busy;  // the thread uses the queue without the GIL
   std::vector<PyRef> items;
   std::unique_ptr<Thread> thread;
   ~HandOff() {
@@ -236,13 +298,14 @@ struct HandOff {
       NoGil nogil;
       thread.reset();  // joins
     }
+    busy.reset();
   }
 };
 
 template <class Q>
 Q* queue_of(const py::object& q) {
-  if (py::isinstance<SimpleQ>(q)) {
-    if constexpr (std::is_same_v<Q, SimpleQ>) return &q.cast<SimpleQ&>();
+  if (py::isinstance<PySimpleQueue>(q)) {
+    if constexpr (std::is_same_v<Q, SimpleQ>) return &q.cast<PySimpleQueue&>();
     return nullptr;
   }
   if constexpr (std::is_same_v<Q, FifoQ>) {
@@ -257,6 +320,8 @@ Q* queue_of(const py::object& q) {
 template <class Body>
 std::unique_ptr<HandOff> start_hand_off(py::object q, std::vector<PyRef> items, Body body) {
   auto h = std::make_unique<HandOff>();
+  h->busy.emplace(py::isinstance<PySimpleQueue>(q) ? q.cast<PySimpleQueue&>().in_flight
+                                                   : q.cast<PyQueue&>().in_flight);
   h->queue = std::move(q);
   h->items = std::move(items);
   HandOff* raw = h.get();
@@ -346,6 +411,7 @@ void bind_queue(py::module_& m, py::module_& testing) {
   auto get_doc = "Removes and returns an item, waiting up to `timeout` seconds (None: forever).";
 
   py::class_<PyQueue> queue(m, "Queue", py::dynamic_attr(),
+                            gc_visible<PyQueue, &queue_traverse, &queue_clear, true>(),
                             "A FIFO queue, as queue.Queue; maxsize <= 0 means unbounded.");
   bind_init<FifoQ>(queue);
   queue.def("put", &queue_put, "item"_a, "block"_a = true, "timeout"_a = py::none(), put_doc)
@@ -360,6 +426,7 @@ void bind_queue(py::module_& m, py::module_& testing) {
         b.visit([](auto& q) { q.task_done(); });  // lock-free counters: no GIL concern
       })
       .def("join", [](PyQueue& b) {
+        Busy busy(b.in_flight);
         b.visit([](auto& q) {
           wait_released(Timeout(), [&](const Timeout& step) { return q.join(step); });
         });
@@ -367,6 +434,7 @@ void bind_queue(py::module_& m, py::module_& testing) {
       .def(
           "shutdown",
           [](PyQueue& b, bool immediate) {
+            Busy busy(b.in_flight);
             NoGil nogil;  // an immediate shutdown drops (decrefs) items
             b.visit([&](auto& q) { q.shutdown(immediate); });
           },
@@ -377,6 +445,7 @@ void bind_queue(py::module_& m, py::module_& testing) {
       .def_property(
           "maxsize", [](PyQueue& b) { return b.visit([](auto& q) { return q.maxsize(); }); },
           [](PyQueue& b, long maxsize) {
+            Busy busy(b.in_flight);
             b.visit([&](auto& q) {
               using Q = std::decay_t<decltype(q)>;
               guarded<Q>([&] { q.set_maxsize(maxsize); });
@@ -389,9 +458,11 @@ void bind_queue(py::module_& m, py::module_& testing) {
   install_fast<&fast_get>(queue, "get");
 
   py::class_<PyLifoQueue, PyQueue> lifo(m, "LifoQueue", py::dynamic_attr(),
+                                        gc_visible<PyQueue, &queue_traverse, &queue_clear, true>(),
                                         "A LIFO queue, as queue.LifoQueue.");
   bind_init<LifoQ>(lifo);
   py::class_<PyPriorityQueue, PyQueue> prio(m, "PriorityQueue", py::dynamic_attr(),
+                                            gc_visible<PyQueue, &queue_traverse, &queue_clear, true>(),
                                             "Smallest item first, as queue.PriorityQueue.");
   bind_init<PrioQ>(prio);
 
@@ -403,15 +474,18 @@ void bind_queue(py::module_& m, py::module_& testing) {
   bind_hooks(lifo, list, list.attr("append"), list.attr("pop"));
   bind_hooks(prio, list, heapq.attr("heappush"), heapq.attr("heappop"));
 
-  py::class_<SimpleQ> simple(m, "SimpleQueue", "An unbounded FIFO queue, as queue.SimpleQueue.");
+  py::class_<PySimpleQueue> simple(m, "SimpleQueue",
+                                   gc_visible<PySimpleQueue, &simple_traverse, &simple_clear, false>(),
+                                   "An unbounded FIFO queue, as queue.SimpleQueue.");
   simple.def(py::init<>())
       .def(
-          "put", [](SimpleQ& q, py::object item, bool, const py::object&) { q.put_nowait(PyRef(std::move(item))); },
+          "put", [](PySimpleQueue& q, py::object item, bool, const py::object&) { q.put_nowait(PyRef(std::move(item))); },
           "item"_a, "block"_a = true, "timeout"_a = py::none(), "Puts an item; never blocks.")
-      .def("put_nowait", [](SimpleQ& q, py::object item) { q.put_nowait(PyRef(std::move(item))); }, "item"_a)
+      .def("put_nowait", [](PySimpleQueue& q, py::object item) { q.put_nowait(PyRef(std::move(item))); }, "item"_a)
       .def(
           "get",
-          [](SimpleQ& q, bool block, const py::object& timeout) -> py::object {
+          [](PySimpleQueue& q, bool block, const py::object& timeout) -> py::object {
+            Busy busy(q.in_flight);
             Timeout t;
             if (block && !timeout.is_none()) {  // _queue checks the timeout up front
               const double s = timeout_seconds(timeout);
@@ -426,13 +500,13 @@ void bind_queue(py::module_& m, py::module_& testing) {
             return std::move(*out).take();
           },
           "block"_a = true, "timeout"_a = py::none(), get_doc)
-      .def("get_nowait", [](SimpleQ& q) -> py::object {
+      .def("get_nowait", [](PySimpleQueue& q) -> py::object {
         std::optional<PyRef> out = q.try_get();
         if (!out) throw Empty();
         return std::move(*out).take();
       })
-      .def("qsize", &SimpleQ::qsize)
-      .def("empty", &SimpleQ::empty);
+      .def("qsize", [](const PySimpleQueue& q) { return q.qsize(); })
+      .def("empty", [](const PySimpleQueue& q) { return q.empty(); });
 
   install_fast<&fast_simple_put>(simple, "put");
   install_fast<&fast_simple_get>(simple, "get");

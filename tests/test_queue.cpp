@@ -897,4 +897,20 @@ TEST(QueueOrder, PolicyInstanceAndAFailingPut) {
   EXPECT_TRUE(q.join(gilfree::Timeout::zero()));  // the failed put counted no task
 }
 
+TEST(QueueBasics, TryVisitSeesItemsBehindAMutexOnly) {
+  LifoQueue<int> lifo;
+  lifo.put(1), lifo.put(2);
+  std::vector<int> seen;
+  EXPECT_TRUE(lifo.try_visit([&](const int& v) { seen.push_back(v); }));
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  Queue<int> ring(4);  // the lock-free ring: no stable view
+  ring.put(1);
+  EXPECT_FALSE(ring.try_visit([&](const int&) { ADD_FAILURE(); }));
+  gilfree::SimpleQueue<int> simple;
+  simple.put(7);
+  seen.clear();
+  EXPECT_TRUE(simple.try_visit([&](const int& v) { seen.push_back(v); }));
+  EXPECT_EQ(seen, (std::vector<int>{7}));
+}
+
 }  // namespace

@@ -172,6 +172,18 @@ class LockedStore {
     std::lock_guard lock(mutex_);
     maxsize_.store(maxsize, std::memory_order_relaxed);
   }
+  // Calls f(item) for each item, if the policy exposes `items` and the lock is free now.
+  template <class F>
+  bool try_visit(F&& f) const {
+    if constexpr (requires { policy_.items.begin(); }) {
+      std::unique_lock lock(mutex_, std::try_to_lock);
+      if (!lock) return false;
+      for (const T& item : policy_.items) f(item);
+      return true;
+    } else {
+      return false;
+    }
+  }
 
  private:
   std::atomic<long> maxsize_;
@@ -208,6 +220,11 @@ class FifoStore {
     if (ring_->size() >= static_cast<std::size_t>(limit_.load(std::memory_order_relaxed)))
       return ring_->closed() ? PushResult::shut_down : PushResult::full;
     return ring_->try_push(item);
+  }
+  // The ring has no stable view of its items: only the mutex-backed store visits.
+  template <class F>
+  bool try_visit(F&& f) const {
+    return ring_ ? false : locked_.try_visit(std::forward<F>(f));
   }
   // A ring cannot grow: its bound may be lowered, and raised again up to the initial one.
   void set_maxsize(long maxsize) {
@@ -338,6 +355,17 @@ class BasicQueue {
   }
   // True once shutdown() was called (Python's `is_shutdown` attribute).
   bool is_shutdown() const noexcept { return store_.closed(); }
+
+  // Calls f(const T&) for each item in the queue and returns true, when that can be done
+  // without waiting and without racing the queue's own lock: the container is behind a
+  // mutex (not the bounded FIFO ring), the policy exposes its `items`, and the mutex is
+  // free now. Otherwise visits nothing and returns false. The view is a snapshot; only a
+  // caller that knows no other thread is using the queue can rely on it staying true (the
+  // Python module's garbage-collector support).
+  template <class F>
+  bool try_visit(F&& f) const {
+    return store_.try_visit(std::forward<F>(f));
+  }
 
   // Says that one item taken from the queue has been fully processed; when every item
   // put has been, join() returns. More calls than items put: ValueError.
@@ -500,6 +528,11 @@ class SimpleQueue {
   std::optional<T> try_get(Timeout timeout = Timeout::zero()) { return queue_.try_get(timeout); }
   // The number of items (approximate while other threads put and get).
   std::size_t qsize() const { return queue_.qsize(); }
+  // As BasicQueue::try_visit.
+  template <class F>
+  bool try_visit(F&& f) const {
+    return queue_.try_visit(std::forward<F>(f));
+  }
   // True when there are no items (approximate).
   bool empty() const { return queue_.empty(); }
 

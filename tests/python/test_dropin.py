@@ -269,6 +269,29 @@ class ThreadingCycleTests(CycleTests):
         self.assertTrue(fired.wait(LONG))
 
 
+class QueueCycleTests(CycleTests):
+    names = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
+
+    def test_item_refers_to_its_queue(self):
+        for make_queue in (self.m.Queue, self.m.LifoQueue, self.m.PriorityQueue,
+                           self.m.SimpleQueue, lambda: self.m.LifoQueue(4)):
+            with self.subTest(queue=make_queue):
+                def make(node):
+                    node.q = make_queue()
+                    node.q.put((1, node))
+                self.assertCollected(make)
+
+    def test_subclass_with_hooks(self):
+        class Hooked(self.m.Queue):
+            def _put(self, item):
+                super()._put(item)
+
+        def make(node):
+            node.q = Hooked()
+            node.q.put(node)
+        self.assertCollected(make)
+
+
 class SchedCycleTests(CycleTests):
     names = ("scheduler",)
 
@@ -285,4 +308,5 @@ for _mixin in (ThreadingCycleTests, EventSetClearTests, PrivateHookTests, Barrie
     instantiate(globals(), _mixin, CPYTHON_THREADING)
 instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
 instantiate(globals(), QueueMaxsizeTests, CPYTHON_QUEUE)
+instantiate(globals(), QueueCycleTests, CPYTHON_QUEUE)
 instantiate(globals(), SchedCycleTests, CPYTHON_SCHED)
