@@ -49,6 +49,16 @@ void bind_lock_protocol(py::class_<L>& cls) {
 
 // ---- Condition ------------------------------------------------------------------------
 
+// A Python value tested as Python tests it (PyObject_IsTrue), for the library's wait_for.
+struct Truthy {
+  py::object value;
+  explicit operator bool() const {
+    const int r = PyObject_IsTrue(value.ptr());
+    if (r < 0) throw py::error_already_set();
+    return r != 0;
+  }
+};
+
 // A gilfree::Condition over the Python Lock/RLock object it was given (kept alive here),
 // or over a new RLock, as threading.Condition() makes one.
 //
@@ -81,27 +91,14 @@ struct PyCondition {
     return py::bool_(wait_released(t, [&](const Timeout& step) { return cond->wait(step); }));
   }
 
-  // threading.Condition.wait_for: CPython's loop (it waits at least once while the
-  // predicate is false, so an un-acquired lock raises even with timeout=0), returning the
-  // predicate's last value rather than a bool.
+  // threading.Condition.wait_for: the library's loop (CPython's), waiting as wait() does.
   py::object wait_for(const py::object& predicate, const py::object& timeout) {
     if (foreign) return foreign.attr("wait_for")(predicate, timeout);
-    py::object result = predicate();
-    std::optional<Deadline> deadline;
-    py::object waittime = timeout;
-    while (!PyObject_IsTrue(result.ptr())) {
-      if (!timeout.is_none()) {
-        if (!deadline) {
-          deadline = blocking_timeout(timeout).deadline();
-        } else {
-          if (deadline->expired()) break;
-          waittime = py::float_(std::chrono::duration<double>(deadline->remaining()).count());
-        }
-      }
-      wait(waittime);
-      result = predicate();
-    }
-    return result;
+    const Timeout t = blocking_timeout(timeout);
+    Truthy last = cond->wait_for([&] { return Truthy{predicate()}; }, t, [&](const Timeout& step) {
+      return wait_released(step, [&](const Timeout& slice) { return cond->wait(slice); });
+    });
+    return std::move(last.value);
   }
 };
 

@@ -1114,4 +1114,25 @@ TEST(BoundedSemaphore, KnowsItsInitialValue) {
   EXPECT_EQ(s.value(), 2);
 }
 
+TEST(Condition, WaitForAsPython) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  // A false predicate is waited for at least once: an un-acquired lock raises even with a
+  // zero timeout, as in Python.
+  EXPECT_THROW(c.wait_for([] { return false; }, Timeout::zero()), gilfree::RuntimeError);
+  l.acquire();
+  int waits = 0;
+  // The predicate's value comes back as it is, and each wait is the caller's.
+  int polls = 0;
+  int got = c.wait_for([&] { return ++polls >= 3 ? polls : 0; }, Timeout(10s),
+                       [&](const Timeout& step) {
+                         ++waits;
+                         return c.wait(step.is_forever() || step.duration() > 1ms ? Timeout(1ms) : step);
+                       });
+  EXPECT_EQ(got, 3);
+  EXPECT_EQ(waits, 2);
+  EXPECT_EQ(c.wait_for([] { return 0; }, Timeout(5ms), [&](const Timeout& t) { return c.wait(t); }), 0);
+  l.release();
+}
+
 }  // namespace

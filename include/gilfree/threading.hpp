@@ -237,11 +237,29 @@ class Condition : public detail::LockableBase<Condition> {
   // predicate, as Python's wait_for.
   template <class Pred>
   bool wait_for(Pred predicate, Timeout timeout = {}) {
-    Deadline deadline = timeout.deadline();
-    bool result = predicate();
-    while (!result) {
-      if (deadline.expired()) break;
-      wait(deadline.is_forever() ? Timeout() : Timeout(deadline.remaining()));
+    return static_cast<bool>(
+        wait_for(predicate, timeout, [this](const Timeout& t) { return wait(t); }));
+  }
+  // Python's wait_for loop in full: the predicate's last value is returned as it is (any
+  // type testable with static_cast<bool>), and each wait is `wait_once(Timeout)` (which
+  // must wait on this condition, as wait() does, perhaps in slices). As in Python, a false
+  // predicate is waited for at least once, so an un-acquired lock raises RuntimeError
+  // even with a zero timeout.
+  template <class Pred, class Wait>
+  auto wait_for(Pred&& predicate, Timeout timeout, Wait&& wait_once) {
+    std::optional<Deadline> deadline;
+    Timeout step = timeout;
+    auto result = predicate();
+    while (!static_cast<bool>(result)) {
+      if (!timeout.is_forever()) {
+        if (!deadline) {
+          deadline = timeout.deadline();
+        } else {
+          if (deadline->expired()) break;
+          step = Timeout(deadline->remaining());
+        }
+      }
+      wait_once(step);
       result = predicate();
     }
     return result;
