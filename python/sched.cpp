@@ -15,7 +15,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -36,6 +38,7 @@ struct PyScheduler {
     std::shared_ptr<PyCall> call;  // what the event runs (its action holds it too)
   };
   std::unique_ptr<scheduler> sched;
+  bool default_delay = false;  // made with time.sleep: the library's own sleep
   std::unordered_map<std::uint64_t, Entry> entries;  // pending events, by sequence
 };
 
@@ -143,6 +146,7 @@ void bind_sched(py::module_& m) {
                };
              }
              s->sched = std::make_unique<scheduler>(std::move(tf), std::move(df));
+             s->default_delay = std_delay;
              return s;
            }),
            "timefunc"_a = time.attr("monotonic"), "delayfunc"_a = time.attr("sleep"))
@@ -189,9 +193,26 @@ void bind_sched(py::module_& m) {
       })
       .def(
           "run",
-          [](PyScheduler& s, bool blocking) {
-            NoGil nogil;
-            return s.sched->run(blocking);
+          [](PyScheduler& s, bool blocking) -> std::optional<double> {
+            if (!blocking || !s.default_delay || !in_main_thread()) {
+              NoGil nogil;
+              return s.sched->run(blocking);
+            }
+            // The main thread sleeps between events as time.sleep does there: in slices,
+            // with Python's signal handlers (Ctrl-C) run in between.
+            for (;;) {
+              std::optional<double> next;
+              {
+                NoGil nogil;
+                next = s.sched->run(false);
+              }
+              if (!next) return std::nullopt;
+              const double delay = std::clamp(*next, 0.0, TIMEOUT_MAX);
+              wait_released(Timeout(delay), [](const Timeout& step) {
+                std::this_thread::sleep_for(step.duration());
+                return false;
+              });
+            }
           },
           "blocking"_a = true,
           "Runs events as they come due; with blocking=False returns the delay until the next.")

@@ -154,6 +154,22 @@ class InterruptMoreTests(Base):
         t.join(LONG)
 
 
+class SchedInterruptTests(InterruptMoreTests):
+    names = ("scheduler",)
+
+    def test_barrier_wait(self):
+        pass  # not a sched test
+
+    @unittest.skipUnless(hasattr(signal, "setitimer"), "needs setitimer")
+    def test_scheduler_run(self):
+        s = self.m.scheduler()
+        event = s.enter(LONG * 2, 1, print)
+        self.interrupted(s.run)
+        self.assertEqual(s.queue, [event])  # still pending, as in CPython
+        s.cancel(event)
+        self.assertIsNone(s.run())
+
+
 class QueueInterruptTests(InterruptMoreTests):
     names = ("Queue",)
 
@@ -310,3 +326,4 @@ instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
 instantiate(globals(), QueueMaxsizeTests, CPYTHON_QUEUE)
 instantiate(globals(), QueueCycleTests, CPYTHON_QUEUE)
 instantiate(globals(), SchedCycleTests, CPYTHON_SCHED)
+instantiate(globals(), SchedInterruptTests, CPYTHON_SCHED)
