@@ -104,6 +104,18 @@ struct PyCondition {
 
 // ---- Semaphore ------------------------------------------------------------------------
 
+// A semaphore's initial value: any Python int, as CPython takes; beyond what 64 bits hold
+// it is capped there (no program can take that many permits), and a negative one stays
+// negative for the library's ValueError.
+std::int64_t permits(const py::int_& value) {
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (overflow > 0) return INT64_MAX;
+  if (overflow < 0) return -1;
+  return v;
+}
+
 // threading.Semaphore.acquire(blocking=True, timeout=None). A negative timeout polls.
 bool semaphore_acquire(Semaphore& s, bool blocking, const py::object& timeout) {
   if (!blocking && !timeout.is_none())
@@ -425,7 +437,7 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_cond_release<true>>(condition, "__exit__");
 
   py::class_<Semaphore> semaphore(m, "Semaphore", "A counting semaphore, as threading.Semaphore.");
-  semaphore.def(py::init<std::int64_t>(), "value"_a = 1)
+  semaphore.def(py::init([](const py::int_& v) { return new Semaphore(permits(v)); }), "value"_a = 1)
       .def("acquire", &semaphore_acquire, "blocking"_a = true, "timeout"_a = py::none())
       .def("release", &Semaphore::release, "n"_a = 1)
       .def("__enter__", [](Semaphore& s) { return semaphore_acquire(s, true, py::none()); })
@@ -443,7 +455,8 @@ void bind_threading(py::module_& m) {
 
   py::class_<BoundedSemaphore, Semaphore>(
       m, "BoundedSemaphore", "A semaphore that may not grow past its initial value.")
-      .def(py::init<std::int64_t>(), "value"_a = 1)
+      .def(py::init([](const py::int_& v) { return new BoundedSemaphore(permits(v)); }),
+           "value"_a = 1)
       .def("__repr__", [](py::handle self) {
         auto& s = self.cast<BoundedSemaphore&>();
         return "<" + type_name(self) + " at " + address(self) + ": value=" +

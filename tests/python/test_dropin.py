@@ -113,6 +113,18 @@ assert len(seen) == 1 and seen[0][1:3] == (False, 2), seen
         self.assertChildrenExitCleanly(code, timeout=30)
 
 
+class BigSemaphoreTests(Base):
+    names = ("Semaphore", "BoundedSemaphore")
+
+    def test_huge_initial_value(self):
+        for cls in (self.m.Semaphore, self.m.BoundedSemaphore):
+            sem = cls(10 ** 20)
+            self.assertTrue(sem.acquire(False))
+            sem.release()
+        with self.assertRaises(ValueError):
+            self.m.Semaphore(-10 ** 20)
+
+
 class TimerArgsTests(Base):
     names = ("Timer",)
 
@@ -319,7 +331,7 @@ class SchedCycleTests(CycleTests):
         self.assertCollected(make)
 
 
-for _mixin in (ThreadingCycleTests, EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
+for _mixin in (BigSemaphoreTests, ThreadingCycleTests, EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
                InterruptMoreTests):
     instantiate(globals(), _mixin, CPYTHON_THREADING)
 instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
