@@ -1,6 +1,7 @@
 """Issue 15's drop-in semantics: each test runs on CPython's objects and on gilfree's."""
 import os
 import gc
+import os
 import signal
 import threading
 import time
@@ -123,6 +124,37 @@ class BigSemaphoreTests(Base):
             sem.release()
         with self.assertRaises(ValueError):
             self.m.Semaphore(-10 ** 20)
+
+
+class ForkTests(ChildBase):
+    """CPython's own modules reinitialise their locks in a forked child through the private
+    _at_fork_reinit hook; with gilfree's locks in threading's place, they still do."""
+    names = ("RLock",)
+
+    @unittest.skipUnless(hasattr(os, "fork"), "needs fork")
+    def test_logging_handler_lock_after_fork(self):
+        code = """
+import os
+threading.RLock = T.RLock  # what logging's handlers make their locks with
+import logging
+h = logging.StreamHandler()
+held, release = threading.Event(), threading.Event()
+def holder():
+    with h.lock:
+        held.set()
+        release.wait(10)
+t = threading.Thread(target=holder)
+t.start()
+held.wait(10)
+pid = os.fork()
+if pid == 0:  # the holder does not exist here; logging reinitialised the lock
+    os._exit(0 if h.lock.acquire(timeout=5) else 3)
+release.set()
+t.join()
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+"""
+        self.assertChildrenExitCleanly(code, timeout=60)
 
 
 class TimerArgsTests(Base):
@@ -331,7 +363,7 @@ class SchedCycleTests(CycleTests):
         self.assertCollected(make)
 
 
-for _mixin in (BigSemaphoreTests, ThreadingCycleTests, EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
+for _mixin in (ForkTests, BigSemaphoreTests, ThreadingCycleTests, EventSetClearTests, PrivateHookTests, BarrierActionTests, TimerArgsTests,
                InterruptMoreTests):
     instantiate(globals(), _mixin, CPYTHON_THREADING)
 instantiate(globals(), QueueInterruptTests, CPYTHON_QUEUE)
