@@ -26,9 +26,6 @@ void* unwrap(PyObject* obj, int kind) noexcept {
   }
 }
 
-// Until the module has an exit gate of its own, python.hpp's Gil takes the GIL plainly.
-PyGILState_STATE plain_ensure_gil() noexcept { return PyGILState_Ensure(); }
-
 }  // namespace
 
 void export_capi(py::module_& m) {
@@ -36,7 +33,9 @@ void export_capi(py::module_& m) {
   table.version = capi::kVersion;
   table.size = sizeof(capi::Table);
   table.unwrap = &unwrap;
-  table.ensure_gil = &plain_ensure_gil;
+  table.ensure_gil = &ensure_gil;  // the exit gate (module.cpp)
+  // This module's own python::Gil (PyRef's drops, the policies' calls) goes through it too.
+  gilfree::python::detail::ensure_gil.store(&ensure_gil, std::memory_order_release);
   fill_queue_capi(table);
   m.attr("_C_API") = py::capsule(&table, capi::kCapsuleName);
 }
