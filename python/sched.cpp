@@ -12,6 +12,14 @@
 // defaults (time.monotonic, time.sleep) the scheduler uses the library's own clock (the
 // same CLOCK_MONOTONIC) and its interruptible sleep, which an event entered from another
 // thread wakes at once; a Ctrl-C during that sleep is seen when the next action runs.
+//
+// Priorities are any Python objects: the library's basic_scheduler over PyRef priorities
+// ordered by PyPriorityLess, which compares them as CPython's sched does (its events are
+// tuples, so an element is compared with `==` first and `<` only when unequal) under the
+// GIL. The comparison runs under the scheduler's lock, which no thread holding the GIL
+// waits for (above); one that raises propagates from enter/enterabs/cancel, and the queue
+// stays as it was (CPython's keeps the event at the heap's end, and its next heappop may
+// raise again).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -30,6 +38,23 @@ namespace gilfree::py_bind {
 namespace {
 
 using namespace pybind11::literals;
+
+// The order of a priority inside CPython's Event tuple: equal (by `==`, or being the same
+// object) is not less; otherwise Python's `<`. Raises what they raise (TypeError for
+// unorderable objects), as queue.cpp's PyLess does for PriorityQueue items.
+struct PyPriorityLess {
+  bool operator()(const PyRef& a, const PyRef& b) const {
+    Gil gil;
+    int eq = PyObject_RichCompareBool(a.ptr(), b.ptr(), Py_EQ);
+    if (eq < 0) throw py::error_already_set();
+    if (eq) return false;
+    int r = PyObject_RichCompareBool(a.ptr(), b.ptr(), Py_LT);
+    if (r < 0) throw py::error_already_set();
+    return r != 0;
+  }
+};
+
+using scheduler = gilfree::basic_scheduler<PyRef, PyPriorityLess>;
 
 struct PyScheduler {
   struct Entry {
@@ -62,13 +87,16 @@ struct SchedCall {
   }
 };
 
-// The collector sees the pending events: their sched.Event tuples and calls. Entries
-// change only under the GIL; an entry whose call is running is still filed until the
-// call has the GIL. A scheduler some thread runs is reachable from that thread, so a
-// cleared call is never made.
+// The collector sees the pending events: their sched.Event tuples, calls and the
+// library's reference to each priority. Entries change only under the GIL; an entry whose
+// call is running is still filed until the call has the GIL. A scheduler some thread runs
+// is reachable from that thread, so a cleared call is never made; nor does any other
+// thread hold the scheduler's lock, so clearing may cancel events with the GIL held (the
+// priority comparisons take it reentrantly).
 int scheduler_traverse(PyScheduler& s, visitproc visit, void* arg) {
   for (auto& [seq, e] : s.entries) {
     Py_VISIT(e.pyevent.ptr());
+    Py_VISIT(e.event.priority().ptr());
     if (e.call)
       if (int r = visit_call(*e.call, visit, arg)) return r;
   }
@@ -77,8 +105,14 @@ int scheduler_traverse(PyScheduler& s, visitproc visit, void* arg) {
 void scheduler_clear(PyScheduler& s) {
   auto entries = std::move(s.entries);
   s.entries.clear();
-  for (auto& [seq, e] : entries)
+  for (auto& [seq, e] : entries) {
     if (e.call) clear_call(*e.call);
+    try {
+      s.sched->cancel(e.event);  // the library's reference to the priority goes with it
+    } catch (...) {
+      PyErr_Clear();  // a comparison that raises: that priority stays (a leak, not a crash)
+    }
+  }
 }
 
 py::object& event_type() {
@@ -89,7 +123,7 @@ py::object& event_type() {
 py::object file(PyScheduler& s, scheduler::Event ev, py::object action, py::object argument,
                 py::object kwargs, const std::shared_ptr<Slot>& slot,
                 std::shared_ptr<PyCall> call) {
-  py::object pyev = event_type()(ev.time(), ev.priority(), ev.sequence(), std::move(action),
+  py::object pyev = event_type()(ev.time(), ev.priority().get(), ev.sequence(), std::move(action),
                                  std::move(argument), std::move(kwargs));
   if (!slot->ran) {
     const std::uint64_t seq = ev.sequence();
@@ -152,19 +186,25 @@ void bind_sched(py::module_& m) {
            "timefunc"_a = time.attr("monotonic"), "delayfunc"_a = time.attr("sleep"))
       .def(
           "enterabs",
-          [](PyScheduler& s, double t, int priority, py::object action, py::object argument,
+          [](PyScheduler& s, double t, py::object priority, py::object action, py::object argument,
              py::object kwargs) {
+            PyRef prio(priority);  // made here, under the GIL; the library owns it then
             return enter_with(s, std::move(action), std::move(argument), std::move(kwargs),
-                              [&](SchedCall c) { return s.sched->enterabs(t, priority, std::move(c)); });
+                              [&](SchedCall c) {
+                                return s.sched->enterabs(t, std::move(prio), std::move(c));
+                              });
           },
           "time"_a, "priority"_a, "action"_a, "argument"_a = py::tuple(), "kwargs"_a = py::none(),
           "Schedules action(*argument, **kwargs) at absolute `time`; returns the event.")
       .def(
           "enter",
-          [](PyScheduler& s, double delay, int priority, py::object action, py::object argument,
+          [](PyScheduler& s, double delay, py::object priority, py::object action, py::object argument,
              py::object kwargs) {
+            PyRef prio(priority);  // made here, under the GIL; the library owns it then
             return enter_with(s, std::move(action), std::move(argument), std::move(kwargs),
-                              [&](SchedCall c) { return s.sched->enter(delay, priority, std::move(c)); });
+                              [&](SchedCall c) {
+                                return s.sched->enter(delay, std::move(prio), std::move(c));
+                              });
           },
           "delay"_a, "priority"_a, "action"_a, "argument"_a = py::tuple(), "kwargs"_a = py::none(),
           "Schedules action(*argument, **kwargs) `delay` seconds from now; returns the event.")
