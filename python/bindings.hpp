@@ -19,63 +19,51 @@
 #include <utility>
 
 #include "gilfree/errors.hpp"
+#include "gilfree/python.hpp"
+#include "gilfree/threading.hpp"
 #include "gilfree/timeout.hpp"
 
 namespace gilfree::py_bind {
 
 namespace py = pybind11;
 
-// Holds the GIL for its lifetime, from any thread: Python threads that released it with
-// py::gil_scoped_release, and C++ threads Python never saw. Reentrant.
-class Gil {
+// ---- the GIL and interpreter exit ------------------------------------------------------
+//
+// Python 3.11 ends a thread that asks for the GIL after finalization began with
+// pthread_exit(), a forced unwind that std::terminate()s when it meets a noexcept frame
+// (pybind11's GIL guards, every destructor): the whole process aborts. So every GIL
+// (re)acquisition in this module goes through a gate (module.cpp): once the interpreter
+// is shutting down (our atexit hook closed the gate, after every thread already asking was
+// let through), a thread other than the main one that asks for the GIL parks forever
+// instead, as Python 3.14 itself does, and the process exits around it.
+
+// Re-attaches `ts` (from PyEval_SaveThread) through the gate.
+void restore_thread(PyThreadState* ts) noexcept;
+// PyGILState_Ensure() through the gate.
+PyGILState_STATE ensure_gil() noexcept;
+
+// Holds the GIL for its lifetime, from any thread (Python threads that released it with
+// NoGil, C++ threads Python never saw), through the gate; and the owned reference that
+// C++ code moves around without the GIL (queue items, callables kept for later): the
+// public types of <gilfree/python.hpp>, so that an extension's C++ threads and this
+// module exchange the same items and take the GIL the same way (export_capi points
+// python.hpp's Gil at ensure_gil()).
+using Gil = gilfree::python::Gil;
+using PyRef = gilfree::python::Object;
+
+// Releases the GIL for its lifetime (the caller holds it), re-taking it through the gate:
+// this module's py::gil_scoped_release.
+class NoGil {
  public:
-  Gil() noexcept : state_(PyGILState_Ensure()) {}
-  ~Gil() { PyGILState_Release(state_); }
-  Gil(const Gil&) = delete;
-  Gil& operator=(const Gil&) = delete;
+  NoGil() noexcept : ts_(PyEval_SaveThread()) {}
+  ~NoGil() { restore_thread(ts_); }
+  NoGil(const NoGil&) = delete;
+  NoGil& operator=(const NoGil&) = delete;
 
  private:
-  PyGILState_STATE state_;
+  PyThreadState* ts_;
 };
 
-// An owned reference to a Python object that C++ code may move around without the GIL:
-// moving only transfers the pointer, so a queue can shuffle items while the GIL is
-// released. The refcount is touched only when a reference is made (under the GIL, from a
-// py::object) and when a non-empty PyRef dies, which takes the GIL itself (Gil above).
-// Queues only ever move their items, so a put or get never decrefs under a queue's lock.
-class PyRef {
- public:
-  PyRef() noexcept = default;
-  // Takes over `obj`'s reference. The caller holds the GIL.
-  explicit PyRef(py::object obj) noexcept : p_(obj.release().ptr()) {}
-  PyRef(PyRef&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
-  PyRef& operator=(PyRef&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::exchange(o.p_, nullptr);
-    }
-    return *this;
-  }
-  PyRef(const PyRef&) = delete;
-  PyRef& operator=(const PyRef&) = delete;
-  ~PyRef() { reset(); }
-
-  // Drops the reference (taking the GIL if there is one to drop).
-  void reset() noexcept {
-    if (PyObject* p = std::exchange(p_, nullptr)) {
-      Gil gil;
-      Py_DECREF(p);
-    }
-  }
-  // Gives the reference back to Python. The caller holds the GIL.
-  py::object take() && noexcept { return py::reinterpret_steal<py::object>(std::exchange(p_, nullptr)); }
-  // A new reference to the object. The caller holds the GIL.
-  py::object get() const { return py::reinterpret_borrow<py::object>(p_); }
-  PyObject* ptr() const noexcept { return p_; }
-
- private:
-  PyObject* p_ = nullptr;
-};
 
 // `fn(*args, **kwargs)` kept for a later call from any thread (Timer, sched, Barrier).
 struct PyCall {
@@ -110,7 +98,7 @@ bool wait_released(const Timeout& timeout, F&& attempt) {
     if (slices && (step.is_forever() || step.duration() > kSignalSlice)) step = Timeout(kSignalSlice);
     bool done;
     {
-      py::gil_scoped_release nogil;
+      NoGil nogil;
       done = attempt(step);
     }
     if (done) return true;
@@ -126,16 +114,23 @@ bool wait_released(const Timeout& timeout, F&& attempt) {
 }
 
 // A timeout in seconds for a wait that is about to block, as CPython's pure-Python
-// objects treat it: negative means "poll once", NaN is a ValueError, beyond TIMEOUT_MAX
-// an OverflowError.
+// objects (Event, Condition, Semaphore) treat it: negative or NaN means "poll once" (their
+// `timeout > 0` test is false for both), beyond TIMEOUT_MAX an OverflowError.
 inline Timeout blocking_timeout(double seconds) {
-  if (std::isnan(seconds)) throw py::value_error("Invalid value NaN (not a number)");
+  if (std::isnan(seconds) || seconds < 0) return Timeout::zero();
   if (seconds > TIMEOUT_MAX) raise_overflow();
-  return Timeout(seconds < 0 ? 0.0 : seconds);
+  return Timeout(seconds);
+}
+// The seconds in a Python timeout argument: any real number (int, float, or an object with
+// __float__); anything else is a TypeError, as CPython's comparisons raise.
+inline double timeout_seconds(const py::handle& seconds) {
+  const double d = PyFloat_AsDouble(seconds.ptr());
+  if (d == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  return d;
 }
 // None means forever.
 inline Timeout blocking_timeout(const py::object& seconds) {
-  return seconds.is_none() ? Timeout() : blocking_timeout(seconds.cast<double>());
+  return seconds.is_none() ? Timeout() : blocking_timeout(timeout_seconds(seconds));
 }
 
 // "module.qualname" of the object's type, for reprs that CPython builds from the type.
@@ -171,6 +166,61 @@ T* cpp_ptr(PyObject* self) noexcept {
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
   if (!inst->simple_layout || !inst->simple_holder_constructed) return nullptr;
   return static_cast<T*>(inst->simple_value_holder[0]);
+}
+
+// ---- garbage collection -------------------------------------------------------------------
+
+// Makes a class's instances visible to the cycle collector, as CPython's own objects are:
+// `Traverse(T&, visitproc, void*) -> int` visits each Python reference the C++ object owns
+// (it may visit fewer, never one it does not own: a reference visited but not owned could
+// get a live object freed), `Clear(T&)` drops them. `kDict`: the class has dynamic_attr,
+// whose __dict__ is visited and cleared too. An instance whose __init__ never ran owns
+// nothing.
+template <class T, auto Traverse, bool kDict>
+int gc_traverse(PyObject* self, visitproc visit, void* arg) {
+  if constexpr (kDict) {
+    // A Python subclass's subtype_traverse visits the __dict__ itself before calling this;
+    // a second visit would count the dict's reference twice, which makes the collector
+    // treat it as referenced from outside (so its cycles would never be collected).
+    if (Py_TYPE(self)->tp_traverse == &gc_traverse<T, Traverse, kDict>) {
+      if (int r = py::detail::pybind11_traverse(self, visit, arg)) return r;
+    } else {
+      Py_VISIT(Py_TYPE(self));
+    }
+  } else {
+    Py_VISIT(Py_TYPE(self));
+  }
+  if (T* t = cpp_ptr<T>(self)) return Traverse(*t, visit, arg);
+  return 0;
+}
+
+template <class T, auto Traverse, auto Clear, bool kDict>
+py::custom_type_setup gc_visible() {
+  return py::custom_type_setup([](PyHeapTypeObject* heap) {
+    PyTypeObject* type = &heap->ht_type;
+    type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+    type->tp_traverse = &gc_traverse<T, Traverse, kDict>;
+    type->tp_clear = [](PyObject* self) -> int {
+      if constexpr (kDict) py::detail::pybind11_clear(self);
+      if (T* t = cpp_ptr<T>(self)) Clear(*t);
+      return 0;
+    };
+  });
+}
+
+// Visits the references of a PyCall (any of them may be empty).
+inline int visit_call(const PyCall& c, visitproc visit, void* arg) {
+  Py_VISIT(c.fn.ptr());
+  Py_VISIT(c.args.ptr());
+  Py_VISIT(c.kwargs.ptr());
+  return 0;
+}
+// Drops them (the GIL held), so that calling it afterwards would be a bug: only for an
+// object the collector found unreachable.
+inline void clear_call(PyCall& c) {
+  c.fn.reset();
+  c.args.reset();
+  c.kwargs.reset();
 }
 
 using FastBody = PyObject* (*)(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
@@ -216,6 +266,18 @@ void install_fast(py::handle cls, const char* name) {
   if (!descr) throw py::error_already_set();
   py::setattr(cls, name, py::reinterpret_steal<py::object>(descr));
 }
+
+// ---- the C API for extension authors (capi.cpp; read by include/gilfree/python.hpp) ------
+// Publishes the capsule gilfree._C_API.
+void export_capi(py::module_& m);
+// The library object inside a gilfree threading object of `kind` (a
+// python::capi::Kind: Lock ... Barrier), else nullptr (threading.cpp). GIL held.
+void* capi_threading(PyObject* obj, int kind);
+// The queue inside a gilfree.Queue/LifoQueue (kind kQueue, no Python hooks) or SimpleQueue
+// (kSimpleQueue) as the table's opaque pointer, else nullptr (queue.cpp). GIL held.
+void* capi_queue(PyObject* obj, int kind);
+// Sets the table's queue functions (queue.cpp).
+void fill_queue_capi(gilfree::python::capi::Table& table);
 
 void bind_threading(py::module_& m);
 void bind_queue(py::module_& m, py::module_& testing);

@@ -3,6 +3,9 @@
 // and hands the names to threading.cpp, queue.cpp and sched.cpp.
 #include <pybind11/pybind11.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <exception>
 #include <new>
 #include <stdexcept>
@@ -25,6 +28,58 @@ PyObject* g_broken_barrier = nullptr;
 }  // namespace
 
 bool in_main_thread() noexcept { return PyThread_get_thread_ident() == g_main_ident; }
+
+// ---- the GIL gate (bindings.hpp) --------------------------------------------------------
+
+namespace {
+// Closed by close_gate() at exit; threads between enter_gate() and leave_gate() counted in
+// g_asking (seq_cst on both sides: a thread either sees the gate closed or is counted
+// before close_gate() reads the count).
+std::atomic<bool> g_closed{false};
+std::atomic<long> g_asking{0};
+
+[[noreturn]] void park_forever() noexcept {
+  for (;;) ::pause();  // no signal handler of ours returns into Python from here
+}
+
+// The main thread finalizes the interpreter and is never ended by it, so it never parks.
+void enter_gate() noexcept {
+  if (in_main_thread()) return;
+  g_asking.fetch_add(1, std::memory_order_seq_cst);
+  if (g_closed.load(std::memory_order_seq_cst) || _Py_IsFinalizing()) {
+    if (g_asking.fetch_sub(1, std::memory_order_seq_cst) == 1) g_asking.notify_all();
+    park_forever();
+  }
+}
+
+void leave_gate() noexcept {
+  if (in_main_thread()) return;
+  if (g_asking.fetch_sub(1, std::memory_order_seq_cst) == 1) g_asking.notify_all();
+}
+
+// atexit (the last Python code before finalization, main thread, GIL held): closes the
+// gate, then lets every thread already asking for the GIL have it and go back to Python
+// before finalization can begin.
+void close_gate() {
+  g_closed.store(true, std::memory_order_seq_cst);
+  NoGil nogil;  // the main thread: never parks
+  for (long n; (n = g_asking.load(std::memory_order_seq_cst)) != 0;) g_asking.wait(n);
+}
+}  // namespace
+
+void restore_thread(PyThreadState* ts) noexcept {
+  enter_gate();
+  PyEval_RestoreThread(ts);
+  leave_gate();
+}
+
+PyGILState_STATE ensure_gil() noexcept {
+  if (PyGILState_Check()) return PyGILState_Ensure();  // held already: cannot end us
+  enter_gate();
+  PyGILState_STATE s = PyGILState_Ensure();
+  leave_gate();
+  return s;
+}
 
 // Most derived first. CPython raises Empty, Full and BrokenBarrierError without a
 // message, so these carry none either. Other exceptions (error_already_set, the standard
@@ -64,6 +119,22 @@ void set_python_error(std::exception_ptr p) noexcept {
   }
 }
 
+// pybind11 hands a method called on an instance whose __init__ never ran (made by
+// Cls.__new__(Cls), or copy.copy) freshly allocated, unconstructed memory as `this`. Each
+// class's typeinfo gets this allocator instead, so such a call raises TypeError.
+void* refuse_uninitialised(std::size_t) {
+  throw py::type_error("this gilfree object is not initialised (its __init__ never ran)");
+}
+
+// Installs refuse_uninitialised for every pybind11 class among `mod`'s attributes.
+void guard_classes(py::module_& mod) {
+  for (auto item : mod.attr("__dict__").cast<py::dict>()) {
+    if (!PyType_Check(item.second.ptr())) continue;
+    auto* type = reinterpret_cast<PyTypeObject*>(item.second.ptr());
+    if (auto* info = py::detail::get_type_info(type)) info->operator_new = &refuse_uninitialised;
+  }
+}
+
 }  // namespace gilfree::py_bind
 
 PYBIND11_MODULE(gilfree, m) {
@@ -95,10 +166,17 @@ PYBIND11_MODULE(gilfree, m) {
   m.attr("TIMEOUT_MAX") = gilfree::TIMEOUT_MAX;
 
   py::register_exception_translator(&set_python_error);
+  // Registered before the timers' hook, so that atexit (last in, first out) closes the
+  // gate after pending timers ran.
+  m.def("_close_gil_gate", &close_gate, "Parks threads that ask for the GIL from now on.");
+  py::module_::import("atexit").attr("register")(m.attr("_close_gil_gate"));
 
   py::module_ testing = m.def_submodule(
       "_testing", "Test-only helpers: C++ threads that share gilfree objects with Python.");
   bind_threading(m);
   bind_queue(m, testing);
   bind_sched(m);
+  guard_classes(m);
+  guard_classes(testing);
+  export_capi(m);  // gilfree._C_API for <gilfree/python.hpp>
 }

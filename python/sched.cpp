@@ -12,10 +12,20 @@
 // defaults (time.monotonic, time.sleep) the scheduler uses the library's own clock (the
 // same CLOCK_MONOTONIC) and its interruptible sleep, which an event entered from another
 // thread wakes at once; a Ctrl-C during that sleep is seen when the next action runs.
+//
+// Priorities are any Python objects: the library's basic_scheduler over PyRef priorities
+// ordered by PyPriorityLess, which compares them as CPython's sched does (its events are
+// tuples, so an element is compared with `==` first and `<` only when unequal) under the
+// GIL. The comparison runs under the scheduler's lock, which no thread holding the GIL
+// waits for (above); one that raises propagates from enter/enterabs/cancel, and the queue
+// stays as it was (CPython's keeps the event at the heap's end, and its next heappop may
+// raise again).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
+#include <thread>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -29,12 +39,31 @@ namespace {
 
 using namespace pybind11::literals;
 
+// The order of a priority inside CPython's Event tuple: equal (by `==`, or being the same
+// object) is not less; otherwise Python's `<`. Raises what they raise (TypeError for
+// unorderable objects), as queue.cpp's PyLess does for PriorityQueue items.
+struct PyPriorityLess {
+  bool operator()(const PyRef& a, const PyRef& b) const {
+    Gil gil;
+    int eq = PyObject_RichCompareBool(a.ptr(), b.ptr(), Py_EQ);
+    if (eq < 0) throw py::error_already_set();
+    if (eq) return false;
+    int r = PyObject_RichCompareBool(a.ptr(), b.ptr(), Py_LT);
+    if (r < 0) throw py::error_already_set();
+    return r != 0;
+  }
+};
+
+using scheduler = gilfree::basic_scheduler<PyRef, PyPriorityLess>;
+
 struct PyScheduler {
   struct Entry {
     scheduler::Event event;  // the library's handle
     py::object pyevent;  // the sched.Event given to Python
+    std::shared_ptr<PyCall> call;  // what the event runs (its action holds it too)
   };
   std::unique_ptr<scheduler> sched;
+  bool default_delay = false;  // made with time.sleep: the library's own sleep
   std::unordered_map<std::uint64_t, Entry> entries;  // pending events, by sequence
 };
 
@@ -51,12 +80,40 @@ struct SchedCall {
   PyScheduler* owner;  // outlives the action: ~scheduler drops pending actions
   std::shared_ptr<Slot> slot;
   void operator()() const {
-    py::gil_scoped_acquire gil;
+    Gil gil;
     slot->ran = true;
     if (slot->sequence) owner->entries.erase(*slot->sequence);
     (*call)();
   }
 };
+
+// The collector sees the pending events: their sched.Event tuples, calls and the
+// library's reference to each priority. Entries change only under the GIL; an entry whose
+// call is running is still filed until the call has the GIL. A scheduler some thread runs
+// is reachable from that thread, so a cleared call is never made; nor does any other
+// thread hold the scheduler's lock, so clearing may cancel events with the GIL held (the
+// priority comparisons take it reentrantly).
+int scheduler_traverse(PyScheduler& s, visitproc visit, void* arg) {
+  for (auto& [seq, e] : s.entries) {
+    Py_VISIT(e.pyevent.ptr());
+    Py_VISIT(e.event.priority().ptr());
+    if (e.call)
+      if (int r = visit_call(*e.call, visit, arg)) return r;
+  }
+  return 0;
+}
+void scheduler_clear(PyScheduler& s) {
+  auto entries = std::move(s.entries);
+  s.entries.clear();
+  for (auto& [seq, e] : entries) {
+    if (e.call) clear_call(*e.call);
+    try {
+      s.sched->cancel(e.event);  // the library's reference to the priority goes with it
+    } catch (...) {
+      PyErr_Clear();  // a comparison that raises: that priority stays (a leak, not a crash)
+    }
+  }
+}
 
 py::object& event_type() {
   static auto* t = new py::object();  // sched.Event; leaked with the interpreter
@@ -64,13 +121,14 @@ py::object& event_type() {
 }
 
 py::object file(PyScheduler& s, scheduler::Event ev, py::object action, py::object argument,
-                py::object kwargs, const std::shared_ptr<Slot>& slot) {
-  py::object pyev = event_type()(ev.time(), ev.priority(), ev.sequence(), std::move(action),
+                py::object kwargs, const std::shared_ptr<Slot>& slot,
+                std::shared_ptr<PyCall> call) {
+  py::object pyev = event_type()(ev.time(), ev.priority().get(), ev.sequence(), std::move(action),
                                  std::move(argument), std::move(kwargs));
   if (!slot->ran) {
     const std::uint64_t seq = ev.sequence();
     slot->sequence = seq;
-    s.entries[seq] = PyScheduler::Entry{std::move(ev), pyev};
+    s.entries[seq] = PyScheduler::Entry{std::move(ev), pyev, std::move(call)};
   }
   return pyev;
 }
@@ -84,10 +142,11 @@ py::object enter_with(PyScheduler& s, py::object action, py::object argument, py
   auto slot = std::make_shared<Slot>();
   scheduler::Event ev;
   {
-    py::gil_scoped_release nogil;
-    ev = enter(SchedCall{std::move(call), &s, slot});
+    NoGil nogil;
+    ev = enter(SchedCall{call, &s, slot});
   }
-  return file(s, std::move(ev), std::move(action), std::move(argument), std::move(kwargs), slot);
+  return file(s, std::move(ev), std::move(action), std::move(argument), std::move(kwargs), slot,
+              std::move(call));
 }
 
 }  // namespace
@@ -98,6 +157,7 @@ void bind_sched(py::module_& m) {
   event_type() = sched.attr("Event");
 
   py::class_<PyScheduler>(m, "scheduler", py::dynamic_attr(),
+                          gc_visible<PyScheduler, &scheduler_traverse, &scheduler_clear, true>(),
                           "A general-purpose event scheduler, as sched.scheduler.")
       .def(py::init([time](py::object timefunc, py::object delayfunc) {
              auto s = std::make_unique<PyScheduler>();
@@ -108,36 +168,43 @@ void bind_sched(py::module_& m) {
              if (!std_time) {
                auto f = std::make_shared<PyRef>(timefunc);
                tf = [f] {
-                 py::gil_scoped_acquire gil;
+                 Gil gil;
                  return f->get()().cast<double>();
                };
              }
              if (!std_delay) {
                auto f = std::make_shared<PyRef>(delayfunc);
                df = [f](double d) {
-                 py::gil_scoped_acquire gil;
+                 Gil gil;
                  f->get()(d);
                };
              }
              s->sched = std::make_unique<scheduler>(std::move(tf), std::move(df));
+             s->default_delay = std_delay;
              return s;
            }),
            "timefunc"_a = time.attr("monotonic"), "delayfunc"_a = time.attr("sleep"))
       .def(
           "enterabs",
-          [](PyScheduler& s, double t, int priority, py::object action, py::object argument,
+          [](PyScheduler& s, double t, py::object priority, py::object action, py::object argument,
              py::object kwargs) {
+            PyRef prio(priority);  // made here, under the GIL; the library owns it then
             return enter_with(s, std::move(action), std::move(argument), std::move(kwargs),
-                              [&](SchedCall c) { return s.sched->enterabs(t, priority, std::move(c)); });
+                              [&](SchedCall c) {
+                                return s.sched->enterabs(t, std::move(prio), std::move(c));
+                              });
           },
           "time"_a, "priority"_a, "action"_a, "argument"_a = py::tuple(), "kwargs"_a = py::none(),
           "Schedules action(*argument, **kwargs) at absolute `time`; returns the event.")
       .def(
           "enter",
-          [](PyScheduler& s, double delay, int priority, py::object action, py::object argument,
+          [](PyScheduler& s, double delay, py::object priority, py::object action, py::object argument,
              py::object kwargs) {
+            PyRef prio(priority);  // made here, under the GIL; the library owns it then
             return enter_with(s, std::move(action), std::move(argument), std::move(kwargs),
-                              [&](SchedCall c) { return s.sched->enter(delay, priority, std::move(c)); });
+                              [&](SchedCall c) {
+                                return s.sched->enter(delay, std::move(prio), std::move(c));
+                              });
           },
           "delay"_a, "priority"_a, "action"_a, "argument"_a = py::tuple(), "kwargs"_a = py::none(),
           "Schedules action(*argument, **kwargs) `delay` seconds from now; returns the event.")
@@ -154,28 +221,45 @@ void bind_sched(py::module_& m) {
             const std::uint64_t seq = it->second.event.sequence();
             scheduler::Event ev = it->second.event;
             {
-              py::gil_scoped_release nogil;
+              NoGil nogil;
               s.sched->cancel(ev);  // ValueError if it started running meanwhile
             }
             s.entries.erase(seq);
           },
           "event"_a, "Removes a pending event; ValueError if it is not pending.")
       .def("empty", [](PyScheduler& s) {
-        py::gil_scoped_release nogil;
+        NoGil nogil;
         return s.sched->empty();
       })
       .def(
           "run",
-          [](PyScheduler& s, bool blocking) {
-            py::gil_scoped_release nogil;
-            return s.sched->run(blocking);
+          [](PyScheduler& s, bool blocking) -> std::optional<double> {
+            if (!blocking || !s.default_delay || !in_main_thread()) {
+              NoGil nogil;
+              return s.sched->run(blocking);
+            }
+            // The main thread sleeps between events as time.sleep does there: in slices,
+            // with Python's signal handlers (Ctrl-C) run in between.
+            for (;;) {
+              std::optional<double> next;
+              {
+                NoGil nogil;
+                next = s.sched->run(false);
+              }
+              if (!next) return std::nullopt;
+              const double delay = std::clamp(*next, 0.0, TIMEOUT_MAX);
+              wait_released(Timeout(delay), [](const Timeout& step) {
+                std::this_thread::sleep_for(step.duration());
+                return false;
+              });
+            }
           },
           "blocking"_a = true,
           "Runs events as they come due; with blocking=False returns the delay until the next.")
       .def_property_readonly("queue", [](PyScheduler& s) {
         std::vector<scheduler::Event> pending;
         {
-          py::gil_scoped_release nogil;
+          NoGil nogil;
           pending = s.sched->queue();
         }
         py::list out;

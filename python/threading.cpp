@@ -49,6 +49,16 @@ void bind_lock_protocol(py::class_<L>& cls) {
 
 // ---- Condition ------------------------------------------------------------------------
 
+// A Python value tested as Python tests it (PyObject_IsTrue), for the library's wait_for.
+struct Truthy {
+  py::object value;
+  explicit operator bool() const {
+    const int r = PyObject_IsTrue(value.ptr());
+    if (r < 0) throw py::error_already_set();
+    return r != 0;
+  }
+};
+
 // A gilfree::Condition over the Python Lock/RLock object it was given (kept alive here),
 // or over a new RLock, as threading.Condition() makes one.
 //
@@ -61,8 +71,6 @@ struct PyCondition {
   RLock* reentrant = nullptr;
   std::unique_ptr<Condition> cond;
   py::object foreign;  // threading.Condition(lock) when the lock is not gilfree's
-  // Threads inside wait(), for the repr (the library does not expose its waiter list).
-  std::atomic<long> waiting{0};
 
   explicit PyCondition(py::object l) : lock(std::move(l)) {
     if (py::isinstance<RLock>(lock)) {
@@ -80,46 +88,33 @@ struct PyCondition {
   py::object wait(const py::object& timeout) {
     if (foreign) return foreign.attr("wait")(timeout);
     const Timeout t = blocking_timeout(timeout);
-    struct Count {
-      std::atomic<long>& n;
-      explicit Count(std::atomic<long>& c) : n(c) { ++n; }
-      ~Count() { --n; }
-    } count(waiting);
     return py::bool_(wait_released(t, [&](const Timeout& step) { return cond->wait(step); }));
   }
 
-  // threading.Condition.wait_for: CPython's loop (it waits at least once while the
-  // predicate is false, so an un-acquired lock raises even with timeout=0), returning the
-  // predicate's last value rather than a bool.
+  // threading.Condition.wait_for: the library's loop (CPython's), waiting as wait() does.
   py::object wait_for(const py::object& predicate, const py::object& timeout) {
     if (foreign) return foreign.attr("wait_for")(predicate, timeout);
-    py::object result = predicate();
-    std::optional<Deadline> deadline;
-    py::object waittime = timeout;
-    while (!PyObject_IsTrue(result.ptr())) {
-      if (!timeout.is_none()) {
-        if (!deadline) {
-          deadline = blocking_timeout(timeout).deadline();
-        } else {
-          if (deadline->expired()) break;
-          waittime = py::float_(std::chrono::duration<double>(deadline->remaining()).count());
-        }
-      }
-      wait(waittime);
-      result = predicate();
-    }
-    return result;
+    const Timeout t = blocking_timeout(timeout);
+    Truthy last = cond->wait_for([&] { return Truthy{predicate()}; }, t, [&](const Timeout& step) {
+      return wait_released(step, [&](const Timeout& slice) { return cond->wait(slice); });
+    });
+    return std::move(last.value);
   }
 };
 
 // ---- Semaphore ------------------------------------------------------------------------
 
-// BoundedSemaphore remembering its initial value for the repr ("value=1/2"), which the
-// library keeps private.
-struct PyBoundedSemaphore : BoundedSemaphore {
-  explicit PyBoundedSemaphore(std::int64_t v) : BoundedSemaphore(v), initial(v) {}
-  std::int64_t initial;
-};
+// A semaphore's initial value: any Python int, as CPython takes; beyond what 64 bits hold
+// it is capped there (no program can take that many permits), and a negative one stays
+// negative for the library's ValueError.
+std::int64_t permits(const py::int_& value) {
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (overflow > 0) return INT64_MAX;
+  if (overflow < 0) return -1;
+  return v;
+}
 
 // threading.Semaphore.acquire(blocking=True, timeout=None). A negative timeout polls.
 bool semaphore_acquire(Semaphore& s, bool blocking, const py::object& timeout) {
@@ -138,7 +133,7 @@ bool semaphore_acquire(Semaphore& s, bool blocking, const py::object& timeout) {
 struct TimerCall {
   std::shared_ptr<PyCall> call;
   void operator()() const {
-    py::gil_scoped_acquire gil;
+    Gil gil;
     try {
       (*call)();
     } catch (py::error_already_set& e) {
@@ -172,7 +167,7 @@ void reap_timers() {
       ++it;
     }
   }
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   done.clear();
 }
 
@@ -181,7 +176,7 @@ void reap_timers() {
 void join_timers() {
   std::vector<std::shared_ptr<Timer>> all = std::move(started_timers());
   started_timers().clear();
-  py::gil_scoped_release nogil;
+  NoGil nogil;
   for (auto& t : all) {
     if (t->is_alive() && t->daemon()) t->cancel();
     if (t->is_alive()) t->join();
@@ -193,7 +188,43 @@ struct PyTimer {
   std::shared_ptr<Timer> timer;
   double interval;
   py::object function, args, kwargs;
+  std::shared_ptr<PyCall> call;  // what the timer's thread calls (TimerCall shares it)
 };
+
+// The collector sees the attributes, and the call while no thread can be making it.
+int timer_traverse(PyTimer& t, visitproc visit, void* arg) {
+  Py_VISIT(t.function.ptr());
+  Py_VISIT(t.args.ptr());
+  Py_VISIT(t.kwargs.ptr());
+  if (t.call && !t.timer->is_alive()) return visit_call(*t.call, visit, arg);
+  return 0;
+}
+void timer_clear(PyTimer& t) {
+  t.function = t.args = t.kwargs = py::none();
+  if (t.call && !t.timer->is_alive()) clear_call(*t.call);
+}
+
+// A Barrier and its Python action, which the collector must see.
+struct PyBarrier : Barrier {
+  PyBarrier(std::size_t parties, std::shared_ptr<PyCall> call, Timeout timeout)
+      : Barrier(parties, action_for(call), timeout), action(std::move(call)) {}
+  static std::function<void()> action_for(const std::shared_ptr<PyCall>& call) {
+    if (!call) return {};
+    return [call] {
+      Gil gil;
+      (*call)();
+    };
+  }
+  std::shared_ptr<PyCall> action;  // null without an action
+};
+
+// A thread inside wait() keeps the barrier reachable, so a cleared action is never run.
+int barrier_traverse(PyBarrier& b, visitproc visit, void* arg) {
+  return b.action ? visit_call(*b.action, visit, arg) : 0;
+}
+void barrier_clear(PyBarrier& b) {
+  if (b.action) clear_call(*b.action);
+}
 
 std::string timer_repr(py::handle self) {
   auto& t = *self.cast<PyTimer&>().timer;
@@ -293,6 +324,7 @@ void bind_threading(py::module_& m) {
   bind_lock_protocol(lock);
   lock.def("release", &Lock::release, "Releases the lock; RuntimeError if it is unlocked.")
       .def("locked", &Lock::locked, "True while some thread holds the lock.")
+      .def("_at_fork_reinit", &Lock::at_fork_reinit)
       .def("__repr__", [](py::handle self) {
         return "<" + std::string(self.cast<Lock&>().locked() ? "locked" : "unlocked") + " " +
                type_name(self) + " object at " + address(self) + ">";
@@ -304,6 +336,19 @@ void bind_threading(py::module_& m) {
   rlock.def("release", &RLock::release, "Undoes one acquire; RuntimeError for a non-owner.")
       .def("locked", &RLock::locked)
       .def("_is_owned", &RLock::is_owned)
+      .def("_recursion_count", &RLock::count)
+      .def("_release_save",
+           [](RLock& l) {
+             const std::size_t depth = l.release_save();
+             return py::make_tuple(depth, l.owner());  // CPython's (count, owner)
+           })
+      .def("_acquire_restore",
+           [](RLock& l, const py::tuple& state) {
+             const auto depth = state[0].cast<std::size_t>();
+             NoGil nogil;
+             l.acquire_restore(depth);
+           })
+      .def("_at_fork_reinit", &RLock::at_fork_reinit)
       .def("__repr__", [](py::handle self) {
         auto& l = self.cast<RLock&>();
         return "<" + std::string(l.locked() ? "locked" : "unlocked") + " " + type_name(self) +
@@ -334,14 +379,45 @@ void bind_threading(py::module_& m) {
       .def("release", [](PyCondition& c) { return c.lock.attr("release")(); })
       .def("__enter__", [](PyCondition& c) { return c.lock.attr("__enter__")(); })
       .def("__exit__", [](PyCondition& c, const py::args& a) { return c.lock.attr("__exit__")(*a); })
+      // CPython's Condition takes these from its lock when it has them (RLock), else
+      // falls back to plain acquire/release, as here.
+      .def("_is_owned",
+           [](PyCondition& c) -> py::object {
+             if (py::hasattr(c.lock, "_is_owned")) return c.lock.attr("_is_owned")();
+             if (c.lock.attr("acquire")(false).cast<bool>()) {
+               c.lock.attr("release")();
+               return py::bool_(false);
+             }
+             return py::bool_(true);
+           })
+      .def("_release_save",
+           [](PyCondition& c) -> py::object {
+             if (py::hasattr(c.lock, "_release_save")) return c.lock.attr("_release_save")();
+             return c.lock.attr("release")();
+           })
+      .def("_acquire_restore",
+           [](PyCondition& c, const py::object& state) -> py::object {
+             if (py::hasattr(c.lock, "_acquire_restore"))
+               return c.lock.attr("_acquire_restore")(state);
+             return c.lock.attr("acquire")();
+           })
+      .def("_at_fork_reinit",
+           [](PyCondition& c) {
+             if (c.foreign) return void(c.foreign.attr("_at_fork_reinit")());
+             c.lock.attr("_at_fork_reinit")();
+             c.cond->at_fork_reinit();
+           })
       .def("wait", &PyCondition::wait, "timeout"_a = py::none(),
            "Releases the lock until notified or timed out, then re-acquires it; True if notified.")
       .def("wait_for", &PyCondition::wait_for, "predicate"_a, "timeout"_a = py::none())
       .def(
           "notify",
-          [](PyCondition& c, std::size_t n) {
+          [](PyCondition& c, const py::object& n) {
             if (c.foreign) return void(c.foreign.attr("notify")(n));
-            c.cond->notify(n);
+            // Any integer; zero or less wakes nobody, as CPython's islice-based notify.
+            const Py_ssize_t k = PyNumber_AsSsize_t(n.ptr(), PyExc_OverflowError);
+            if (k == -1 && PyErr_Occurred()) throw py::error_already_set();
+            c.cond->notify(k > 0 ? static_cast<std::size_t>(k) : 0);
           },
           "n"_a = 1)
       .def("notify_all",
@@ -352,7 +428,7 @@ void bind_threading(py::module_& m) {
       .def("__repr__", [](PyCondition& c) {
         if (c.foreign) return py::repr(c.foreign).cast<std::string>();
         return "<Condition(" + py::repr(c.lock).cast<std::string>() + ", " +
-               std::to_string(c.waiting.load()) + ")>";
+               std::to_string(c.cond->n_waiters()) + ")>";
       });
 
   install_fast<&fast_cond_acquire>(condition, "acquire");
@@ -361,7 +437,7 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_cond_release<true>>(condition, "__exit__");
 
   py::class_<Semaphore> semaphore(m, "Semaphore", "A counting semaphore, as threading.Semaphore.");
-  semaphore.def(py::init<std::int64_t>(), "value"_a = 1)
+  semaphore.def(py::init([](const py::int_& v) { return new Semaphore(permits(v)); }), "value"_a = 1)
       .def("acquire", &semaphore_acquire, "blocking"_a = true, "timeout"_a = py::none())
       .def("release", &Semaphore::release, "n"_a = 1)
       .def("__enter__", [](Semaphore& s) { return semaphore_acquire(s, true, py::none()); })
@@ -377,19 +453,21 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_release<Semaphore, false>>(semaphore, "release");
   install_fast<&fast_release<Semaphore, true>>(semaphore, "__exit__");
 
-  py::class_<PyBoundedSemaphore, Semaphore>(
+  py::class_<BoundedSemaphore, Semaphore>(
       m, "BoundedSemaphore", "A semaphore that may not grow past its initial value.")
-      .def(py::init<std::int64_t>(), "value"_a = 1)
+      .def(py::init([](const py::int_& v) { return new BoundedSemaphore(permits(v)); }),
+           "value"_a = 1)
       .def("__repr__", [](py::handle self) {
-        auto& s = self.cast<PyBoundedSemaphore&>();
+        auto& s = self.cast<BoundedSemaphore&>();
         return "<" + type_name(self) + " at " + address(self) + ": value=" +
-               std::to_string(s.value()) + "/" + std::to_string(s.initial) + ">";
+               std::to_string(s.value()) + "/" + std::to_string(s.initial_value()) + ">";
       });
 
   py::class_<Event> event(m, "Event", "A flag threads can wait for, as threading.Event.");
   event
       .def(py::init<>())
       .def("is_set", &Event::is_set)
+      .def("_at_fork_reinit", &Event::at_fork_reinit)
       .def("set", &Event::set)
       .def("clear", &Event::clear)
       .def(
@@ -411,70 +489,57 @@ void bind_threading(py::module_& m) {
   install_fast<&fast_event_wait>(event, "wait");
 
   // The barrier's action runs on the last arriving thread with the barrier's lock held,
-  // as in CPython; every Barrier call releases the GIL first so that the action (which
-  // takes the GIL) can never wait for a thread that holds the GIL and wants the lock.
-  // A barrier wait is not sliced for signals: a timed-out slice would break the barrier.
-  py::class_<Barrier>(m, "Barrier", "A barrier for a fixed number of threads.")
+  // as in CPython; every Barrier call that takes that lock releases the GIL first so that
+  // the action (which takes the GIL) can never wait for a thread that holds the GIL and
+  // wants the lock. n_waiting, broken and the repr take no lock, so the action may read them.
+  py::class_<PyBarrier>(m, "Barrier", gc_visible<PyBarrier, &barrier_traverse, &barrier_clear, false>(),
+                        "A barrier for a fixed number of threads.")
       .def(py::init([](std::size_t parties, const py::object& action, const py::object& timeout) {
-             std::function<void()> fn;
-             if (!action.is_none()) {
-               auto call = std::make_shared<PyCall>(
+             std::shared_ptr<PyCall> call;
+             if (!action.is_none())
+               call = std::make_shared<PyCall>(
                    PyCall{PyRef(action), PyRef(py::tuple()), PyRef(py::dict())});
-               fn = [call] {
-                 py::gil_scoped_acquire gil;
-                 (*call)();
-               };
-             }
-             return new Barrier(parties, std::move(fn), blocking_timeout(timeout));
+             return new PyBarrier(parties, std::move(call), blocking_timeout(timeout));
            }),
            "parties"_a, "action"_a = py::none(), "timeout"_a = py::none())
       .def(
           "wait",
-          [](Barrier& b, const py::object& timeout) {
-            if (timeout.is_none()) {
-              py::gil_scoped_release nogil;
-              return b.wait();
-            }
-            const Timeout t = blocking_timeout(timeout);
-            py::gil_scoped_release nogil;
-            return b.wait(t);
+          [](PyBarrier& b, const py::object& timeout) {
+            const Timeout t = timeout.is_none() ? b.default_timeout() : blocking_timeout(timeout);
+            NoGil nogil;
+            if (!in_main_thread()) return b.wait(t);
+            // Signals reach only the main thread: check them between slices, as
+            // wait_released does, without breaking the barrier.
+            return b.wait(t, Timeout(kSignalSlice), [] {
+              Gil gil;
+              if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+            });
           },
           "timeout"_a = py::none())
-      .def("reset", &Barrier::reset, py::call_guard<py::gil_scoped_release>())
-      .def("abort", &Barrier::abort, py::call_guard<py::gil_scoped_release>())
-      .def_property_readonly("parties", &Barrier::parties)
-      .def_property_readonly("n_waiting", [](Barrier& b) {
-        py::gil_scoped_release nogil;
-        return b.n_waiting();
-      })
-      .def_property_readonly("broken", [](Barrier& b) {
-        py::gil_scoped_release nogil;
-        return b.broken();
-      })
+      .def("reset", &Barrier::reset, py::call_guard<NoGil>())
+      .def("abort", &Barrier::abort, py::call_guard<NoGil>())
+      .def_property_readonly("parties", [](const PyBarrier& b) { return b.parties(); })
+      .def_property_readonly("n_waiting", [](const PyBarrier& b) { return b.n_waiting(); })
+      .def_property_readonly("broken", [](const PyBarrier& b) { return b.broken(); })
       .def("__repr__", [](py::handle self) {
-        auto& b = self.cast<Barrier&>();
-        bool broken;
-        std::size_t waiting;
-        {
-          py::gil_scoped_release nogil;
-          broken = b.broken();
-          waiting = b.n_waiting();
-        }
+        const Barrier& b = self.cast<PyBarrier&>();
         std::string head = "<" + type_name(self) + " at " + address(self) + ": ";
-        if (broken) return head + "broken>";
-        return head + "waiters=" + std::to_string(waiting) + "/" + std::to_string(b.parties()) + ">";
+        if (b.broken()) return head + "broken>";
+        return head + "waiters=" + std::to_string(b.n_waiting()) + "/" +
+               std::to_string(b.parties()) + ">";
       });
 
   py::class_<PyTimer>(m, "Timer", py::dynamic_attr(),
+                      gc_visible<PyTimer, &timer_traverse, &timer_clear, true>(),
                       "Calls a function after `interval` seconds unless cancelled, as threading.Timer.")
       .def(py::init([](double interval, py::object function, py::object args, py::object kwargs) {
-             if (args.is_none()) args = py::tuple();
+             if (args.is_none()) args = py::list();  // fresh per Timer, as CPython's
              if (kwargs.is_none()) kwargs = py::dict();
              auto call = std::make_shared<PyCall>(
                  PyCall{PyRef(function), PyRef(py::tuple(args)), PyRef(py::dict(kwargs))});
              auto* t = new PyTimer{
                  std::make_shared<Timer>(blocking_timeout(interval), TimerCall{call}), interval,
-                 function, args, kwargs};
+                 function, args, kwargs, call};
              // Python's threads inherit daemon from the creating Python thread.
              t->timer->set_daemon(
                  py::module_::import("threading").attr("current_thread")().attr("daemon").cast<bool>());
@@ -485,7 +550,7 @@ void bind_threading(py::module_& m) {
            [](PyTimer& t) {
              reap_timers();
              {
-               py::gil_scoped_release nogil;
+               NoGil nogil;
                t.timer->start();
              }
              started_timers().push_back(t.timer);
@@ -518,6 +583,37 @@ void bind_threading(py::module_& m) {
 
   m.def("_join_timers", &join_timers, "Waits for pending timers (registered with atexit).");
   py::module_::import("atexit").attr("register")(m.attr("_join_timers"));
+}
+
+// For the C API (capi.cpp): the library object inside a threading object of `kind`
+// (python::capi::Kind), or nullptr. Beside the bindings because it knows their classes. A
+// Condition over a foreign lock is CPython's own and has no library condition.
+void* capi_threading(PyObject* obj, int kind) {
+  namespace capi = gilfree::python::capi;
+  py::handle h(obj);
+  auto get = [&](auto* type) -> void* {
+    using T = std::remove_pointer_t<decltype(type)>;
+    return py::isinstance<T>(h) ? static_cast<void*>(&h.cast<T&>()) : nullptr;
+  };
+  switch (kind) {
+    case capi::kLock:
+      return get((Lock*)nullptr);
+    case capi::kRLock:
+      return get((RLock*)nullptr);
+    case capi::kSemaphore:
+      return py::isinstance<Semaphore>(h) ? static_cast<void*>(&h.cast<Semaphore&>()) : nullptr;
+    case capi::kBoundedSemaphore:
+      return get((BoundedSemaphore*)nullptr);
+    case capi::kEvent:
+      return get((Event*)nullptr);
+    case capi::kBarrier:
+      return py::isinstance<PyBarrier>(h) ? static_cast<void*>(static_cast<Barrier*>(&h.cast<PyBarrier&>()))
+                                          : nullptr;
+    case capi::kCondition:
+      return py::isinstance<PyCondition>(h) ? static_cast<void*>(h.cast<PyCondition&>().cond.get()) : nullptr;
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace gilfree::py_bind

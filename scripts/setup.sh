@@ -12,6 +12,8 @@ PACKAGES=(
   gnuplot-nox                                   # BENCHMARKS.md plots
   libssl-dev                                    # multiprocessing: HMAC of the authkey handshake
   clang libclang-rt-14-dev                      # multiprocessing: the libFuzzer target
+  python3-numpy                                 # the vecmath extension (seed 000) compares with NumPy
+  python3-irc ngircd irssi tmux                 # the IRC example's tests against real IRC software
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -132,6 +132,7 @@ bool Condition::wait(Timeout timeout) {
   self.prev = tail_;
   (tail_ ? tail_->next : head_) = &self;
   tail_ = &self;
+  n_waiters_.fetch_add(1, std::memory_order_relaxed);
   const std::size_t saved = ops_->release_save(lock_);
 
   auto notified = [&] {
@@ -149,6 +150,7 @@ bool Condition::wait(Timeout timeout) {
   ops_->acquire_restore(lock_, saved);
   // A notify that raced with our timeout still counts: the notifier dequeued us.
   if (notified()) return true;
+  n_waiters_.fetch_sub(1, std::memory_order_relaxed);
   (self.prev ? self.prev->next : head_) = self.next;
   (self.next ? self.next->prev : tail_) = self.prev;
   return false;
@@ -160,6 +162,7 @@ void Condition::notify(std::size_t n) {
     Waiter* w = head_;
     head_ = w->next;
     (head_ ? head_->prev : tail_) = nullptr;
+    n_waiters_.fetch_sub(1, std::memory_order_relaxed);
     // The waiter cannot return before it re-acquires the lock we hold, so `w` stays valid.
     if (w->state.exchange(Waiter::kNotified, std::memory_order_acq_rel) == Waiter::kSleeping)
       detail::futex_wake(w->state, 1);
@@ -606,7 +609,14 @@ Barrier::Barrier(std::size_t parties, std::function<void()> action, Timeout time
   if (parties < 1) throw ValueError("parties must be > 0");
 }
 
-std::size_t Barrier::wait(Timeout timeout) {
+std::size_t Barrier::wait(Timeout timeout) { return wait_impl(timeout, nullptr, nullptr); }
+
+std::size_t Barrier::wait(Timeout timeout, Timeout every, const std::function<void()>& poll) {
+  return wait_impl(timeout, &every, &poll);
+}
+
+std::size_t Barrier::wait_impl(const Timeout& timeout, const Timeout* every,
+                               const std::function<void()>* poll) {
   std::scoped_lock guard(lock_);
   enter();  // blocks while the previous cycle drains or resets
   const std::size_t index = count_++;
@@ -620,7 +630,7 @@ std::size_t Barrier::wait(Timeout timeout) {
   if (index + 1 == parties_)
     release_all();
   else
-    wait_released(timeout);
+    wait_released(timeout, every, poll);
   return index;
 }
 
@@ -640,8 +650,27 @@ void Barrier::release_all() {
   }
 }
 
-void Barrier::wait_released(const Timeout& timeout) {
-  if (!cond_.wait_for([this] { return state_ != State::filling; }, timeout)) {
+void Barrier::wait_released(const Timeout& timeout, const Timeout* every,
+                            const std::function<void()>* poll) {
+  auto released = [this] { return state_ != State::filling; };
+  const Deadline deadline = timeout.deadline();
+  bool done = false;
+  for (;;) {
+    Timeout step = deadline.is_forever() ? Timeout() : Timeout(deadline.remaining());
+    if (every && (step.is_forever() || step.duration() > every->duration())) step = *every;
+    done = cond_.wait_for(released, step);
+    if (done || deadline.expired() || !every) break;
+    // Poll without the lock: what it runs may call this barrier.
+    lock_.release();
+    try {
+      (*poll)();
+    } catch (...) {
+      lock_.acquire();
+      throw;
+    }
+    lock_.acquire();
+  }
+  if (!done) {
     break_barrier();
     throw BrokenBarrierError();
   }
@@ -673,16 +702,6 @@ void Barrier::abort() {
 void Barrier::break_barrier() {
   state_ = State::broken;
   cond_.notify_all();
-}
-
-std::size_t Barrier::n_waiting() {
-  std::scoped_lock guard(lock_);
-  return state_ == State::filling ? count_ : 0;
-}
-
-bool Barrier::broken() {
-  std::scoped_lock guard(lock_);
-  return state_ == State::broken;
 }
 
 }  // namespace gilfree

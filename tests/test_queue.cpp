@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <latch>
 #include <ctime>
 #include <memory>
@@ -820,6 +821,96 @@ TEST(QueueStress, ShutdownRacesWithTraffic) {
     stress_shutdown_race(16, immediate);
     stress_shutdown_race(0, immediate);
   }
+}
+
+TEST(QueueTasks, JoinWithTimeoutReportsPendingTasks) {
+  Queue<int> q;
+  EXPECT_TRUE(q.join(gilfree::Timeout::zero()));  // nothing pending
+  q.put(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(q.join(gilfree::Timeout(20ms)));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 15ms);
+  q.get();
+  q.task_done();
+  EXPECT_TRUE(q.join(gilfree::Timeout(10s)));
+}
+
+TEST(QueueBasics, MaxsizeCanShrinkAndGrowBack) {
+  Queue<int> q(3);  // on the ring
+  q.put(1), q.put(2), q.put(3);
+  q.set_maxsize(2);  // Python's test_shrinking_queue
+  EXPECT_EQ(q.maxsize(), 2);
+  EXPECT_TRUE(q.full());
+  EXPECT_THROW(q.put_nowait(4), Full);
+  q.get(), q.get();
+  q.put_nowait(4);
+  EXPECT_THROW(q.put_nowait(5), Full);
+  EXPECT_THROW(q.set_maxsize(4), gilfree::ValueError);  // a ring cannot grow
+  EXPECT_THROW(q.set_maxsize(0), gilfree::ValueError);
+  q.set_maxsize(3);  // back to its own size
+  q.put_nowait(5);
+  EXPECT_EQ(q.qsize(), 3u);
+  EXPECT_THROW(q.put_nowait(6), Full);
+}
+
+TEST(QueueBasics, RaisingMaxsizeWakesABlockedPutter) {
+  LifoQueue<int> q(1);  // behind a mutex: any bound
+  q.put(1);
+  gilfree::Thread t([&] { q.put(2, true, gilfree::Timeout(10s)); });
+  t.start();
+  std::this_thread::sleep_for(20ms);  // let it block (if it has not, the put still succeeds)
+  q.set_maxsize(0);  // unbounded
+  t.join(gilfree::Timeout(10s));
+  EXPECT_FALSE(t.is_alive());
+  EXPECT_EQ(q.qsize(), 2u);
+}
+
+// A policy with state, passed as an instance: it counts what it saw.
+struct Counting {
+  int* puts;
+  std::deque<int> items;
+  void put(int&& v) {
+    ++*puts;
+    if (v < 0) throw std::invalid_argument("negative");  // a failing _put
+    items.push_back(v);
+  }
+  int get() {
+    int v = items.front();
+    items.pop_front();
+    return v;
+  }
+  std::size_t size() const noexcept { return items.size(); }
+};
+
+TEST(QueueOrder, PolicyInstanceAndAFailingPut) {
+  int puts = 0;
+  gilfree::BasicQueue<int, Counting> q(Counting{&puts, {}}, 2);
+  q.put(1);
+  EXPECT_THROW(q.put(-1), std::invalid_argument);
+  EXPECT_EQ(q.qsize(), 1u);  // left as it was
+  q.put(2);
+  EXPECT_THROW(q.put_nowait(3), Full);
+  EXPECT_EQ(puts, 3);
+  EXPECT_EQ(q.get(), 1);
+  EXPECT_EQ(q.get(), 2);
+  q.task_done(), q.task_done();
+  EXPECT_TRUE(q.join(gilfree::Timeout::zero()));  // the failed put counted no task
+}
+
+TEST(QueueBasics, TryVisitSeesItemsBehindAMutexOnly) {
+  LifoQueue<int> lifo;
+  lifo.put(1), lifo.put(2);
+  std::vector<int> seen;
+  EXPECT_TRUE(lifo.try_visit([&](const int& v) { seen.push_back(v); }));
+  EXPECT_EQ(seen, (std::vector<int>{1, 2}));
+  Queue<int> ring(4);  // the lock-free ring: no stable view
+  ring.put(1);
+  EXPECT_FALSE(ring.try_visit([&](const int&) { ADD_FAILURE(); }));
+  gilfree::SimpleQueue<int> simple;
+  simple.put(7);
+  seen.clear();
+  EXPECT_TRUE(simple.try_visit([&](const int& v) { seen.push_back(v); }));
+  EXPECT_EQ(seen, (std::vector<int>{7}));
 }
 
 }  // namespace

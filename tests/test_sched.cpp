@@ -425,4 +425,80 @@ TEST(Sched, ManyThreadsEnterIntoOneRunnerOnAFakeClockInOrder) {
   for (size_t i = 1; i < ran.size(); ++i) ASSERT_TRUE(ran[i - 1] < ran[i]) << i;
 }
 
+// --- Priorities of any type (basic_scheduler<Priority, Compare>) ---
+
+// A comparator that counts its calls and throws on a priority it cannot order, as Python's
+// `<` raises TypeError for unorderable objects.
+struct PickyLess {
+  static inline int calls = 0;
+  bool operator()(const std::string& a, const std::string& b) const {
+    ++calls;
+    if (a == "unorderable" || b == "unorderable") throw std::invalid_argument("unorderable");
+    return a < b;
+  }
+};
+using StringScheduler = gilfree::basic_scheduler<std::string, PickyLess>;
+
+TEST(Sched, StringPrioritiesOrderUnderTheirComparator) {
+  double now = 0;
+  StringScheduler s([&] { return now; }, [&](double d) { now += d; });
+  std::vector<std::string> ran;
+  auto log = [&](std::string m) { ran.push_back(std::move(m)); };
+  s.enterabs(2, "b", log, "2b");
+  s.enterabs(2, "a", log, "2a");
+  s.enterabs(1, "z", log, "1z");
+  s.enterabs(2, "b", log, "2b-second");  // equal priority: the order entered
+  StringScheduler::Event e = s.enterabs(2, "aa", log, "2aa");
+  EXPECT_EQ(e.priority(), "aa");
+  std::vector<StringScheduler::Event> q = s.queue();
+  ASSERT_EQ(q.size(), 5u);
+  for (size_t i = 1; i < q.size(); ++i) EXPECT_TRUE(q[i - 1] < q[i]) << i;
+  s.run();
+  EXPECT_EQ(ran, (std::vector<std::string>{"1z", "2a", "2aa", "2b", "2b-second"}));
+}
+
+TEST(Sched, AThrowingComparisonPropagatesAndLeavesTheQueueIntact) {
+  double now = 0;
+  StringScheduler s([&] { return now; }, [&](double d) { now += d; });
+  std::vector<std::string> ran;
+  auto log = [&](std::string m) { ran.push_back(std::move(m)); };
+  StringScheduler::Event a = s.enterabs(1, "a", log, "a");
+  s.enterabs(2, "b", log, "b");
+  // A different time never compares priorities, as in Python's tuple order.
+  PickyLess::calls = 0;
+  s.enterabs(3, "unorderable", log, "u");
+  EXPECT_THROW(s.enterabs(1, "unorderable", log, "x"), std::invalid_argument);
+  EXPECT_THROW(s.enterabs(3, "c", log, "y"), std::invalid_argument);
+  EXPECT_GT(PickyLess::calls, 0);
+  ASSERT_EQ(s.queue().size(), 3u);
+  s.cancel(a);
+  EXPECT_THROW(s.cancel(a), gilfree::ValueError);
+  s.run();
+  EXPECT_EQ(ran, (std::vector<std::string>{"b", "u"}));
+  EXPECT_TRUE(s.empty());
+}
+
+// A priority whose destruction is counted, to check that pending records die with the
+// scheduler and that a move-only priority works.
+TEST(Sched, MoveOnlyPrioritiesAreOwnedAndReleased) {
+  struct Less {
+    bool operator()(const std::unique_ptr<int>& a, const std::unique_ptr<int>& b) const {
+      return *a < *b;
+    }
+  };
+  auto alive = std::make_shared<int>(0);
+  {
+    gilfree::basic_scheduler<std::unique_ptr<int>, Less> s;
+    std::vector<int> ran;
+    s.enterabs(0, std::make_unique<int>(2), [&] { ran.push_back(2); });
+    s.enterabs(0, std::make_unique<int>(1), [&] { ran.push_back(1); });
+    s.enterabs(1e9, std::make_unique<int>(0), [alive] {});  // never runs
+    EXPECT_EQ(*s.queue().back().priority(), 0);
+    EXPECT_EQ(s.run(false).has_value(), true);
+    EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+    EXPECT_EQ(alive.use_count(), 2);
+  }
+  EXPECT_EQ(alive.use_count(), 1);  // the pending action died with the scheduler
+}
+
 }  // namespace

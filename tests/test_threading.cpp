@@ -990,4 +990,149 @@ TEST(Barrier, StressManyCycles) {
   EXPECT_EQ(index_sum.load(), static_cast<long>(cycles) * (0 + 1 + 2 + 3));
 }
 
+// ---- issue 15: what the Python module relies on ---------------------------------------
+
+TEST(Event, SetThenClearWakesWaitersWithTrue) {
+  gilfree::Event e;
+  std::atomic<int> started{0}, woke_true{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      ++started;
+      if (e.wait(10s)) ++woke_true;
+    });
+  while (started.load() != 4) std::this_thread::yield();
+  std::this_thread::sleep_for(20ms);  // let them sleep; one still spinning also sees the set
+  e.set();
+  e.clear();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(woke_true.load(), 4);
+  EXPECT_FALSE(e.is_set());
+  EXPECT_FALSE(e.wait(Timeout::zero()));
+}
+
+TEST(Event, AtForkReinitKeepsTheFlag) {
+  gilfree::Event e;
+  e.set();
+  e.at_fork_reinit();
+  EXPECT_TRUE(e.is_set());
+  EXPECT_TRUE(e.wait(Timeout::zero()));
+}
+
+TEST(Lock, AtForkReinitUnlocks) {
+  gilfree::Lock l;
+  l.acquire();
+  l.at_fork_reinit();
+  EXPECT_FALSE(l.locked());
+  gilfree::RLock r;
+  r.acquire();
+  r.acquire();
+  r.at_fork_reinit();
+  EXPECT_FALSE(r.locked());
+  EXPECT_EQ(r.count(), 0u);
+  EXPECT_TRUE(r.acquire(false));
+  r.release();
+}
+
+TEST(Condition, AtForkReinitForgetsWaiters) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  l.acquire();
+  c.at_fork_reinit();
+  c.notify_all();  // nobody to wake, and no stale node touched
+  EXPECT_FALSE(c.wait(1ms));
+  l.release();
+}
+
+TEST(Barrier, ActionReadsStateWithoutTheLock) {
+  std::size_t waiting = 99;
+  bool broken = true;
+  gilfree::Barrier* self = nullptr;
+  gilfree::Barrier b(2, [&] {
+    waiting = self->n_waiting();  // would deadlock if it took the barrier's lock
+    broken = self->broken();
+  });
+  self = &b;
+  std::thread t([&] { b.wait(10s); });
+  b.wait(10s);
+  t.join();
+  EXPECT_EQ(waiting, 2u);
+  EXPECT_FALSE(broken);
+  EXPECT_EQ(b.default_timeout().is_forever(), true);
+}
+
+TEST(Barrier, PollExceptionLeavesBarrierUnbroken) {
+  gilfree::Barrier b(2);
+  int polls = 0;
+  EXPECT_THROW(b.wait(Timeout(), Timeout(1ms),
+                      [&] {
+                        EXPECT_FALSE(b.broken());  // called without the barrier's lock
+                        if (++polls == 3) throw std::runtime_error("interrupted");
+                      }),
+               std::runtime_error);
+  EXPECT_EQ(polls, 3);
+  EXPECT_FALSE(b.broken());
+  EXPECT_EQ(b.n_waiting(), 0u);
+  std::thread t([&] { b.wait(10s); });  // still usable
+  EXPECT_LT(b.wait(10s), 2u);
+  t.join();
+}
+
+TEST(Barrier, PolledWaitStillTimesOut) {
+  gilfree::Barrier b(2);
+  int polls = 0;
+  EXPECT_THROW(b.wait(Timeout(30ms), Timeout(5ms), [&] { ++polls; }), gilfree::BrokenBarrierError);
+  EXPECT_TRUE(b.broken());
+  EXPECT_GE(polls, 1);
+}
+
+TEST(Condition, CountsItsWaiters) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  EXPECT_EQ(c.n_waiters(), 0u);
+  std::thread t([&] {
+    l.acquire();
+    c.wait(10s);
+    l.release();
+  });
+  while (c.n_waiters() != 1) std::this_thread::yield();
+  l.acquire();
+  c.notify();
+  EXPECT_EQ(c.n_waiters(), 0u);
+  l.release();
+  t.join();
+  l.acquire();
+  EXPECT_FALSE(c.wait(1ms));  // a timed-out waiter leaves the count too
+  EXPECT_EQ(c.n_waiters(), 0u);
+  l.release();
+}
+
+TEST(BoundedSemaphore, KnowsItsInitialValue) {
+  gilfree::BoundedSemaphore s(3);
+  s.acquire();
+  EXPECT_EQ(s.initial_value(), 3);
+  EXPECT_EQ(s.value(), 2);
+}
+
+TEST(Condition, WaitForAsPython) {
+  gilfree::Lock l;
+  gilfree::Condition c(l);
+  // A false predicate is waited for at least once: an un-acquired lock raises even with a
+  // zero timeout, as in Python.
+  EXPECT_THROW(c.wait_for([] { return false; }, Timeout::zero()), gilfree::RuntimeError);
+  l.acquire();
+  int waits = 0;
+  // The predicate's value comes back as it is, and each wait is the caller's.
+  int polls = 0;
+  int got = c.wait_for([&] { return ++polls >= 3 ? polls : 0; }, Timeout(10s),
+                       [&](const Timeout& step) {
+                         ++waits;
+                         return c.wait(step.is_forever() || step.duration() > 1ms ? Timeout(1ms) : step);
+                       });
+  EXPECT_EQ(got, 3);
+  EXPECT_EQ(waits, 2);
+  EXPECT_EQ(c.wait_for([] { return 0; }, Timeout(5ms), [&](const Timeout& t) { return c.wait(t); }), 0);
+  l.release();
+}
+
 }  // namespace

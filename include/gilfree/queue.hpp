@@ -42,11 +42,13 @@ namespace gilfree {
 
 // ---- container policies: Python's _init / _qsize / _put / _get --------------------------
 //
-// A policy is what a Python subclass of Queue overrides: a default-constructible type
-// with `put(T&&)` (_put), `T get()` (_get, called only when size() > 0) and
-// `std::size_t size() const` (_qsize). BasicQueue only calls it under its own mutex, so a
-// policy needs no synchronization of its own. Write one to make, say, a queue that
-// drops duplicates, and use it as `gilfree::BasicQueue<T, MyPolicy>`.
+// A policy is what a Python subclass of Queue overrides: a type with `put(T&&)` (_put),
+// `T get()` (_get, called only when size() > 0) and `std::size_t size() const` (_qsize).
+// BasicQueue only calls it under its own mutex, so a policy needs no synchronization of
+// its own, and any of the three may throw (the queue is then left as it was, as Python's
+// is when a hook raises). Write one to make, say, a queue that drops duplicates, and use it
+// as `gilfree::BasicQueue<T, MyPolicy>`; a policy that carries state (or calls out, as the
+// Python module's does into a subclass's hooks) is passed as an instance.
 
 // First in, first out (queue.Queue).
 template <class T>
@@ -133,12 +135,14 @@ namespace detail {
 template <class T, class Policy>
 class LockedStore {
  public:
-  explicit LockedStore(long maxsize) : maxsize_(maxsize) {}
+  explicit LockedStore(long maxsize, Policy policy = Policy())
+      : maxsize_(maxsize), policy_(std::move(policy)) {}
 
   PushResult try_push(T& item) {
     std::lock_guard lock(mutex_);
     if (closed_.load(std::memory_order_relaxed)) return PushResult::shut_down;
-    if (maxsize_ > 0 && policy_.size() >= static_cast<std::size_t>(maxsize_))
+    const long maxsize = maxsize_.load(std::memory_order_relaxed);
+    if (maxsize > 0 && policy_.size() >= static_cast<std::size_t>(maxsize))
       return PushResult::full;
     policy_.put(std::move(item));
     pushed_.fetch_add(1, std::memory_order_seq_cst);
@@ -163,9 +167,26 @@ class LockedStore {
     std::lock_guard lock(mutex_);
     return policy_.size();
   }
+  // Any new bound takes effect for the next push.
+  void set_maxsize(long maxsize) {
+    std::lock_guard lock(mutex_);
+    maxsize_.store(maxsize, std::memory_order_relaxed);
+  }
+  // Calls f(item) for each item, if the policy exposes `items` and the lock is free now.
+  template <class F>
+  bool try_visit(F&& f) const {
+    if constexpr (requires { policy_.items.begin(); }) {
+      std::unique_lock lock(mutex_, std::try_to_lock);
+      if (!lock) return false;
+      for (const T& item : policy_.items) f(item);
+      return true;
+    } else {
+      return false;
+    }
+  }
 
  private:
-  const long maxsize_;
+  std::atomic<long> maxsize_;
   mutable std::mutex mutex_;
   Policy policy_;
   std::atomic<bool> closed_{false};
@@ -186,9 +207,34 @@ class FifoStore {
       : ring_(maxsize >= 2 && maxsize <= kMaxRing
                   ? std::make_unique<BoundedRing<T>>(static_cast<std::size_t>(maxsize))
                   : nullptr),
+        capacity_(maxsize),
+        limit_(maxsize),
         locked_(maxsize) {}
 
-  PushResult try_push(T& item) { return ring_ ? ring_->try_push(item) : locked_.try_push(item); }
+  PushResult try_push(T& item) {
+    if (!ring_) return locked_.try_push(item);
+    if (limit_.load(std::memory_order_acquire) == capacity_) return ring_->try_push(item);
+    // A bound lowered below the ring's capacity: pushes check it one at a time, so that
+    // racing pushers cannot overshoot it (pops only make room).
+    std::lock_guard lock(shrunk_);
+    if (ring_->size() >= static_cast<std::size_t>(limit_.load(std::memory_order_relaxed)))
+      return ring_->closed() ? PushResult::shut_down : PushResult::full;
+    return ring_->try_push(item);
+  }
+  // The ring has no stable view of its items: only the mutex-backed store visits.
+  template <class F>
+  bool try_visit(F&& f) const {
+    return ring_ ? false : locked_.try_visit(std::forward<F>(f));
+  }
+  // A ring cannot grow: its bound may be lowered, and raised again up to the initial one.
+  void set_maxsize(long maxsize) {
+    if (!ring_) return locked_.set_maxsize(maxsize);
+    if (maxsize <= 0 || maxsize > capacity_)
+      throw ValueError("a bounded FIFO queue's maxsize can only be lowered (to >= 1), or "
+                       "raised back up to its initial value");
+    std::lock_guard lock(shrunk_);
+    limit_.store(maxsize, std::memory_order_release);
+  }
   PopResult try_pop(std::optional<T>& out) {
     return ring_ ? ring_->try_pop(out) : locked_.try_pop(out);
   }
@@ -200,6 +246,9 @@ class FifoStore {
 
  private:
   const std::unique_ptr<BoundedRing<T>> ring_;
+  const long capacity_;     // the ring's, when there is one
+  std::atomic<long> limit_;  // the bound now, <= capacity_
+  std::mutex shrunk_;        // serializes pushes while limit_ < capacity_
   LockedStore<T, Fifo<T>> locked_;
 };
 
@@ -227,6 +276,11 @@ class BasicQueue {
 
   // A queue holding at most `maxsize` items; zero or negative means unbounded.
   explicit BasicQueue(long maxsize = 0) : maxsize_(maxsize), store_(maxsize) {}
+  // A queue over the given policy instance (a policy with state, or one that calls out).
+  explicit BasicQueue(Policy policy, long maxsize = 0)
+    requires std::same_as<typename detail::StoreFor<T, Policy>::type,
+                          detail::LockedStore<T, Policy>>
+      : maxsize_(maxsize), store_(maxsize, std::move(policy)) {}
   BasicQueue(const BasicQueue&) = delete;
   BasicQueue& operator=(const BasicQueue&) = delete;
 
@@ -284,11 +338,34 @@ class BasicQueue {
   // True when the queue holds no items (approximate, as qsize()).
   bool empty() const { return qsize() == 0; }
   // True when the queue is bounded and holds maxsize() items (approximate, as qsize()).
-  bool full() const { return maxsize_ > 0 && qsize() >= static_cast<std::size_t>(maxsize_); }
-  // The bound given at construction (zero or negative: unbounded).
-  long maxsize() const noexcept { return maxsize_; }
+  bool full() const {
+    const long maxsize = this->maxsize();
+    return maxsize > 0 && qsize() >= static_cast<std::size_t>(maxsize);
+  }
+  // The bound (zero or negative: unbounded).
+  long maxsize() const noexcept { return maxsize_.load(std::memory_order_relaxed); }
+  // Changes the bound, as assigning Python's `maxsize` attribute does: puts check the new
+  // one from now on (items already in the queue stay), and waiting putters recheck. A
+  // bounded Queue (FIFO) on the lock-free ring cannot grow past its initial bound:
+  // ValueError.
+  void set_maxsize(long maxsize) {
+    store_.set_maxsize(maxsize);
+    maxsize_.exchange(maxsize, std::memory_order_seq_cst);  // an RMW, as Parking requires
+    not_full_.wake_all();
+  }
   // True once shutdown() was called (Python's `is_shutdown` attribute).
   bool is_shutdown() const noexcept { return store_.closed(); }
+
+  // Calls f(const T&) for each item in the queue and returns true, when that can be done
+  // without waiting and without racing the queue's own lock: the container is behind a
+  // mutex (not the bounded FIFO ring), the policy exposes its `items`, and the mutex is
+  // free now. Otherwise visits nothing and returns false. The view is a snapshot; only a
+  // caller that knows no other thread is using the queue can rely on it staying true (the
+  // Python module's garbage-collector support).
+  template <class F>
+  bool try_visit(F&& f) const {
+    return store_.try_visit(std::forward<F>(f));
+  }
 
   // Says that one item taken from the queue has been fully processed; when every item
   // put has been, join() returns. More calls than items put: ValueError.
@@ -302,11 +379,16 @@ class BasicQueue {
 
   // Blocks until every item ever put has had its task_done() (at once if none is
   // pending). An immediate shutdown() releases it.
-  void join() {
-    const Deadline forever;
-    while (!all_tasks_done()) all_tasks_done_.park_until(forever, [this] {
-      return all_tasks_done();
-    });
+  void join() { join(Timeout()); }
+  // As join(), giving up once `timeout` passed; true when every task is done (a caller
+  // that must stay responsive, such as one that checks for Ctrl-C, waits in slices).
+  bool join(Timeout timeout) {
+    const Deadline deadline = timeout.deadline();
+    while (!all_tasks_done()) {
+      if (deadline.expired()) return false;
+      all_tasks_done_.park_until(deadline, [this] { return all_tasks_done(); });
+    }
+    return true;
   }
 
   // Python 3.13's shutdown: later puts raise ShutDown, and so do gets once the queue is
@@ -372,7 +454,9 @@ class BasicQueue {
   }
   bool may_have_room() const noexcept {
     const std::uint64_t popped = store_.popped();
-    return store_.pushed() - popped < static_cast<std::uint64_t>(maxsize_) || store_.closed();
+    const long maxsize = maxsize_.load(std::memory_order_seq_cst);
+    return maxsize <= 0 || store_.pushed() - popped < static_cast<std::uint64_t>(maxsize) ||
+           store_.closed();
   }
   // unfinished_tasks == 0; `done_` first, so that the pair read is never too small.
   bool all_tasks_done() const noexcept {
@@ -387,7 +471,7 @@ class BasicQueue {
     }
   }
 
-  const long maxsize_;
+  std::atomic<long> maxsize_;
   typename detail::StoreFor<T, Policy>::type store_;
   alignas(64) std::atomic<std::uint64_t> done_{0};  // task_done() calls so far
   detail::Parking not_empty_;       // getters wait here
@@ -444,6 +528,11 @@ class SimpleQueue {
   std::optional<T> try_get(Timeout timeout = Timeout::zero()) { return queue_.try_get(timeout); }
   // The number of items (approximate while other threads put and get).
   std::size_t qsize() const { return queue_.qsize(); }
+  // As BasicQueue::try_visit.
+  template <class F>
+  bool try_visit(F&& f) const {
+    return queue_.try_visit(std::forward<F>(f));
+  }
   // True when there are no items (approximate).
   bool empty() const { return queue_.empty(); }
 

@@ -134,6 +134,9 @@ class Lock : public detail::LockableBase<Lock> {
   }
   // True while some thread holds the lock.
   bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != kUnlocked; }
+  // Makes the lock unlocked whatever its state, for a forked child whose other threads
+  // (one of which may have held it) are gone (Python's private _at_fork_reinit()).
+  void at_fork_reinit() noexcept { state_.store(kUnlocked, std::memory_order_relaxed); }
 
  private:
   static constexpr std::uint32_t kUnlocked = 0, kLocked = 1, kContended = 2;
@@ -184,6 +187,12 @@ class RLock : public detail::LockableBase<RLock> {
   std::size_t release_save();
   // Re-acquires with the depth release_save() returned (Python's _acquire_restore).
   void acquire_restore(std::size_t depth);
+  // Makes the lock free and unowned, in a forked child (Python's _at_fork_reinit()).
+  void at_fork_reinit() noexcept {
+    owner_.store(0, std::memory_order_relaxed);
+    count_.store(0, std::memory_order_relaxed);
+    lock_.at_fork_reinit();
+  }
 
  private:
   Lock lock_;
@@ -228,11 +237,29 @@ class Condition : public detail::LockableBase<Condition> {
   // predicate, as Python's wait_for.
   template <class Pred>
   bool wait_for(Pred predicate, Timeout timeout = {}) {
-    Deadline deadline = timeout.deadline();
-    bool result = predicate();
-    while (!result) {
-      if (deadline.expired()) break;
-      wait(deadline.is_forever() ? Timeout() : Timeout(deadline.remaining()));
+    return static_cast<bool>(
+        wait_for(predicate, timeout, [this](const Timeout& t) { return wait(t); }));
+  }
+  // Python's wait_for loop in full: the predicate's last value is returned as it is (any
+  // type testable with static_cast<bool>), and each wait is `wait_once(Timeout)` (which
+  // must wait on this condition, as wait() does, perhaps in slices). As in Python, a false
+  // predicate is waited for at least once, so an un-acquired lock raises RuntimeError
+  // even with a zero timeout.
+  template <class Pred, class Wait>
+  auto wait_for(Pred&& predicate, Timeout timeout, Wait&& wait_once) {
+    std::optional<Deadline> deadline;
+    Timeout step = timeout;
+    auto result = predicate();
+    while (!static_cast<bool>(result)) {
+      if (!timeout.is_forever()) {
+        if (!deadline) {
+          deadline = timeout.deadline();
+        } else {
+          if (deadline->expired()) break;
+          step = Timeout(deadline->remaining());
+        }
+      }
+      wait_once(step);
       result = predicate();
     }
     return result;
@@ -241,6 +268,15 @@ class Condition : public detail::LockableBase<Condition> {
   void notify(std::size_t n = 1);
   // Wakes every waiter. The lock must be held.
   void notify_all();
+  // Forgets every waiter, in a forked child where the waiting threads no longer exist
+  // (Python's Condition._at_fork_reinit() clears its waiter list likewise).
+  void at_fork_reinit() noexcept {
+    head_ = tail_ = nullptr;
+    n_waiters_.store(0, std::memory_order_relaxed);
+  }
+  // How many threads wait() now (a snapshot, readable without the lock, as the
+  // len(self._waiters) of Python's repr).
+  std::size_t n_waiters() const noexcept { return n_waiters_.load(std::memory_order_relaxed); }
 
  private:
   struct Waiter;
@@ -290,6 +326,7 @@ class Condition : public detail::LockableBase<Condition> {
   const Ops* ops_;
   Waiter* head_ = nullptr;  // FIFO of sleeping waiters, guarded by the lock itself
   Waiter* tail_ = nullptr;
+  std::atomic<std::size_t> n_waiters_{0};  // the FIFO's length, changed under the lock
 };
 
 // ---- Semaphore ------------------------------------------------------------------------
@@ -341,6 +378,8 @@ class BoundedSemaphore : public Semaphore {
   // As Semaphore::release; ValueError "Semaphore released too many times" when the
   // value would exceed the initial one.
   void release(std::int64_t n = 1) override;
+  // The value it was made with, its bound (the "value=V/INITIAL" of Python's repr).
+  std::int64_t initial_value() const noexcept { return initial_; }
 
  private:
   std::int64_t initial_;
@@ -356,22 +395,37 @@ class Event {
   Event& operator=(const Event&) = delete;
 
   // True once set() was called and not undone by clear().
-  bool is_set() const noexcept { return flag_.load(std::memory_order_acquire) != 0; }
-  // Sets the flag and wakes every waiter.
+  bool is_set() const noexcept { return (state_.load(std::memory_order_acquire) & kSet) != 0; }
+  // Sets the flag and wakes every waiter. A waiter it wakes returns true even if clear()
+  // follows at once, as in Python (bpo-13502).
   void set() noexcept {
-    flag_.store(1, std::memory_order_release);
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    do {
+      if (s & kSet) return;  // already set: nobody is waiting for this flag
+    } while (!state_.compare_exchange_weak(s, (s + kGeneration) | kSet, std::memory_order_release,
+                                           std::memory_order_relaxed));
     ec_.notify_all();
   }
   // Resets the flag; later wait() calls block until the next set().
-  void clear() noexcept { flag_.store(0, std::memory_order_relaxed); }
-  // Blocks until the flag is set or `timeout` passes; returns the flag.
+  void clear() noexcept { state_.fetch_and(~kSet, std::memory_order_relaxed); }
+  // Blocks until the flag is set or `timeout` passes; true when the flag was set (by a
+  // set() during the wait, even one already undone by clear()).
   bool wait(Timeout timeout = {}) {
-    if (is_set()) return true;
-    return detail::await(ec_, timeout.deadline(), [this] { return is_set(); });
+    const std::uint32_t start = state_.load(std::memory_order_acquire);
+    if (start & kSet) return true;
+    return detail::await(ec_, timeout.deadline(), [this, start] {
+      return state_.load(std::memory_order_acquire) != start;  // set, or set and cleared
+    });
   }
+  // Forgets waiters that were threads of the parent, in a forked child; the flag stays
+  // (Python's private _at_fork_reinit()).
+  void at_fork_reinit() noexcept { std::construct_at(&ec_); }
 
  private:
-  std::atomic<std::uint32_t> flag_{0};
+  // Bit 0: the flag. Above it: how many times set() raised the flag, so that a waiter
+  // can tell "set and cleared again" from "never set".
+  static constexpr std::uint32_t kSet = 1, kGeneration = 2;
+  std::atomic<std::uint32_t> state_{0};
   detail::EventCount ec_;
 };
 
@@ -575,22 +629,39 @@ class Barrier {
   std::size_t wait() { return wait(default_timeout_); }
   // As wait(), with an explicit timeout.
   std::size_t wait(Timeout timeout);
+  // As wait(timeout), calling `poll` (without the barrier's lock) at least every `every`
+  // while it waits for the others. An exception from `poll` leaves the barrier as Python's
+  // does when its wait is interrupted (KeyboardInterrupt): this thread is no longer
+  // waiting, the barrier is not broken, and the exception propagates.
+  std::size_t wait(Timeout timeout, Timeout every, const std::function<void()>& poll);
   // Returns the barrier to its empty state; threads waiting get BrokenBarrierError.
   void reset();
   // Breaks the barrier: current and future wait() calls raise BrokenBarrierError.
   void abort();
   // The number of threads required to pass the barrier.
   std::size_t parties() const noexcept { return parties_; }
-  // The number of threads currently waiting in the barrier.
-  std::size_t n_waiting();
-  // True when the barrier is broken.
-  bool broken();
+  // The timeout wait() uses when given none (Python's private _timeout).
+  Timeout default_timeout() const noexcept { return default_timeout_; }
+  // The number of threads currently waiting in the barrier (a snapshot, read without the
+  // barrier's lock, as Python reads it, so the action may call it).
+  std::size_t n_waiting() const noexcept {
+    return state_.load(std::memory_order_relaxed) == State::filling
+               ? count_.load(std::memory_order_relaxed)
+               : 0;
+  }
+  // True when the barrier is broken (a snapshot without the lock, as n_waiting()).
+  bool broken() const noexcept {
+    return state_.load(std::memory_order_relaxed) == State::broken;
+  }
 
  private:
   enum class State { filling, draining, resetting, broken };
+  std::size_t wait_impl(const Timeout& timeout, const Timeout* every,
+                        const std::function<void()>* poll);
   void enter();
   void release_all();
-  void wait_released(const Timeout& timeout);
+  void wait_released(const Timeout& timeout, const Timeout* every,
+                     const std::function<void()>* poll);
   void exit();
   void break_barrier();
 
@@ -599,8 +670,9 @@ class Barrier {
   std::function<void()> action_;
   Timeout default_timeout_;
   std::size_t parties_;
-  State state_ = State::filling;
-  std::size_t count_ = 0;
+  // Written only under lock_; atomic so that n_waiting() and broken() need no lock.
+  std::atomic<State> state_{State::filling};
+  std::atomic<std::size_t> count_{0};
 };
 
 }  // namespace gilfree

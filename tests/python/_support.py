@@ -118,3 +118,63 @@ def instantiate(namespace, mixin, cpython_ns):
                                          "__module__": where})
     namespace[base + "_gilfree"] = type(base + "_gilfree", (mixin, unittest.TestCase),
                                         {"m": gilfree, "ref": cpython_ns, "__module__": where})
+
+
+# ---- child interpreters: crashes and hangs ---------------------------------------------------
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+# The prelude of every child program: T, Q and S name the threading, queue and sched objects
+# under test (CPython's modules, or gilfree for all three), chosen by argv[1].
+CHILD_PRELUDE = """
+import sys, threading
+if sys.argv[1] == "gilfree":
+    import gilfree as T, gilfree as Q, gilfree as S
+else:
+    import threading as T, queue as Q, sched as S
+"""
+
+
+def child_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
+def run_children(code, module, runs=1, timeout=LONG, parallel=6, args=()):
+    """Runs CHILD_PRELUDE + code in `runs` fresh interpreters, `parallel` at a time.
+
+    Returns one (returncode, stderr) per run; a run that outlives `timeout` seconds is killed
+    and reported as returncode "hang". `module` is "gilfree" or "cpython".
+    """
+    env = child_env()
+
+    def one(_):
+        try:
+            r = subprocess.run([sys.executable, "-c", CHILD_PRELUDE + code, module, *args],
+                               capture_output=True, text=True, timeout=timeout, env=env)
+            return r.returncode, r.stderr
+        except subprocess.TimeoutExpired as e:
+            err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
+            return "hang", err or ""
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(one, range(runs)))
+
+
+class ChildBase(Base):
+    """Base for tests that run their case in child interpreters."""
+
+    @property
+    def child_module(self):
+        return "gilfree" if self.is_gilfree else "cpython"
+
+    def assertChildrenExitCleanly(self, code, runs=1, timeout=LONG, args=()):
+        """Every run exits 0 within timeout with nothing on stderr."""
+        results = run_children(code, self.child_module, runs, timeout, args=args)
+        bad = [(rc, err) for rc, err in results if rc != 0 or err.strip()]
+        if bad:
+            self.fail("%d of %d runs failed; first: rc=%s stderr=%s"
+                      % (len(bad), runs, bad[0][0], bad[0][1][-2000:]))
