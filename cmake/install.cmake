@@ -30,3 +30,17 @@ file(RELATIVE_PATH GILFREE_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/gilfree.pc.in ${CMAKE_CURRENT_BINARY_DIR}/gilfree.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gilfree.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# find_package(gilfree COMPONENTS mpi): gilfree::mpi, when it was built (cmake/mpi.cmake).
+file(APPEND ${CMAKE_CURRENT_BINARY_DIR}/gilfreeConfig.cmake [=[
+if("mpi" IN_LIST gilfree_FIND_COMPONENTS)
+  if(EXISTS "${CMAKE_CURRENT_LIST_DIR}/gilfreeMpiTargets.cmake")
+    set(MPI_CXX_SKIP_MPICXX ON)
+    find_dependency(MPI COMPONENTS CXX)
+    include("${CMAKE_CURRENT_LIST_DIR}/gilfreeMpiTargets.cmake")
+    set(gilfree_mpi_FOUND TRUE)
+  else()
+    set(gilfree_mpi_FOUND FALSE)
+  endif()
+endif()
+]=])

@@ -11,6 +11,7 @@ PACKAGES=(
   libcpp-httplib-dev                            # the flag server of the seed programs
   gnuplot-nox                                   # BENCHMARKS.md plots
   libssl-dev                                    # multiprocessing: HMAC of the authkey handshake
+  openmpi-bin libopenmpi-dev python3-mpi4py     # gilfree::mpi and its peer, mpi4py.futures
   clang libclang-rt-14-dev                      # multiprocessing: the libFuzzer target
   python3-numpy                                 # the vecmath extension (seed 000) compares with NumPy
   python3-irc ngircd irssi tmux                 # the IRC example's tests against real IRC software

@@ -1,0 +1,20 @@
+# gilfree::mpi (issue 12): the executor on Open MPI, an optional component built only when
+# CMake finds MPI. The core library never depends on it: gilfree_mpi links gilfree and MPI.
+set(MPI_CXX_SKIP_MPICXX ON)  # only the C API, from C++ (no deprecated C++ bindings)
+find_package(MPI COMPONENTS CXX QUIET)
+if(NOT MPI_CXX_FOUND)
+  message(STATUS "gilfree: MPI not found, gilfree::mpi is not built")
+  return()
+endif()
+message(STATUS "gilfree: building gilfree::mpi on ${MPI_CXX_LIBRARY_VERSION_STRING}")
+file(GLOB GILFREE_MPI_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/mpi/*.cpp)
+add_library(gilfree_mpi ${GILFREE_MPI_SOURCES})
+add_library(gilfree::mpi ALIAS gilfree_mpi)
+target_link_libraries(gilfree_mpi PUBLIC gilfree MPI::MPI_CXX)
+set_target_properties(gilfree_mpi PROPERTIES EXPORT_NAME mpi)
+install(TARGETS gilfree_mpi EXPORT gilfreeMpiTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(EXPORT gilfreeMpiTargets NAMESPACE gilfree::
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
+set(GILFREE_HAVE_MPI ON)

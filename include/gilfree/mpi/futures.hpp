@@ -1,0 +1,339 @@
+// gilfree/mpi/futures.hpp — concurrent.futures across MPI ranks (as mpi4py.futures), on
+// Open MPI. An optional component: link gilfree::mpi (library gilfree_mpi), built only when
+// CMake finds MPI; the core library never depends on it.
+//
+// The static world, as `mpiexec -n N python -m mpi4py.futures script.py`:
+//
+//   int main(int argc, char** argv) {
+//     gilfree::mpi::Session session(argc, argv);  // ranks 1..N-1 serve tasks here, then exit(0)
+//     gilfree::mpi::MPIPoolExecutor ex;           // rank 0 only: N-1 workers
+//     auto f = ex.submit(&square, 7);             // f.result() == 49
+//   }
+//
+//   mpirun -n 4 ./app
+//
+// Functions and values cross exactly as for processes (multiprocessing/reduction.hpp: one
+// wire format, the same PicklingError/UnpicklingError): a plain function, a captureless
+// lambda or a cereal-serializable function object, with serializable arguments and result.
+// A task's exception reaches the caller's future: gilfree's and the standard library's
+// exception types are rebuilt as themselves, any other type as RemoteError naming it.
+//
+// A rank that dies (a crash, std::exit in a task): Open MPI's fault model is "abort" (no
+// ULFM in Debian's build), so mpirun terminates the whole job, rank 0 included, with a
+// message naming the failed rank and a non-zero exit status. Callers never hang on it, but
+// cannot catch it either; tests/mpi/expect_abort.sh checks this.
+//
+// Not done yet: spawn mode (MPI_Comm_spawn from a plain program), MPICommExecutor, mpi::Pool.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <condition_variable>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../futures.hpp"
+#include "../multiprocessing/reduction.hpp"
+
+namespace gilfree::mpi {
+
+// A task's exception whose type has no counterpart on the caller's side: what() is
+// "<type>: <message>", as Python's RemoteTraceback shows the remote error.
+struct RemoteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The MPI environment of one process: MPI_Init_thread in the constructor, MPI_Finalize in
+// the destructor. In a static world of N > 1 ranks the constructor does not return on ranks
+// other than 0: they serve tasks until rank 0's Session ends, then exit(0) (as
+// `python -m mpi4py.futures`). Create exactly one, first thing in main.
+class Session {
+ public:
+  Session(int& argc, char**& argv);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // This process's rank in MPI_COMM_WORLD.
+  int rank() const noexcept;
+  // The number of ranks in MPI_COMM_WORLD.
+  int size() const noexcept;
+};
+
+// MPIPoolExecutor::map's keyword arguments (as mpi4py.futures' map).
+struct MapOptions {
+  // How long the whole iteration may take, counted from the call (forever by default).
+  Timeout timeout{};
+  // How many items each task carries (at least 1); larger chunks amortise the messages.
+  std::size_t chunksize = 1;
+  // Yield results as chunks complete instead of in input order.
+  bool unordered = false;
+};
+
+namespace detail {
+
+namespace mpd = gilfree::multiprocessing::detail;
+
+// Holds any callable that can cross: a plain function travels as its module offset, a
+// captureless lambda as nothing, a function object as its cereal form.
+template <class F>
+struct FnBox {
+  F fn{};
+  template <class Archive>
+  void save(Archive& ar) const {
+    if constexpr (mpd::plain_function<F>) {
+      ar(mpd::function_to_ref(reinterpret_cast<const void*>(fn)));
+    } else if constexpr (!mpd::stateless_callable<F>) {
+      ar(fn);
+    }
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    if constexpr (mpd::plain_function<F>) {
+      mpd::FunctionRef ref;
+      ar(ref);
+      fn = reinterpret_cast<F>(mpd::ref_to_function(ref));
+    } else if constexpr (!mpd::stateless_callable<F>) {
+      ar(fn);
+    }
+  }
+};
+
+// What a worker sends back for one task: a value frame (dumps<R>) or an error.
+struct Reply {
+  bool ok = false;
+  std::string frame;
+};
+// The reply of the task this worker thread is running.
+Reply& current_reply() noexcept;
+// Stores the exception in flight as an error reply ("<type>\0<message>").
+void reply_current_exception() noexcept;
+// Rebuilds a task's exception from an error reply's frame.
+std::exception_ptr rebuild_exception(std::string_view frame);
+
+// The value a void task sends.
+struct VoidResult {
+  template <class Archive>
+  void serialize(Archive&) {}
+};
+
+// The function object that crosses for every task: runs fn(args...) on the worker and
+// leaves its result (or exception) in current_reply().
+template <class F>
+struct Capture {
+  FnBox<F> box;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(box);
+  }
+  template <class... A>
+  void operator()(A&&... args) {
+    Reply& r = current_reply();
+    try {
+      using R = std::invoke_result_t<F&, A&&...>;
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(box.fn, std::forward<A>(args)...);
+        r.frame = multiprocessing::dumps(VoidResult{});
+      } else {
+        r.frame = multiprocessing::dumps(std::invoke(box.fn, std::forward<A>(args)...));
+      }
+      r.ok = true;
+    } catch (...) {
+      reply_current_exception();
+    }
+  }
+};
+
+// A chunk of map(): fn over each item (a tuple of arguments), results in order.
+template <class F, class Item>
+struct ChunkFn {
+  FnBox<F> box;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(box);
+  }
+  auto operator()(std::vector<Item>&& items) {
+    using R = decltype(std::apply(box.fn, std::move(items[0])));
+    std::vector<std::conditional_t<std::is_void_v<R>, VoidResult, R>> out;
+    out.reserve(items.size());
+    for (auto& it : items) {
+      if constexpr (std::is_void_v<R>) {
+        std::apply(box.fn, std::move(it));
+        out.emplace_back();
+      } else {
+        out.push_back(std::apply(box.fn, std::move(it)));
+      }
+    }
+    return out;
+  }
+};
+
+// One task on its way: its frame, and how to complete its future from the reply.
+struct Entry {
+  std::string frame;
+  AnyFuture future;
+  std::function<void(bool ok, std::string_view frame)> complete;
+  std::shared_ptr<struct ExecutorState> owner;
+};
+
+// Per-executor bookkeeping: tasks not yet finished, for shutdown(wait).
+struct ExecutorState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t outstanding = 0;
+  bool shut = false;
+  void finished() {
+    std::lock_guard g(mu);
+    if (--outstanding == 0) cv.notify_all();
+  }
+};
+
+// The process-wide dispatcher on rank 0 (one thread, the only one making MPI calls while
+// executors live): queues entries, hands them to idle worker ranks, completes futures.
+void enqueue(Entry e);
+// Cancels `owner`'s entries that have not been sent yet; returns them.
+std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner);
+// The number of worker ranks (size - 1); RuntimeError without a Session of size > 1.
+int world_workers();
+
+}  // namespace detail
+
+// Python's concurrent.futures executor over MPI worker ranks (mpi4py.futures'
+// MPIPoolExecutor), in the static world: needs a Session in an `mpirun -n N` job, N > 1,
+// and runs on rank 0. Executors share the world's workers.
+class MPIPoolExecutor {
+ public:
+  // RuntimeError outside a static world of at least 2 ranks (spawn mode is not done yet).
+  MPIPoolExecutor();
+  // shutdown(true), as Python's `with` block.
+  ~MPIPoolExecutor();
+  MPIPoolExecutor(const MPIPoolExecutor&) = delete;
+  MPIPoolExecutor& operator=(const MPIPoolExecutor&) = delete;
+
+  // Schedules fn(args...) on a worker rank and returns its Future. fn and args must be able
+  // to cross (multiprocessing::remotable; a compile-time error otherwise), and so must the
+  // result. RuntimeError("cannot schedule new futures after shutdown") after shutdown().
+  template <class F, class... Args>
+  auto submit(F&& fn, Args&&... args) {
+    using Fn = std::conditional_t<multiprocessing::detail::plain_function<F>,
+                                  std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
+                                  std::decay_t<F>>;
+    using R = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
+    static_assert(std::is_void_v<R> || multiprocessing::serializable<R>,
+                  "the result of a task that runs on another rank must be serializable");
+    detail::Capture<Fn> cap{detail::FnBox<Fn>{Fn(std::forward<F>(fn))}};
+    detail::Entry e;
+    e.frame = multiprocessing::encode_call(std::move(cap), std::forward<Args>(args)...);
+    Future<R> future;
+    e.future = future;
+    e.complete = [future](bool ok, std::string_view frame) {
+      try {
+        if (!ok) {
+          future.set_exception(detail::rebuild_exception(frame));
+        } else if constexpr (std::is_void_v<R>) {
+          (void)multiprocessing::loads<detail::VoidResult>(frame);
+          future.set_result();
+        } else {
+          future.set_result(multiprocessing::loads<R>(frame));
+        }
+      } catch (...) {
+        if (!future.done()) future.set_exception(std::current_exception());
+      }
+    };
+    admit(std::move(e));
+    return future;
+  }
+
+  // mpi4py.futures' map(fn, iterable, timeout, chunksize, unordered): fn over the items, in
+  // tasks of `chunksize` items, all submitted at once. Returns the results in input order
+  // (or completion order of chunks if `unordered`); rethrows the first failed item's
+  // exception when its chunk is reached (and cancels the chunks not started); TimeoutError
+  // if `timeout` passes first. ValueError for a chunksize of 0.
+  template <class F, std::ranges::input_range Rng>
+  auto map(F fn, Rng&& items, MapOptions options = {}) {
+    using Item = std::tuple<std::ranges::range_value_t<Rng>>;
+    return map_items<F, Item>(std::move(fn), std::forward<Rng>(items), options,
+                              [](auto&& x) { return Item(std::forward<decltype(x)>(x)); });
+  }
+  // As map(), with each item a tuple of arguments (Python's starmap).
+  template <class F, std::ranges::input_range Rng>
+  auto starmap(F fn, Rng&& items, MapOptions options = {}) {
+    using Item = std::ranges::range_value_t<Rng>;
+    return map_items<F, Item>(std::move(fn), std::forward<Rng>(items), options,
+                              [](auto&& x) { return Item(std::forward<decltype(x)>(x)); });
+  }
+
+  // Stops accepting tasks; with `cancel_futures`, cancels those not yet sent to a worker;
+  // with `wait`, returns once this executor's other tasks are done. Idempotent.
+  void shutdown(bool wait = true, bool cancel_futures = false);
+
+  // The number of worker ranks this executor uses.
+  int num_workers() const noexcept { return workers_; }
+
+ private:
+  template <class F, class Item, class Rng, class MakeItem>
+  auto map_items(F fn, Rng&& items, const MapOptions& options, MakeItem make) {
+    if (options.chunksize == 0) throw ValueError("chunksize must be >= 1");
+    using Fn = std::conditional_t<multiprocessing::detail::plain_function<F>,
+                                  std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
+                                  std::decay_t<F>>;
+    using Chunk = detail::ChunkFn<Fn, Item>;
+    using V = typename std::invoke_result_t<Chunk&, std::vector<Item>&&>::value_type;
+    std::vector<Future<std::vector<V>>> chunks;
+    std::vector<Item> cur;
+    for (auto&& x : items) {
+      cur.push_back(make(std::forward<decltype(x)>(x)));
+      if (cur.size() == options.chunksize) {
+        chunks.push_back(submit(Chunk{detail::FnBox<Fn>{Fn(fn)}}, std::move(cur)));
+        cur.clear();
+      }
+    }
+    if (!cur.empty()) chunks.push_back(submit(Chunk{detail::FnBox<Fn>{Fn(fn)}}, std::move(cur)));
+    return collect<V>(std::move(chunks), options);
+  }
+
+  // Waits for the chunks and flattens them (see map()).
+  template <class V>
+  std::vector<V> collect(std::vector<Future<std::vector<V>>> chunks, const MapOptions& options) {
+    Deadline deadline = options.timeout.deadline();
+    std::vector<V> out;
+    auto take = [&](Future<std::vector<V>>& f) {
+      try {
+        auto& part = deadline.is_forever() ? f.result() : f.result(deadline.remaining());
+        out.insert(out.end(), part.begin(), part.end());
+      } catch (...) {
+        for (auto& g : chunks) g.cancel();
+        throw;
+      }
+    };
+    if (!options.unordered) {
+      for (auto& f : chunks) take(f);
+      return out;
+    }
+    std::vector<AnyFuture> any(chunks.begin(), chunks.end());
+    for (AnyFuture done : as_completed(any, options.timeout)) {
+      auto f = done.as<std::vector<V>>();
+      take(f);
+    }
+    return out;
+  }
+
+  void admit(detail::Entry e);
+
+  int workers_ = 0;
+  std::shared_ptr<detail::ExecutorState> state_;
+};
+
+}  // namespace gilfree::mpi

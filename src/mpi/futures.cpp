@@ -1,0 +1,390 @@
+// The MPI side of gilfree::mpi: the Session (init, the workers' serve loop, finalize), the
+// dispatcher thread on rank 0, and how exceptions cross.
+//
+// Messages (bytes, MPI_BYTE, on a duplicate of MPI_COMM_WORLD so that user traffic on
+// MPI_COMM_WORLD never mixes with ours):
+//   rank 0 -> worker  kTask: a call frame (multiprocessing::encode_call), kStop: empty
+//   worker -> rank 0  kOk: a value frame (dumps<R>), kError: "<type>\0<message>"
+// Rank 0 sends with MPI_Isend and keeps up to kDepth tasks in flight per worker, so a worker
+// finds its next task waiting; both sides poll with MPI_Improbe and a capped exponential
+// back-off (as mpi4py.futures), because a blocked MPI_Recv spins a core that the 2-core
+// machines this runs on need for the tasks.
+#include "gilfree/mpi/futures.hpp"
+
+#include <mpi.h>
+#include <sched.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <thread>
+#include <typeinfo>
+
+#include "gilfree/errors.hpp"
+#include "gilfree/multiprocessing/exceptions.hpp"
+
+namespace gilfree::mpi {
+namespace {
+
+constexpr int kTask = 1, kStop = 2, kOk = 3, kError = 4;
+constexpr std::size_t kDepth = 2;
+
+struct World {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0;
+  int size = 0;
+  bool active = false;
+};
+World& world() {
+  static World w;
+  return w;
+}
+
+// Polls `probe` until it returns true: a few yields, then sleeps doubling from 10 us to
+// 1 ms, so an idle rank costs almost no CPU and a busy one answers within a few us.
+template <class Probe>
+void poll_until(Probe&& probe) {
+  int spins = 0;
+  auto sleep = std::chrono::microseconds(10);
+  while (!probe()) {
+    if (spins < 64) {
+      ++spins;
+      sched_yield();
+      continue;
+    }
+    std::this_thread::sleep_for(sleep);
+    if (sleep < std::chrono::milliseconds(1)) sleep *= 2;
+  }
+}
+
+// A fingerprint of this process's program file: ranks must run the same binary for
+// functions to cross.
+std::uint64_t binary_fingerprint() {
+  std::ifstream in("/proc/self/exe", std::ios::binary);
+  std::uint64_t h = 14695981039346656037ull;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
+      h *= 1099511628211ull;
+    }
+    if (!in) break;
+  }
+  return h;
+}
+
+// The worker ranks' loop: run each task, send its reply, until kStop.
+void serve() {
+  World& w = world();
+  std::string frame;
+  for (;;) {
+    int flag = 0;
+    MPI_Message msg;
+    MPI_Status st;
+    poll_until([&] {
+      MPI_Improbe(0, MPI_ANY_TAG, w.comm, &flag, &msg, &st);
+      return flag != 0;
+    });
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    frame.resize(static_cast<std::size_t>(count));
+    MPI_Mrecv(frame.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+    if (st.MPI_TAG == kStop) return;
+    detail::Reply& r = detail::current_reply();
+    r.ok = false;
+    r.frame.clear();
+    try {
+      multiprocessing::run_call(frame);
+    } catch (...) {
+      detail::reply_current_exception();  // the call could not even be decoded
+    }
+    MPI_Send(r.frame.data(), static_cast<int>(r.frame.size()), MPI_BYTE, 0, r.ok ? kOk : kError,
+             w.comm);
+  }
+}
+
+// ---- the dispatcher on rank 0 ---------------------------------------------------------
+
+struct InFlight {
+  detail::Entry entry;
+  MPI_Request request = MPI_REQUEST_NULL;
+};
+
+class Dispatcher {
+ public:
+  static Dispatcher& get() {
+    static Dispatcher d;
+    return d;
+  }
+
+  void enqueue(detail::Entry e) {
+    {
+      std::lock_guard g(mu_);
+      queue_.push_back(std::move(e));
+      if (!thread_.joinable()) {
+        inflight_.assign(static_cast<std::size_t>(world().size), {});
+        stop_ = false;
+        thread_ = std::thread([this] { loop(); });
+      }
+    }
+    cv_.notify_one();
+  }
+
+  std::vector<detail::Entry> take_queued(const std::shared_ptr<detail::ExecutorState>& owner) {
+    std::vector<detail::Entry> out;
+    std::lock_guard g(mu_);
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (it->owner == owner) {
+        out.push_back(std::move(*it));
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return out;
+  }
+
+  // Finishes what is queued and in flight, then stops the thread (Session's destructor).
+  void stop() {
+    {
+      std::lock_guard g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void loop() {
+    World& w = world();
+    std::string frame;
+    for (;;) {
+      // Hand queued tasks to workers with room, least loaded first.
+      {
+        std::unique_lock g(mu_);
+        if (queue_.empty() && in_flight_ == 0) {
+          if (stop_) return;
+          cv_.wait(g, [&] { return stop_ || !queue_.empty(); });
+          if (queue_.empty()) return;
+        }
+        while (!queue_.empty()) {
+          int best = -1;
+          for (int r = 1; r < w.size; ++r)
+            if (inflight_[r].size() < kDepth &&
+                (best < 0 || inflight_[r].size() < inflight_[best].size()))
+              best = r;
+          if (best < 0) break;
+          detail::Entry e = std::move(queue_.front());
+          queue_.pop_front();
+          if (!e.future.set_running_or_notify_cancel()) {  // cancelled while queued
+            e.owner->finished();
+            continue;
+          }
+          auto& slot = inflight_[best].emplace_back(InFlight{std::move(e)});
+          MPI_Isend(slot.entry.frame.data(), static_cast<int>(slot.entry.frame.size()),
+                    MPI_BYTE, best, kTask, w.comm, &slot.request);
+          ++in_flight_;
+        }
+      }
+      if (in_flight_ == 0) continue;
+      // Collect one reply (polling with back-off, but waking for new tasks too).
+      int flag = 0;
+      MPI_Message msg;
+      MPI_Status st;
+      poll_until([&] {
+        MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, w.comm, &flag, &msg, &st);
+        if (flag) return true;
+        std::lock_guard g(mu_);
+        return !queue_.empty() && has_room();
+      });
+      if (!flag) continue;
+      int count = 0;
+      MPI_Get_count(&st, MPI_BYTE, &count);
+      frame.resize(static_cast<std::size_t>(count));
+      MPI_Mrecv(frame.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+      InFlight done;
+      {
+        std::lock_guard g(mu_);
+        done = std::move(inflight_[st.MPI_SOURCE].front());
+        inflight_[st.MPI_SOURCE].pop_front();
+        --in_flight_;
+      }
+      MPI_Wait(&done.request, MPI_STATUS_IGNORE);  // the worker replied: the send is over
+      done.entry.complete(st.MPI_TAG == kOk, frame);
+      done.entry.owner->finished();
+    }
+  }
+  bool has_room() const {
+    for (std::size_t r = 1; r < inflight_.size(); ++r)
+      if (inflight_[r].size() < kDepth) return true;
+    return false;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<detail::Entry> queue_;
+  std::vector<std::deque<InFlight>> inflight_;  // per worker rank, in send order
+  std::size_t in_flight_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+// ---- Session ------------------------------------------------------------------------
+
+Session::Session(int& argc, char**& argv) {
+  World& w = world();
+  if (w.active) throw RuntimeError("gilfree::mpi::Session: one Session per process");
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+  if (provided < MPI_THREAD_SERIALIZED) {
+    std::fprintf(stderr, "gilfree::mpi: the MPI library gives no MPI_THREAD_SERIALIZED\n");
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
+  MPI_Comm_dup(MPI_COMM_WORLD, &w.comm);
+  MPI_Comm_rank(w.comm, &w.rank);
+  MPI_Comm_size(w.comm, &w.size);
+  w.active = true;
+  // Every rank must run rank 0's binary, or functions would resolve to the wrong code.
+  std::uint64_t mine = binary_fingerprint(), root = mine;
+  MPI_Bcast(&root, 1, MPI_UINT64_T, 0, w.comm);
+  if (root != mine) {
+    std::fprintf(stderr,
+                 "gilfree::mpi: rank %d runs a different program than rank 0; every rank of "
+                 "a gilfree::mpi job must run the same binary\n",
+                 w.rank);
+    std::fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, 3);
+  }
+  if (w.size > 1 && w.rank != 0) {
+    serve();
+    MPI_Comm_free(&w.comm);
+    MPI_Finalize();
+    std::exit(0);
+  }
+}
+
+Session::~Session() {
+  World& w = world();
+  if (w.rank == 0) {
+    Dispatcher::get().stop();
+    for (int r = 1; r < w.size; ++r) MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.comm);
+  }
+  MPI_Comm_free(&w.comm);
+  w.active = false;
+  MPI_Finalize();
+}
+
+int Session::rank() const noexcept { return world().rank; }
+int Session::size() const noexcept { return world().size; }
+
+// ---- exceptions across ---------------------------------------------------------------
+
+namespace detail {
+
+Reply& current_reply() noexcept {
+  thread_local Reply r;
+  return r;
+}
+
+void reply_current_exception() noexcept {
+  Reply& r = current_reply();
+  r.ok = false;
+  try {
+    std::string type = "unknown exception", what;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      type = multiprocessing::detail::demangle(typeid(e).name());
+      what = e.what();
+    } catch (...) {
+    }
+    r.frame = type;
+    r.frame.push_back('\0');
+    r.frame += what;
+  } catch (...) {
+    r.frame = std::string("std::bad_alloc\0", 15);
+  }
+}
+
+std::exception_ptr rebuild_exception(std::string_view frame) {
+  auto nul = frame.find('\0');
+  std::string type(frame.substr(0, nul));
+  std::string what(nul == std::string_view::npos ? std::string_view() : frame.substr(nul + 1));
+  namespace mp = multiprocessing;
+  if (type == "gilfree::ValueError") return std::make_exception_ptr(ValueError(what));
+  if (type == "gilfree::RuntimeError") return std::make_exception_ptr(RuntimeError(what));
+  if (type == "gilfree::TimeoutError") return std::make_exception_ptr(TimeoutError(what));
+  if (type == "gilfree::multiprocessing::PicklingError")
+    return std::make_exception_ptr(mp::PicklingError(what));
+  if (type == "gilfree::multiprocessing::UnpicklingError")
+    return std::make_exception_ptr(mp::UnpicklingError(what));
+  if (type == "std::runtime_error") return std::make_exception_ptr(std::runtime_error(what));
+  if (type == "std::logic_error") return std::make_exception_ptr(std::logic_error(what));
+  if (type == "std::invalid_argument") return std::make_exception_ptr(std::invalid_argument(what));
+  if (type == "std::out_of_range") return std::make_exception_ptr(std::out_of_range(what));
+  if (type == "std::domain_error") return std::make_exception_ptr(std::domain_error(what));
+  if (type == "std::overflow_error") return std::make_exception_ptr(std::overflow_error(what));
+  if (type == "std::range_error") return std::make_exception_ptr(std::range_error(what));
+  if (type == "std::bad_alloc") return std::make_exception_ptr(std::bad_alloc());
+  return std::make_exception_ptr(RemoteError(type + ": " + what));
+}
+
+void enqueue(Entry e) { Dispatcher::get().enqueue(std::move(e)); }
+
+std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner) {
+  return Dispatcher::get().take_queued(owner);
+}
+
+int world_workers() {
+  World& w = world();
+  if (!w.active)
+    throw RuntimeError("gilfree::mpi: create a gilfree::mpi::Session first (in main)");
+  if (w.size < 2)
+    throw RuntimeError(
+        "MPIPoolExecutor needs worker ranks: run the program with mpirun -n N (N >= 2); "
+        "spawn mode (MPI_Comm_spawn) is not implemented yet");
+  return w.size - 1;
+}
+
+}  // namespace detail
+
+// ---- MPIPoolExecutor -------------------------------------------------------------------
+
+MPIPoolExecutor::MPIPoolExecutor()
+    : workers_(detail::world_workers()), state_(std::make_shared<detail::ExecutorState>()) {}
+
+MPIPoolExecutor::~MPIPoolExecutor() { shutdown(true); }
+
+void MPIPoolExecutor::admit(detail::Entry e) {
+  {
+    std::lock_guard g(state_->mu);
+    if (state_->shut) throw RuntimeError("cannot schedule new futures after shutdown");
+    ++state_->outstanding;
+  }
+  e.owner = state_;
+  detail::enqueue(std::move(e));
+}
+
+void MPIPoolExecutor::shutdown(bool wait, bool cancel_futures) {
+  {
+    std::lock_guard g(state_->mu);
+    state_->shut = true;
+  }
+  if (cancel_futures) {
+    for (auto& e : detail::take_queued(state_)) {
+      e.future.cancel();
+      (void)e.future.set_running_or_notify_cancel();  // CANCELLED -> ..._AND_NOTIFIED
+      state_->finished();
+    }
+  }
+  if (wait) {
+    std::unique_lock g(state_->mu);
+    state_->cv.wait(g, [&] { return state_->outstanding == 0; });
+  }
+}
+
+}  // namespace gilfree::mpi

@@ -1,0 +1,183 @@
+// gilfree::mpi in the static world: run as `mpirun -n 3 ./test_mpi_futures` (ctest does,
+// under a timeout). Rank 0 runs the tests; the Session turns ranks 1..N-1 into workers.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gilfree/errors.hpp"
+#include "gilfree/mpi/futures.hpp"
+
+namespace mpi = gilfree::mpi;
+
+namespace {
+
+int square(int x) { return x * x; }
+int add(int a, int b) { return a + b; }
+std::string greet(std::string who) { return "hello " + who; }
+int my_pid() { return static_cast<int>(::getpid()); }
+int fail_value(int x) {
+  if (x == 13) throw gilfree::ValueError("unlucky " + std::to_string(x));
+  return x;
+}
+struct Custom : std::exception {
+  const char* what() const noexcept override { return "custom failure"; }
+};
+int fail_custom(int) { throw Custom(); }
+void nothing(int) {}
+// Sleeps `ms` milliseconds on the worker and returns ms (for pending-work tests).
+int nap(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+// A function object that crosses in its cereal form.
+struct Scale {
+  int k = 1;
+  int operator()(int x) const { return k * x; }
+  template <class Ar>
+  void serialize(Ar& ar) {
+    ar(k);
+  }
+};
+
+}  // namespace
+
+TEST(MPIPoolExecutor, SubmitRunsOnAnotherRank) {
+  mpi::MPIPoolExecutor ex;
+  EXPECT_GE(ex.num_workers(), 1);
+  EXPECT_EQ(ex.submit(square, 7).result(), 49);
+  EXPECT_EQ(ex.submit(&add, 2, 3).result(), 5);
+  EXPECT_EQ(ex.submit(greet, std::string("mpi")).result(), "hello mpi");
+  EXPECT_NE(ex.submit(my_pid).result(), static_cast<int>(::getpid()));
+  EXPECT_EQ(ex.submit([](int x) { return x + 1; }, 41).result(), 42);
+  EXPECT_EQ(ex.submit(Scale{3}, 5).result(), 15);
+  auto v = ex.submit(nothing, 1);
+  v.result();
+  EXPECT_TRUE(v.done());
+}
+
+TEST(MPIPoolExecutor, ManyTasksAllComplete) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<gilfree::Future<int>> fs;
+  for (int i = 0; i < 500; ++i) fs.push_back(ex.submit(square, i));
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(fs[i].result(std::chrono::seconds(30)), i * i);
+}
+
+TEST(MPIPoolExecutor, TaskExceptionsReachTheFuture) {
+  mpi::MPIPoolExecutor ex;
+  auto f = ex.submit(fail_value, 13);
+  try {
+    f.result();
+    FAIL() << "no exception";
+  } catch (const gilfree::ValueError& e) {
+    EXPECT_STREQ(e.what(), "unlucky 13");
+  }
+  auto g = ex.submit(fail_custom, 1);
+  try {
+    g.result();
+    FAIL() << "no exception";
+  } catch (const mpi::RemoteError& e) {
+    EXPECT_NE(std::string(e.what()).find("Custom"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("custom failure"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(ex.submit(square, 3).result(), 9);  // the worker survives
+}
+
+TEST(MPIPoolExecutor, MapKeepsInputOrderWithAnyChunksize) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<int> xs(103);
+  for (int i = 0; i < 103; ++i) xs[i] = i;
+  for (std::size_t cs : {1u, 2u, 10u, 200u}) {
+    auto out = ex.map(square, xs, {.chunksize = cs});
+    ASSERT_EQ(out.size(), xs.size()) << cs;
+    for (int i = 0; i < 103; ++i) ASSERT_EQ(out[i], i * i) << "chunksize " << cs;
+  }
+  EXPECT_TRUE(ex.map(square, std::vector<int>{}).empty());
+  EXPECT_THROW(ex.map(square, xs, {.chunksize = 0}), gilfree::ValueError);
+}
+
+TEST(MPIPoolExecutor, MapUnorderedYieldsEveryResult) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<int> xs(50);
+  for (int i = 0; i < 50; ++i) xs[i] = i;
+  auto out = ex.map(square, xs, {.chunksize = 7, .unordered = true});
+  std::multiset<int> got(out.begin(), out.end()), want;
+  for (int x : xs) want.insert(x * x);
+  EXPECT_EQ(got, want);
+}
+
+TEST(MPIPoolExecutor, StarmapAndMapErrors) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}, {5, 6}};
+  EXPECT_EQ(ex.starmap(add, pairs, {.chunksize = 2}), (std::vector<int>{3, 7, 11}));
+  std::vector<int> xs{1, 2, 13, 4};
+  EXPECT_THROW(ex.map(fail_value, xs, {.chunksize = 1}), gilfree::ValueError);
+}
+
+TEST(MPIPoolExecutor, MapTimeout) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<int> xs{500};
+  EXPECT_THROW(ex.map(nap, xs, {.timeout = std::chrono::milliseconds(50)}), gilfree::TimeoutError);
+}
+
+TEST(MPIPoolExecutor, ShutdownWaitsForPendingWork) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<gilfree::Future<int>> fs;
+  for (int i = 0; i < 20; ++i) fs.push_back(ex.submit(nap, 5));
+  ex.shutdown(true);
+  for (auto& f : fs) {
+    ASSERT_TRUE(f.done());
+    EXPECT_EQ(f.result(), 5);
+  }
+  EXPECT_THROW(ex.submit(square, 1), gilfree::RuntimeError);
+  ex.shutdown();  // idempotent
+}
+
+TEST(MPIPoolExecutor, ShutdownCancelFuturesCancelsQueuedWork) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<gilfree::Future<int>> fs;
+  for (int i = 0; i < 60; ++i) fs.push_back(ex.submit(nap, 20));
+  ex.shutdown(true, true);
+  int cancelled = 0, finished = 0;
+  for (auto& f : fs) {
+    ASSERT_TRUE(f.done());
+    if (f.cancelled()) {
+      ++cancelled;
+      EXPECT_THROW(f.result(), gilfree::CancelledError);
+    } else {
+      ++finished;
+      EXPECT_EQ(f.result(), 20);
+    }
+  }
+  EXPECT_GT(cancelled, 0);
+  EXPECT_EQ(cancelled + finished, 60);
+}
+
+TEST(MPIPoolExecutor, CancelBeforeDispatch) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<gilfree::Future<int>> fs;
+  for (int i = 0; i < 40; ++i) fs.push_back(ex.submit(nap, 10));
+  bool any = false;
+  for (auto it = fs.rbegin(); it != fs.rend(); ++it) any |= it->cancel();
+  EXPECT_TRUE(any);
+  ex.shutdown(true);
+  for (auto& f : fs) EXPECT_TRUE(f.done());
+}
+
+TEST(MPIPoolExecutor, ExecutorsShareTheWorkers) {
+  mpi::MPIPoolExecutor a, b;
+  auto fa = a.submit(square, 4);
+  auto fb = b.submit(square, 5);
+  EXPECT_EQ(fa.result() + fb.result(), 41);
+}
+
+int main(int argc, char** argv) {
+  mpi::Session session(argc, argv);  // ranks other than 0 serve here and exit
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
