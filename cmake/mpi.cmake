@@ -18,3 +18,9 @@ install(TARGETS gilfree_mpi EXPORT gilfreeMpiTargets
 install(EXPORT gilfreeMpiTargets NAMESPACE gilfree::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
 set(GILFREE_HAVE_MPI ON)
+
+# The side-by-side benchmark against mpi4py.futures (BENCHMARKS.md).
+if(GILFREE_BUILD_BENCH)
+  add_executable(mpi_futures_bench ${PROJECT_SOURCE_DIR}/bench/mpi/mpi_futures_bench.cpp)
+  target_link_libraries(mpi_futures_bench PRIVATE gilfree::mpi)
+endif()

@@ -3,20 +3,26 @@
 //
 // Messages (bytes, MPI_BYTE, on a duplicate of MPI_COMM_WORLD so that user traffic on
 // MPI_COMM_WORLD never mixes with ours):
-//   rank 0 -> worker  kTask: a call frame (multiprocessing::encode_call), kStop: empty
-//   worker -> rank 0  kOk: a value frame (dumps<R>), kError: "<type>\0<message>"
-// Rank 0 sends with MPI_Isend and keeps up to kDepth tasks in flight per worker, so a worker
-// finds its next task waiting; both sides poll with MPI_Improbe and a capped exponential
-// back-off (as mpi4py.futures), because a blocked MPI_Recv spins a core that the 2-core
-// machines this runs on need for the tasks.
+//   rank 0 -> worker  kTask: a batch of call frames (multiprocessing::encode_call), each
+//                     as [u32 length][frame]; kStop: empty
+//   worker -> rank 0  kReply: one reply per call, in order, each as [u8 ok][u32 length]
+//                     [frame]: a value frame (dumps<R>) or "<type>\0<message>"
+// Rank 0 sends with MPI_Isend and keeps up to kDepth batches in flight per worker, so a
+// worker finds its next batch waiting. A batch holds one task when the queue is short and
+// up to kMaxBatch when it is deep: per-message costs (a context switch on an oversubscribed
+// machine) are then paid once per batch, not per task. Both sides poll with MPI_Improbe
+// and a capped exponential back-off (as mpi4py.futures), because a blocked MPI_Recv spins
+// a core that the 2-core machines this runs on need for the tasks.
 #include "gilfree/mpi/futures.hpp"
 
 #include <mpi.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -28,8 +34,15 @@
 namespace gilfree::mpi {
 namespace {
 
-constexpr int kTask = 1, kStop = 2, kOk = 3, kError = 4;
-constexpr std::size_t kDepth = 2;
+constexpr int kTask = 1, kStop = 2, kReply = 3;
+constexpr std::size_t kDepth = 2, kMaxBatch = 64;
+
+void put_u32(std::string& out, std::uint32_t n) { out.append(reinterpret_cast<const char*>(&n), 4); }
+std::uint32_t get_u32(std::string_view in, std::size_t at) {
+  std::uint32_t n;
+  std::memcpy(&n, in.data() + at, 4);
+  return n;
+}
 
 struct World {
   MPI_Comm comm = MPI_COMM_NULL;
@@ -78,7 +91,7 @@ std::uint64_t binary_fingerprint() {
 // The worker ranks' loop: run each task, send its reply, until kStop.
 void serve() {
   World& w = world();
-  std::string frame;
+  std::string frame, out;
   for (;;) {
     int flag = 0;
     MPI_Message msg;
@@ -92,23 +105,32 @@ void serve() {
     frame.resize(static_cast<std::size_t>(count));
     MPI_Mrecv(frame.data(), count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
     if (st.MPI_TAG == kStop) return;
-    detail::Reply& r = detail::current_reply();
-    r.ok = false;
-    r.frame.clear();
-    try {
-      multiprocessing::run_call(frame);
-    } catch (...) {
-      detail::reply_current_exception();  // the call could not even be decoded
+    out.clear();
+    for (std::size_t at = 0; at + 4 <= frame.size();) {
+      std::uint32_t n = get_u32(frame, at);
+      std::string_view call = std::string_view(frame).substr(at + 4, n);
+      at += 4 + n;
+      detail::Reply& r = detail::current_reply();
+      r.ok = false;
+      r.frame.clear();
+      try {
+        multiprocessing::run_call(call);
+      } catch (...) {
+        detail::reply_current_exception();  // the call could not even be decoded
+      }
+      out.push_back(r.ok ? 1 : 0);
+      put_u32(out, static_cast<std::uint32_t>(r.frame.size()));
+      out += r.frame;
     }
-    MPI_Send(r.frame.data(), static_cast<int>(r.frame.size()), MPI_BYTE, 0, r.ok ? kOk : kError,
-             w.comm);
+    MPI_Send(out.data(), static_cast<int>(out.size()), MPI_BYTE, 0, kReply, w.comm);
   }
 }
 
 // ---- the dispatcher on rank 0 ---------------------------------------------------------
 
 struct InFlight {
-  detail::Entry entry;
+  std::vector<detail::Entry> entries;
+  std::string message;
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
@@ -176,15 +198,26 @@ class Dispatcher {
                 (best < 0 || inflight_[r].size() < inflight_[best].size()))
               best = r;
           if (best < 0) break;
-          detail::Entry e = std::move(queue_.front());
-          queue_.pop_front();
-          if (!e.future.set_running_or_notify_cancel()) {  // cancelled while queued
-            e.owner->finished();
-            continue;
+          // A fair share of the queue for this worker, between 1 and kMaxBatch tasks.
+          std::size_t share = queue_.size() / static_cast<std::size_t>(w.size - 1);
+          std::size_t want = std::clamp<std::size_t>(share, 1, kMaxBatch);
+          InFlight batch;
+          while (batch.entries.size() < want && !queue_.empty()) {
+            detail::Entry e = std::move(queue_.front());
+            queue_.pop_front();
+            if (!e.future.set_running_or_notify_cancel()) {  // cancelled while queued
+              e.owner->finished();
+              continue;
+            }
+            put_u32(batch.message, static_cast<std::uint32_t>(e.frame.size()));
+            batch.message += e.frame;
+            std::string().swap(e.frame);
+            batch.entries.push_back(std::move(e));
           }
-          auto& slot = inflight_[best].emplace_back(InFlight{std::move(e)});
-          MPI_Isend(slot.entry.frame.data(), static_cast<int>(slot.entry.frame.size()),
-                    MPI_BYTE, best, kTask, w.comm, &slot.request);
+          if (batch.entries.empty()) continue;
+          auto& slot = inflight_[best].emplace_back(std::move(batch));
+          MPI_Isend(slot.message.data(), static_cast<int>(slot.message.size()), MPI_BYTE, best,
+                    kTask, w.comm, &slot.request);
           ++in_flight_;
         }
       }
@@ -212,8 +245,14 @@ class Dispatcher {
         --in_flight_;
       }
       MPI_Wait(&done.request, MPI_STATUS_IGNORE);  // the worker replied: the send is over
-      done.entry.complete(st.MPI_TAG == kOk, frame);
-      done.entry.owner->finished();
+      std::size_t at = 0;
+      for (auto& e : done.entries) {
+        bool ok = frame[at] != 0;
+        std::uint32_t n = get_u32(frame, at + 1);
+        e.complete(ok, std::string_view(frame).substr(at + 5, n));
+        at += 5 + n;
+        e.owner->finished();
+      }
     }
   }
   bool has_room() const {
