@@ -17,6 +17,7 @@
 
 #include <mpi.h>
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,10 +46,17 @@ std::uint32_t get_u32(std::string_view in, std::size_t at) {
 }
 
 struct World {
-  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_Comm comm = MPI_COMM_NULL;  // our duplicate of MPI_COMM_WORLD
   int rank = 0;
   int size = 0;
   bool active = false;
+  // Where tasks go: the worker ranks first..first+count-1 of `tasks`, which is `comm`
+  // (static world: ranks 1..N-1) or, in spawn mode, the inter-communicator to the spawned
+  // workers (their ranks 0..n-1). On a worker: where tasks come from (rank 0 of it).
+  MPI_Comm tasks = MPI_COMM_NULL;
+  int first = 0;
+  int count = 0;
+  bool spawned = false;  // `tasks` is an inter-communicator this process must disconnect
 };
 World& world() {
   static World w;
@@ -97,7 +105,7 @@ void serve() {
     MPI_Message msg;
     MPI_Status st;
     poll_until([&] {
-      MPI_Improbe(0, MPI_ANY_TAG, w.comm, &flag, &msg, &st);
+      MPI_Improbe(0, MPI_ANY_TAG, w.tasks, &flag, &msg, &st);
       return flag != 0;
     });
     int count = 0;
@@ -122,7 +130,7 @@ void serve() {
       put_u32(out, static_cast<std::uint32_t>(r.frame.size()));
       out += r.frame;
     }
-    MPI_Send(out.data(), static_cast<int>(out.size()), MPI_BYTE, 0, kReply, w.comm);
+    MPI_Send(out.data(), static_cast<int>(out.size()), MPI_BYTE, 0, kReply, w.tasks);
   }
 }
 
@@ -146,7 +154,7 @@ class Dispatcher {
       std::lock_guard g(mu_);
       queue_.push_back(std::move(e));
       if (!thread_.joinable()) {
-        inflight_.assign(static_cast<std::size_t>(world().size), {});
+        inflight_.assign(static_cast<std::size_t>(world().first + world().count), {});
         stop_ = false;
         thread_ = std::thread([this] { loop(); });
       }
@@ -193,13 +201,13 @@ class Dispatcher {
         }
         while (!queue_.empty()) {
           int best = -1;
-          for (int r = 1; r < w.size; ++r)
+          for (int r = w.first; r < w.first + w.count; ++r)
             if (inflight_[r].size() < kDepth &&
                 (best < 0 || inflight_[r].size() < inflight_[best].size()))
               best = r;
           if (best < 0) break;
           // A fair share of the queue for this worker, between 1 and kMaxBatch tasks.
-          std::size_t share = queue_.size() / static_cast<std::size_t>(w.size - 1);
+          std::size_t share = queue_.size() / static_cast<std::size_t>(w.count);
           std::size_t want = std::clamp<std::size_t>(share, 1, kMaxBatch);
           InFlight batch;
           while (batch.entries.size() < want && !queue_.empty()) {
@@ -217,7 +225,7 @@ class Dispatcher {
           if (batch.entries.empty()) continue;
           auto& slot = inflight_[best].emplace_back(std::move(batch));
           MPI_Isend(slot.message.data(), static_cast<int>(slot.message.size()), MPI_BYTE, best,
-                    kTask, w.comm, &slot.request);
+                    kTask, w.tasks, &slot.request);
           ++in_flight_;
         }
       }
@@ -227,7 +235,7 @@ class Dispatcher {
       MPI_Message msg;
       MPI_Status st;
       poll_until([&] {
-        MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, w.comm, &flag, &msg, &st);
+        MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, w.tasks, &flag, &msg, &st);
         if (flag) return true;
         std::lock_guard g(mu_);
         return !queue_.empty() && has_room();
@@ -256,7 +264,7 @@ class Dispatcher {
     }
   }
   bool has_room() const {
-    for (std::size_t r = 1; r < inflight_.size(); ++r)
+    for (std::size_t r = static_cast<std::size_t>(world().first); r < inflight_.size(); ++r)
       if (inflight_[r].size() < kDepth) return true;
     return false;
   }
@@ -287,6 +295,16 @@ Session::Session(int& argc, char**& argv) {
   MPI_Comm_rank(w.comm, &w.rank);
   MPI_Comm_size(w.comm, &w.size);
   w.active = true;
+  MPI_Comm parent = MPI_COMM_NULL;
+  MPI_Comm_get_parent(&parent);
+  if (parent != MPI_COMM_NULL) {  // spawn mode: a worker that an MPIPoolExecutor started
+    w.tasks = parent;
+    serve();
+    MPI_Comm_disconnect(&w.tasks);
+    MPI_Comm_free(&w.comm);
+    MPI_Finalize();
+    std::exit(0);
+  }
   // Every rank must run rank 0's binary, or functions would resolve to the wrong code.
   std::uint64_t mine = binary_fingerprint(), root = mine;
   MPI_Bcast(&root, 1, MPI_UINT64_T, 0, w.comm);
@@ -297,6 +315,11 @@ Session::Session(int& argc, char**& argv) {
                  w.rank);
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 3);
+  }
+  if (w.size > 1) {
+    w.tasks = w.comm;
+    w.first = 1;
+    w.count = w.size - 1;
   }
   if (w.size > 1 && w.rank != 0) {
     serve();
@@ -310,7 +333,9 @@ Session::~Session() {
   World& w = world();
   if (w.rank == 0) {
     Dispatcher::get().stop();
-    for (int r = 1; r < w.size; ++r) MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.comm);
+    for (int r = w.first; r < w.first + w.count; ++r)
+      MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.tasks);
+    if (w.spawned) MPI_Comm_disconnect(&w.tasks);
   }
   MPI_Comm_free(&w.comm);
   w.active = false;
@@ -378,23 +403,49 @@ std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner) {
   return Dispatcher::get().take_queued(owner);
 }
 
-int world_workers() {
+int world_workers(std::optional<int> max_workers) {
   World& w = world();
   if (!w.active)
     throw RuntimeError("gilfree::mpi: create a gilfree::mpi::Session first (in main)");
-  if (w.size < 2)
-    throw RuntimeError(
-        "MPIPoolExecutor needs worker ranks: run the program with mpirun -n N (N >= 2); "
-        "spawn mode (MPI_Comm_spawn) is not implemented yet");
-  return w.size - 1;
+  if (max_workers && *max_workers <= 0) throw ValueError("max_workers must be greater than 0");
+  if (w.rank != 0) throw RuntimeError("MPIPoolExecutor runs on rank 0 only");
+  if (w.count > 0) return w.count;  // the static world's workers, or those spawned before
+  if (w.size > 1) throw RuntimeError("MPIPoolExecutor: no worker ranks");
+  // Spawn mode: a plain program (a singleton) starts its workers, once, as mpi4py.futures.
+  int n = max_workers.value_or(0);
+  if (n == 0) {
+    if (const char* env = std::getenv("GILFREE_MPI_MAX_WORKERS")) n = std::atoi(env);
+    if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  char exe[4096];
+  ssize_t len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len <= 0) throw RuntimeError("gilfree::mpi: cannot find this program's path");
+  exe[len] = '\0';
+  std::vector<int> errcodes(static_cast<std::size_t>(n));
+  MPI_Comm inter = MPI_COMM_NULL;
+  MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+  int rc = MPI_Comm_spawn(exe, MPI_ARGV_NULL, n, MPI_INFO_NULL, 0, MPI_COMM_SELF, &inter,
+                          errcodes.data());
+  if (rc != MPI_SUCCESS) {
+    char msg[MPI_MAX_ERROR_STRING];
+    int mlen = 0;
+    MPI_Error_string(rc, msg, &mlen);
+    throw RuntimeError("MPIPoolExecutor: MPI_Comm_spawn of " + std::to_string(n) +
+                       " workers failed: " + std::string(msg, static_cast<std::size_t>(mlen)));
+  }
+  w.tasks = inter;
+  w.first = 0;
+  w.count = n;
+  w.spawned = true;
+  return n;
 }
 
 }  // namespace detail
 
 // ---- MPIPoolExecutor -------------------------------------------------------------------
 
-MPIPoolExecutor::MPIPoolExecutor()
-    : workers_(detail::world_workers()), state_(std::make_shared<detail::ExecutorState>()) {}
+MPIPoolExecutor::MPIPoolExecutor(MPIPoolExecutorOptions options)
+    : workers_(detail::world_workers(options.max_workers)), state_(std::make_shared<detail::ExecutorState>()) {}
 
 MPIPoolExecutor::~MPIPoolExecutor() { shutdown(true); }
 

@@ -2,7 +2,8 @@
 // Open MPI. An optional component: link gilfree::mpi (library gilfree_mpi), built only when
 // CMake finds MPI; the core library never depends on it.
 //
-// The static world, as `mpiexec -n N python -m mpi4py.futures script.py`:
+// The static world, as `mpiexec -n N python -m mpi4py.futures script.py` (spawn mode: run
+// the same program without mpirun and the first executor spawns its workers):
 //
 //   int main(int argc, char** argv) {
 //     gilfree::mpi::Session session(argc, argv);  // ranks 1..N-1 serve tasks here, then exit(0)
@@ -23,7 +24,7 @@
 // message naming the failed rank and a non-zero exit status. Callers never hang on it, but
 // cannot catch it either; tests/mpi/expect_abort.sh checks this.
 //
-// Not done yet: spawn mode (MPI_Comm_spawn from a plain program), MPICommExecutor, mpi::Pool.
+// Not done yet: MPICommExecutor, mpi::Pool, map's lazy results (map returns a vector).
 #pragma once
 
 #include <atomic>
@@ -56,9 +57,10 @@ struct RemoteError : std::runtime_error {
 };
 
 // The MPI environment of one process: MPI_Init_thread in the constructor, MPI_Finalize in
-// the destructor. In a static world of N > 1 ranks the constructor does not return on ranks
-// other than 0: they serve tasks until rank 0's Session ends, then exit(0) (as
-// `python -m mpi4py.futures`). Create exactly one, first thing in main.
+// the destructor. The constructor does not return in a worker: on ranks other than 0 of a
+// static world of N > 1 ranks, and in a process spawned by MPIPoolExecutor; it serves
+// tasks until rank 0's Session ends, then exit(0) (as `python -m mpi4py.futures`). Create
+// exactly one, first thing in main.
 class Session {
  public:
   Session(int& argc, char**& argv);
@@ -80,6 +82,14 @@ struct MapOptions {
   std::size_t chunksize = 1;
   // Yield results as chunks complete instead of in input order.
   bool unordered = false;
+};
+
+// MPIPoolExecutor's options.
+struct MPIPoolExecutorOptions {
+  // Spawn mode only: how many workers the first executor of a plain program starts; unset:
+  // $GILFREE_MPI_MAX_WORKERS, else the number of hardware threads. Ignored in a static
+  // world, whose workers are the ranks mpirun started. Zero or less is a ValueError.
+  std::optional<int> max_workers{};
 };
 
 namespace detail {
@@ -205,8 +215,9 @@ struct ExecutorState {
 void enqueue(Entry e);
 // Cancels `owner`'s entries that have not been sent yet; returns them.
 std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner);
-// The number of worker ranks (size - 1); RuntimeError without a Session of size > 1.
-int world_workers();
+// The number of worker ranks: the static world's (size - 1), or, in a singleton, those
+// spawned by the first executor (max_workers of them); RuntimeError without a Session.
+int world_workers(std::optional<int> max_workers);
 
 }  // namespace detail
 
@@ -215,8 +226,11 @@ int world_workers();
 // and runs on rank 0. Executors share the world's workers.
 class MPIPoolExecutor {
  public:
-  // RuntimeError outside a static world of at least 2 ranks (spawn mode is not done yet).
-  MPIPoolExecutor();
+  // Uses the static world's worker ranks (`mpirun -n N`, N > 1); in a plain program (a
+  // singleton), spawns the workers with MPI_Comm_spawn on first use (Open MPI: needs the
+  // TCP BTL, so do not restrict OMPI_MCA_btl to self,vader) and shares them with later
+  // executors. On rank 0 only. RuntimeError without a Session or when the spawn fails.
+  explicit MPIPoolExecutor(MPIPoolExecutorOptions options = {});
   // shutdown(true), as Python's `with` block.
   ~MPIPoolExecutor();
   MPIPoolExecutor(const MPIPoolExecutor&) = delete;
