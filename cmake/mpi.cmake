@@ -6,7 +6,7 @@ if(NOT MPI_CXX_FOUND)
   message(STATUS "gilfree: MPI not found, gilfree::mpi is not built")
   return()
 endif()
-message(STATUS "gilfree: building gilfree::mpi on ${MPI_CXX_LIBRARY_VERSION_STRING}")
+message(STATUS "gilfree: building gilfree::mpi (MPI ${MPI_CXX_VERSION}, ${MPIEXEC_EXECUTABLE})")
 file(GLOB GILFREE_MPI_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/mpi/*.cpp)
 add_library(gilfree_mpi ${GILFREE_MPI_SOURCES})
 add_library(gilfree::mpi ALIAS gilfree_mpi)
@@ -24,3 +24,7 @@ if(GILFREE_BUILD_BENCH)
   add_executable(mpi_futures_bench ${PROJECT_SOURCE_DIR}/bench/mpi/mpi_futures_bench.cpp)
   target_link_libraries(mpi_futures_bench PRIVATE gilfree::mpi)
 endif()
+
+# Seed 002's integration on MPI ranks needs the examples' seedkit: added once the whole
+# tree has been read.
+cmake_language(DEFER CALL include ${PROJECT_SOURCE_DIR}/cmake/mpi_examples.cmake)
