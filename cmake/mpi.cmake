@@ -28,3 +28,8 @@ endif()
 # Seed 002's integration on MPI ranks needs the examples' seedkit: added once the whole
 # tree has been read.
 cmake_language(DEFER CALL include ${PROJECT_SOURCE_DIR}/cmake/mpi_examples.cmake)
+
+# gilfree-mpi.pc (Requires: gilfree and Open MPI's ompi-c), next to gilfree.pc.
+file(RELATIVE_PATH GILFREE_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/gilfree-mpi.pc.in ${CMAKE_CURRENT_BINARY_DIR}/gilfree-mpi.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/gilfree-mpi.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -148,6 +148,11 @@ class Dispatcher {
     static Dispatcher d;
     return d;
   }
+  // A program that exits without ending its Session (std::exit on rank 0) must not die in
+  // std::thread's destructor as well: the thread is left to the process's end.
+  ~Dispatcher() {
+    if (thread_.joinable()) thread_.detach();
+  }
 
   void enqueue(detail::Entry e) {
     {
