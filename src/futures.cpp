@@ -2,8 +2,6 @@
 // log hook, as_completed, wait, and ThreadPoolExecutor's workers.
 #include "gilfree/futures.hpp"
 
-#include <cxxabi.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -11,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "describe.hpp"
+#include "gilfree/detail/fork.hpp"
 #include "gilfree/threading.hpp"
 
 namespace gilfree {
@@ -31,228 +31,7 @@ std::string_view to_string(FutureState state) noexcept {
   return "?";
 }
 
-namespace {
-
-std::string demangle(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  std::string out = (status == 0 && d) ? d : name;
-  std::free(d);
-  return out;
-}
-
-// The class name of the exception in `e` without namespaces, as Python shows
-// `exc.__class__.__name__`; "exception" for a non-std exception.
-std::string exception_name(const std::exception_ptr& e, std::string* what = nullptr) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    if (what) *what = ex.what();
-    std::string n = demangle(typeid(ex).name());
-    if (n.find('<') == std::string::npos) {
-      auto pos = n.rfind("::");
-      if (pos != std::string::npos) n = n.substr(pos + 2);
-    }
-    return n;
-  } catch (...) {
-    return "exception";
-  }
-}
-
-std::mutex& hook_mutex() {
-  static std::mutex m;
-  return m;
-}
-LogHook& hook_slot() {
-  static LogHook h;
-  return h;
-}
-
-void default_log(std::string_view message, std::exception_ptr error) {
-  std::string line(message);
-  if (error) {
-    std::string what;
-    std::string name = exception_name(error, &what);
-    line += "\n";
-    line += name;
-    if (!what.empty()) line += ": " + what;
-  }
-  line += "\n";
-  std::fwrite(line.data(), 1, line.size(), stderr);
-}
-
-}  // namespace
-
-LogHook set_log_hook(LogHook hook) {
-  std::lock_guard g(hook_mutex());
-  return std::exchange(hook_slot(), std::move(hook));
-}
-
 namespace detail {
-
-void log_error(std::string_view message, std::exception_ptr error) noexcept {
-  try {
-    LogHook h;
-    {
-      std::lock_guard g(hook_mutex());
-      h = hook_slot();
-    }
-    if (h) {
-      h(message, error);
-    } else {
-      default_log(message, error);
-    }
-  } catch (...) {
-  }
-}
-
-// ---- state_alloc ----------------------------------------------------------------------
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-void* state_alloc(std::size_t size) { return ::operator new(size); }
-void state_free(void* p, std::size_t) noexcept { ::operator delete(p); }
-#else
-namespace {
-
-constexpr std::size_t kGrain = 32;                      // size classes 32, 64, ..., 256
-constexpr std::size_t kClasses = 8;
-constexpr std::size_t kSlabBytes = 64 * 1024;
-constexpr std::size_t kLocalMax = 4096;                 // blocks a thread keeps per class
-constexpr std::size_t kBatch = 2048;                    // blocks moved to/from the depot
-
-struct FreeBlock {
-  FreeBlock* next;
-};
-
-// Batches of free blocks shared by all threads, and every slab ever carved.
-struct Depot {
-  std::mutex mu;
-  std::vector<std::pair<FreeBlock*, std::size_t>> batches[kClasses];
-  std::vector<void*> slabs;  // kept reachable (and reusable) for the life of the process
-};
-Depot& depot() {
-  static Depot* d = new Depot;  // never destroyed: threads may free states during exit
-  return *d;
-}
-
-struct LocalCache {
-  FreeBlock* head[kClasses] = {};
-  std::size_t count[kClasses] = {};
-  char* bump = nullptr;
-  char* bump_end = nullptr;
-
-  ~LocalCache();
-
-  void* carve(std::size_t bytes) {
-    if (static_cast<std::size_t>(bump_end - bump) < bytes) {
-      void* slab = ::operator new(kSlabBytes);
-      {
-        Depot& d = depot();
-        std::lock_guard g(d.mu);
-        d.slabs.push_back(slab);
-      }
-      bump = static_cast<char*>(slab);
-      bump_end = bump + kSlabBytes;
-    }
-    void* p = bump;
-    bump += bytes;
-    return p;
-  }
-
-  // Moves `n` blocks of class `c` out as a chain (n <= count[c]).
-  FreeBlock* split(std::size_t c, std::size_t n) {
-    FreeBlock* first = head[c];
-    FreeBlock* last = first;
-    for (std::size_t i = 1; i < n; ++i) last = last->next;
-    head[c] = last->next;
-    last->next = nullptr;
-    count[c] -= n;
-    return first;
-  }
-};
-
-thread_local LocalCache cache;
-// Set once `cache` is destroyed at thread exit; a state freed after that (by another
-// thread-local's destructor) goes straight to the depot. Trivial, so always accessible.
-thread_local bool cache_dead = false;
-
-LocalCache::~LocalCache() {
-  {
-    Depot& d = depot();
-    std::lock_guard g(d.mu);
-    for (std::size_t c = 0; c < kClasses; ++c)
-      if (head[c]) d.batches[c].emplace_back(head[c], count[c]);
-  }
-  for (std::size_t c = 0; c < kClasses; ++c) {
-    head[c] = nullptr;
-    count[c] = 0;
-  }
-  cache_dead = true;
-}
-
-}  // namespace
-
-void* state_alloc(std::size_t size) {
-  if (size > kGrain * kClasses) return ::operator new(size);
-  std::size_t c = (size + kGrain - 1) / kGrain - 1;
-  if (cache_dead) return ::operator new((c + 1) * kGrain);  // pooled when freed: harmless
-  LocalCache& lc = cache;
-  if (FreeBlock* b = lc.head[c]) {
-    lc.head[c] = b->next;
-    --lc.count[c];
-    return b;
-  }
-  {
-    Depot& d = depot();
-    std::lock_guard g(d.mu);
-    if (!d.batches[c].empty()) {
-      auto [chain, n] = d.batches[c].back();
-      d.batches[c].pop_back();
-      lc.head[c] = chain->next;
-      lc.count[c] = n - 1;
-      return chain;
-    }
-  }
-  return lc.carve((c + 1) * kGrain);
-}
-
-void state_free(void* p, std::size_t size) noexcept {
-  if (size > kGrain * kClasses) {
-    ::operator delete(p);
-    return;
-  }
-  std::size_t c = (size + kGrain - 1) / kGrain - 1;
-  auto* b = static_cast<FreeBlock*>(p);
-  if (cache_dead) {
-    b->next = nullptr;
-    try {
-      Depot& d = depot();
-      std::lock_guard g(d.mu);
-      d.batches[c].emplace_back(b, 1);
-    } catch (...) {
-    }
-    return;
-  }
-  LocalCache& lc = cache;
-  b->next = lc.head[c];
-  lc.head[c] = b;
-  if (++lc.count[c] > kLocalMax) {
-    FreeBlock* chain = lc.split(c, kBatch);
-    try {
-      Depot& d = depot();
-      std::lock_guard g(d.mu);
-      d.batches[c].emplace_back(chain, kBatch);
-    } catch (...) {
-      // No memory for the depot's vector: keep the blocks here rather than lose them.
-      FreeBlock* last = chain;
-      while (last->next) last = last->next;
-      last->next = lc.head[c];
-      lc.head[c] = chain;
-      lc.count[c] += kBatch;
-    }
-  }
-}
-#endif
 
 void keep_failed(SharedStateBase* state) noexcept {
   struct Holder {
@@ -459,7 +238,7 @@ std::string SharedStateBase::repr() const {
       if (error_) {
         out += " raised " + exception_name(error_);
       } else {
-        out += " returned " + demangle(value_type().name());
+        out += " returned " + type_name(value_type());
       }
       break;
   }
@@ -663,6 +442,9 @@ namespace {
 
 constexpr const char* kBrokenMessage =
     "A thread initializer failed, the thread pool is not usable anymore";
+constexpr const char* kForkedMessage =
+    "this ThreadPoolExecutor was inherited through fork(): its worker threads exist only "
+    "in the parent process";
 
 std::atomic<int> executor_counter{0};
 
@@ -685,14 +467,23 @@ struct ThreadPoolExecutor::Impl {
         max_workers_(o.max_workers.value_or(default_max_workers())),
         prefix_(o.thread_name_prefix),
         initializer_(std::move(o.initializer)),
-        max_pending_(o.max_pending) {
+        max_pending_(o.max_pending),
+        generation_(detail::fork_generation()) {
     if (max_workers_ <= 0) throw ValueError("max_workers must be greater than 0");
     if (prefix_.empty())  // Python counts only the executors that need a default name
       prefix_ = "ThreadPoolExecutor-" +
                 std::to_string(executor_counter.fetch_add(1, std::memory_order_relaxed));
   }
 
+  // True in a fork child of the process that made this executor (see detail/fork.hpp).
+  bool inherited() const noexcept {
+    return detail::fork_generation_counter.load(std::memory_order_relaxed) != generation_;
+  }
+
   ~Impl() {
+    // In a fork child the queue's lock may have been held by a parent's worker: leave
+    // the queue alone (its tasks never run here; their futures stay pending).
+    if (inherited()) return;
     // Nothing can run what is left (no worker was ever started, or all failed): cancel it.
     drain([](detail::SharedStateBase* s) {
       s->cancel();
@@ -706,6 +497,7 @@ struct ThreadPoolExecutor::Impl {
   }
 
   void schedule(detail::SharedStateBase* task, const Deadline& deadline) {
+    if (inherited()) throw BrokenThreadPool(kForkedMessage);
     std::uint64_t g = gate_.fetch_add(kSubmitter, std::memory_order_acq_rel);
     if (broken_.load(std::memory_order_acquire)) {
       leave();
@@ -882,6 +674,7 @@ struct ThreadPoolExecutor::Impl {
         auto* s = static_cast<detail::SharedStateBase*>(n);
         s->run_task(hook);
         s->release();
+        if (inherited()) return;  // the task forked and returned in the child: stop here
         continue;
       }
       if (!queue_.empty()) {  // another worker holds the consumer end, or a push is mid-way
@@ -935,6 +728,7 @@ struct ThreadPoolExecutor::Impl {
 
   void shutdown(bool wait, bool cancel_futures) {
     gate_.fetch_or(kShut, std::memory_order_acq_rel);
+    if (inherited()) return;  // no workers to stop or join in a fork child
     space_ec_.notify_all();
     wait_for_submitters();
     if (cancel_futures) {
@@ -957,6 +751,7 @@ struct ThreadPoolExecutor::Impl {
   std::string prefix_;
   std::function<void()> initializer_;
   std::size_t max_pending_;
+  std::uint32_t generation_;  // fork_generation() when made
 
   detail::TaskQueue queue_;
   alignas(64) std::atomic<std::uint64_t> gate_{0};

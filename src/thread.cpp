@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <new>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -17,9 +18,15 @@ namespace gilfree {
 
 std::uint64_t get_ident() noexcept { return static_cast<std::uint64_t>(pthread_self()); }
 
+namespace {
+// The calling thread's kernel id, cached; refreshed in a fork child, where the forking
+// thread has a new one.
+thread_local std::uint64_t tls_tid = 0;
+}  // namespace
+
 std::uint64_t get_native_id() noexcept {
-  thread_local const std::uint64_t tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
-  return tid;
+  if (tls_tid == 0) tls_tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+  return tls_tid;
 }
 
 // ---- thread registry ------------------------------------------------------------------
@@ -67,8 +74,8 @@ namespace {
 struct Registry {
   std::mutex mu;
   std::vector<std::shared_ptr<ThreadState>> alive;
+  std::shared_ptr<ThreadState> main;  // guarded by mu; made on first use of main_thread()
   std::atomic<std::uint64_t> name_counter{0};
-  ExceptHook hook;  // guarded by mu; empty = default
   bool exit_hook_installed = false;
 
   void add(std::shared_ptr<ThreadState> st) {
@@ -84,8 +91,15 @@ struct Registry {
 };
 
 // Never destroyed: daemon threads may still use it while the process exits.
+void registry_prepare() noexcept;
+void registry_parent() noexcept;
+void registry_child() noexcept;
+
 Registry& registry() {
-  static Registry* r = new Registry;
+  static Registry* r = [] {
+    pthread_atfork(registry_prepare, registry_parent, registry_child);
+    return new Registry;
+  }();
   return *r;
 }
 
@@ -140,12 +154,45 @@ void join_non_daemon_threads() {
   }
 }
 
-std::string type_name(const std::type_info& t) {
-  int status = 0;
-  char* s = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
-  std::string out = status == 0 && s ? s : t.name();
-  std::free(s);
-  return out;
+// ---- fork ---------------------------------------------------------------------------
+// Python's threading._after_fork (see detail/fork.hpp): the registry's lock is held
+// across fork(), so the child's copy is consistent; in the child only the forking thread
+// is alive, and it is the main thread.
+
+void registry_prepare() noexcept { registry().mu.lock(); }
+void registry_parent() noexcept { registry().mu.unlock(); }
+
+void registry_child() noexcept {
+  Registry& reg = registry();
+  tls_tid = 0;  // the forking thread has a new kernel id
+  std::shared_ptr<ThreadState> me;
+  for (auto& st : reg.alive) {
+    // Another thread may have held a state's own lock: that thread is gone.
+    new (&st->mu) std::mutex();
+    if (st.get() == tls_current) {
+      me = st;
+      continue;
+    }
+    st->alive = false;
+    // Its OS thread does not exist here: joining or detaching the handle would act on
+    // the parent's thread, so the handle is let go (a few bytes, once per fork).
+    if (st->handle.joinable()) (void)new std::thread(std::move(st->handle));
+    st->finished.set();  // join() and exit() do not wait for it
+  }
+  reg.alive.clear();
+  if (me) {
+    me->ident = get_ident();
+    me->native_id = get_native_id();
+    if (tls_exit.dummy == me) {  // a foreign thread becomes the main thread, as in Python
+      me->name = "MainThread";
+      me->daemon = false;
+    }
+    reg.alive.push_back(me);
+    reg.main = me;
+  } else {
+    reg.main.reset();  // made again, for this thread, on first use
+  }
+  reg.mu.unlock();
 }
 
 }  // namespace
@@ -333,11 +380,27 @@ bool is_process_main_thread() { return ::getpid() == static_cast<pid_t>(get_nati
 
 Thread& main_thread() {
   // The first caller may be any thread: the main one is the thread whose tid is the pid.
-  static Thread* main = detail::ThreadState::adopt_running(
-                            "MainThread", false, 0, static_cast<std::uint64_t>(::getpid()))
-                            ->self;
-  if (is_process_main_thread() && !main->state_->ident) main->state_->ident = get_ident();
-  return *main;
+  auto& reg = detail::registry();
+  std::shared_ptr<detail::ThreadState> st;
+  {
+    std::lock_guard g(reg.mu);
+    st = reg.main;
+  }
+  if (!st) {
+    auto made = detail::ThreadState::adopt_running("MainThread", false, 0,
+                                                   static_cast<std::uint64_t>(::getpid()));
+    std::lock_guard g(reg.mu);
+    if (!reg.main) {
+      reg.main = made;
+    } else {  // another thread won the race: drop ours
+      made->alive = false;
+      reg.alive.erase(std::remove(reg.alive.begin(), reg.alive.end(), made), reg.alive.end());
+    }
+    st = reg.main;
+  }
+  if (is_process_main_thread() && !st->ident) st->ident = get_ident();
+  std::lock_guard g(reg.mu);
+  return *st->self;
 }
 
 Thread& current_thread() {
@@ -369,39 +432,5 @@ std::vector<Thread*> enumerate() {
 }
 
 std::size_t active_count() { return enumerate().size(); }
-
-// ---- excepthook -----------------------------------------------------------------------
-
-void default_excepthook(const ExceptHookArgs& args) {
-  std::string name = args.thread ? args.thread->name() : std::string("<unknown>");
-  std::string what;
-  try {
-    std::rethrow_exception(args.exc_value);
-  } catch (const std::exception& e) {
-    what = detail::type_name(typeid(e)) + ": " + e.what();
-  } catch (...) {
-    what = "unknown exception";
-  }
-  std::fprintf(stderr, "Exception in thread %s:\n%s\n", name.c_str(), what.c_str());
-  std::fflush(stderr);
-}
-
-void excepthook(const ExceptHookArgs& args) {
-  ExceptHook hook;
-  {
-    std::lock_guard g(detail::registry().mu);
-    hook = detail::registry().hook;
-  }
-  if (hook)
-    hook(args);
-  else
-    default_excepthook(args);
-}
-
-ExceptHook set_excepthook(ExceptHook hook) {
-  std::lock_guard g(detail::registry().mu);
-  std::swap(detail::registry().hook, hook);
-  return hook;
-}
 
 }  // namespace gilfree
