@@ -558,16 +558,11 @@ struct ThreadPoolExecutor::Impl {
     if (found) return;
     // Sleep once; whatever woke us, the caller looks for work and, finding none, spins
     // again: a woken worker shows up as a spinner, so the submits that follow do not
-    // wake another one each.
-    auto key = work_ec_.prepare_wait();
-    waking_.store(false, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (work_or_exit()) {
-      work_ec_.cancel_wait();
+    // wake another one each. Once counted as a waiter it clears waking_ (see wake_one).
+    detail::sleep_once(work_ec_, Deadline(), [this] { return work_or_exit(); }, [this] {
       waking_.store(false, std::memory_order_seq_cst);
-      return;
-    }
-    work_ec_.wait(key, Deadline());
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    });
     waking_.store(false, std::memory_order_seq_cst);
   }
 

@@ -27,8 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "detail/eventcount.hpp"
-#include "detail/futex.hpp"
+#include "detail/wait/event_count.hpp"
 #include "errors.hpp"
 #include "timeout.hpp"
 

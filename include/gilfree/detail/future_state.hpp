@@ -26,8 +26,7 @@
 
 #include "../errors.hpp"
 #include "../timeout.hpp"
-#include "adaptive_spin.hpp"
-#include "eventcount.hpp"
+#include "wait/event_count.hpp"
 #include "spinlock.hpp"
 #include "state_alloc.hpp"
 #include "task_queue.hpp"
@@ -147,18 +146,9 @@ class SharedStateBase : public TaskNode {
 
   // Blocks until done() or the deadline; true when done.
   bool wait_done(const Deadline& deadline) {
-    if (done()) return true;
-    if (adaptive_spin_until(future_spin_ns, [this] { return done(); })) return true;
-    EventCount& ec = parking_lot(this);
-    for (;;) {
-      auto key = ec.prepare_wait();
-      if (done()) {
-        ec.cancel_wait();
-        return true;
-      }
-      if (!ec.wait(key, deadline)) return done();
-      if (done()) return true;
-    }
+    auto is_done = [this] { return done(); };
+    if (done() || adaptive_spin_until(future_spin_ns, is_done)) return true;
+    return sleep_until(parking_lot(this), deadline, is_done);
   }
 
   // Adds a callback run once done (at once, on this thread, if already done).
