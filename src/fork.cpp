@@ -13,7 +13,7 @@ void install_fork_handlers() noexcept {
   static const bool installed = [] {
     pthread_atfork(nullptr, nullptr, [] {
       fork_generation_counter.fetch_add(1, std::memory_order_relaxed);
-      current_worker_owner = nullptr;  // the forking thread is no executor's worker here
+      current_blocking_hook = nullptr;  // the forking thread is no executor's worker here
     });
     return true;
   }();

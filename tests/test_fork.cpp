@@ -180,7 +180,7 @@ TEST(Fork, WorkerOfAnExecutorForksAndTheChildIsNoWorker) {
       gilfree::Future<int> f;
       gilfree::Thread& me = gilfree::current_thread();
       if (&me != &gilfree::main_thread()) return 1;
-      f.set_running_or_notify_cancel();
+      (void)f.set_running_or_notify_cancel();
       f.set_result(4);
       return f.result(1s) == 4 ? 0 : 2;
     });
