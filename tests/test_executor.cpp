@@ -7,6 +7,8 @@
 #include <chrono>
 #include <memory>
 #include <numeric>
+#include <string>
+#include <tuple>
 #include <ranges>
 #include <string>
 #include <thread>
@@ -14,6 +16,9 @@
 #include <vector>
 
 #include "gilfree/futures.hpp"
+#include "gilfree/multiprocessing/pool.hpp"
+#include "gilfree/threading.hpp"
+#include "message_executor.hpp"
 
 namespace {
 
@@ -32,13 +37,21 @@ struct ExecutorTraits<gilfree::ThreadPoolExecutor> {
   }
 };
 
+// An executor that ships only data to its workers: the stand-in for processes and MPI.
+template <>
+struct ExecutorTraits<gilfree_test::MessageExecutor> {
+  static std::unique_ptr<gilfree_test::MessageExecutor> make(int workers) {
+    return std::make_unique<gilfree_test::MessageExecutor>(workers);
+  }
+};
+
 template <class E>
 class ExecutorContract : public ::testing::Test {
  protected:
   static std::unique_ptr<E> make(int workers) { return ExecutorTraits<E>::make(workers); }
 };
 
-using ExecutorTypes = ::testing::Types<gilfree::ThreadPoolExecutor>;
+using ExecutorTypes = ::testing::Types<gilfree::ThreadPoolExecutor, gilfree_test::MessageExecutor>;
 TYPED_TEST_SUITE(ExecutorContract, ExecutorTypes);
 
 int square(int x) { return x * x; }
@@ -198,6 +211,11 @@ TYPED_TEST(ExecutorContract, SubmitAfterShutdownIsARuntimeError) {
 TYPED_TEST(ExecutorContract, ShutdownCancelFuturesCancelsQueuedCalls) {
   auto ex = this->make(1);
   auto busy = ex->submit(slow_identity, 1, 300);
+  // Until the worker has taken it (bounded): a call not started would be cancelled too.
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!busy.running() && !busy.done() && std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
+  ASSERT_TRUE(busy.running() || busy.done());
   std::vector<Future<int>> queued;
   for (int i = 0; i < 10; ++i) queued.push_back(ex->submit(square, i));
   ex->shutdown(true, true);
@@ -208,6 +226,38 @@ TYPED_TEST(ExecutorContract, ShutdownCancelFuturesCancelsQueuedCalls) {
     cancelled += f.cancelled();
   }
   EXPECT_GT(cancelled, 0);  // the worker was busy for 300 ms: most never started
+}
+
+// ---- the Pool front over an executor that cannot run closures ---------------------------
+
+class MessagePool : public gilfree::BasicPool<gilfree_test::MessageExecutor> {
+ public:
+  explicit MessagePool(int n)
+      : BasicPool(std::make_unique<gilfree_test::MessageExecutor>(n), static_cast<std::size_t>(n),
+                  "MessagePool") {}
+};
+
+TEST(PoolFront, RunsUnchangedOverAnExecutorThatShipsOnlyData) {
+  MessagePool p(2);
+  EXPECT_EQ(p.apply([](int a, int b) { return a * b; }, 6, 7), 42);
+  std::vector<int> in(100);
+  std::iota(in.begin(), in.end(), 0);
+  auto out = p.map(square, in, 7);  // chunks of 7: ChunkCall<int(*)(int)> + vector<int>
+  ASSERT_EQ(out.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(out[i], i * i);
+  std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}};
+  EXPECT_EQ(p.starmap([](int a, int b) { return a + b; }, pairs), (std::vector<int>{3, 7}));
+  int i = 0;
+  for (int v : p.imap([](int x) { return x + 1; }, in, 10)) EXPECT_EQ(v, ++i);
+  EXPECT_EQ(i, 100);
+  // Callbacks are the parent's: they may capture anything, and run on its handler thread.
+  std::string where;
+  auto r = p.apply_async([](int x) { return x; }, std::tuple(5),
+                         [&](const int&) { where = gilfree::current_thread().name(); });
+  EXPECT_EQ(r.get(10s), 5);
+  EXPECT_EQ(where, "MessagePool-result-handler");
+  auto bad = p.map_async([](int x) -> int { throw gilfree::ValueError(std::to_string(x)); }, in, 50);
+  EXPECT_THROW(bad.get(10s), gilfree::ValueError);
 }
 
 }  // namespace

@@ -78,7 +78,7 @@ class Task {
   std::unique_ptr<Base> impl_;
 };
 
-struct ThreadState;  // src/threading.cpp
+struct ThreadState;  // src/thread.cpp
 
 }  // namespace detail
 

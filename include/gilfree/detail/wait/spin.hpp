@@ -75,14 +75,18 @@ bool spin(const SpinPolicy& policy, Pred&& ready, const Deadline& clip = Deadlin
   auto until = start + std::chrono::nanoseconds(policy.budget_ns);
   if (!clip.is_forever() && clip.time_point() < until) until = clip.time_point();
   const auto pause_until = start + std::chrono::nanoseconds(policy.pause_ns);
+  bool yielding = false;  // past pause_ns: each round ends in a yield instead of a pause
   for (;;) {
     for (int i = 0; i < policy.polls_per_round; ++i) {
       if (ready()) return true;
-      cpu_relax();
+      if (!yielding || i + 1 < policy.polls_per_round) cpu_relax();
     }
     const auto now = std::chrono::steady_clock::now();
     if (now >= until) return ready();
-    if (now >= pause_until) sched_yield();
+    if (now >= pause_until) {
+      yielding = true;
+      sched_yield();
+    }
   }
 }
 
