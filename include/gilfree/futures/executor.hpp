@@ -70,7 +70,10 @@ class ResultRange;
 // process or MPI executor) also shadows submit() and map() with its own templates, which
 // see F and Args and encode a detail::Call (see the diagram above; detail::map_results
 // gives it map's engine), and the Pool front (BasicPool<Ex>) calls them through the
-// concrete type.
+// concrete type. Reached through Executor& instead, such an executor still gets the call
+// typed: schedule()'s WorkItem names its Call type (call_type()) and holds it (call()),
+// for an executor that keeps a registry of the Call types its own submit() has seen.
+// (tests/message_executor.hpp is a small executor of this kind.)
 class Executor {
  public:
   virtual ~Executor() = default;

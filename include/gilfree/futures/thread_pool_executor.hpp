@@ -13,8 +13,6 @@
 
 namespace gilfree {
 
-// ---- ThreadPoolExecutor ---------------------------------------------------------------
-
 // ThreadPoolExecutor's keyword arguments.
 struct ThreadPoolExecutorOptions {
   // At most this many worker threads; unset: min(32, cores + 4), as Python. ≤ 0 is a
@@ -41,6 +39,11 @@ struct ThreadPoolExecutorOptions {
 // timeout or another thread would have ended) and it turns the classic deadlock — every
 // worker blocked on work queued behind it, e.g. max_workers=1 and a task waiting on a
 // task it submitted — into plain nested calls. wait() and as_completed() do not do this.
+// (It is the workers' BlockingHook, detail/future_state.hpp: futures know nothing of it.)
+//
+// Fork: in a child forked from a process that made it, the executor refuses work with
+// BrokenThreadPool (its workers exist only in the parent) and its destructor returns at
+// once (see detail/fork.hpp).
 class ThreadPoolExecutor final : public Executor {
  public:
   using Options = ThreadPoolExecutorOptions;
