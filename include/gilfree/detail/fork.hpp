@@ -23,16 +23,18 @@
 
 namespace gilfree::detail {
 
-// How many fork() children deep this process is: 0 in the original process, one more in
-// each child. Installs the library's fork handlers on first use.
+// How many fork() children deep this process is, counted since the first call: 0 in the
+// original process, one more in each child. Installs the counting handler on first use.
 std::uint32_t fork_generation() noexcept;
 
 // The counter fork_generation() reads, for hot paths that installed the handlers once
 // (by calling fork_generation()) and then only compare.
 inline std::atomic<std::uint32_t> fork_generation_counter{0};
 
-// Installs every at-fork handler of the library (idempotent; cheap after the first call).
-// The thread registry, the allocator and the log hook call it when first used.
+// Installs the handler that counts fork generations (and clears the forking thread's
+// BlockingHook in the child); idempotent. The thread registry, the allocator's depot, the
+// log hook and excepthook install their own handlers when first used, so the library's
+// locks are held across a fork() only once they exist.
 void install_fork_handlers() noexcept;
 
 }  // namespace gilfree::detail
