@@ -13,11 +13,17 @@ namespace {
 
 // The hook's lock is taken around fork() (see detail/fork.hpp), so a child never inherits
 // it held.
+// Set once the mutex exists. The fork handlers use it, not hook_mutex(): a thread that
+// is registering them holds hook_mutex()'s static-initialisation guard, and a fork()
+// running the handlers meanwhile must not wait for that guard.
+std::mutex* hook_mutex_ptr = nullptr;
+
 std::mutex& hook_mutex() {
   static std::mutex* m = [] {
-    pthread_atfork([] { hook_mutex().lock(); }, [] { hook_mutex().unlock(); },
-                   [] { hook_mutex().unlock(); });
-    return new std::mutex;
+    hook_mutex_ptr = new std::mutex;
+    pthread_atfork([] { hook_mutex_ptr->lock(); }, [] { hook_mutex_ptr->unlock(); },
+                   [] { hook_mutex_ptr->unlock(); });
+    return hook_mutex_ptr;
   }();
   return *m;
 }

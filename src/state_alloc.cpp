@@ -36,11 +36,14 @@ struct Depot {
 // The depot's lock is held across fork() (see detail/fork.hpp): the child gets the
 // batches consistent and the lock free. The forking thread's own cache comes along whole;
 // the other threads' caches are simply gone (their blocks are lost to the child).
+Depot* depot_ptr = nullptr;  // for the fork handlers, which must not touch depot()'s guard
+
 Depot& depot() {
   static Depot* d = [] {
-    pthread_atfork([] { depot().mu.lock(); }, [] { depot().mu.unlock(); },
-                   [] { depot().mu.unlock(); });
-    return new Depot;  // never destroyed: threads may free states during exit
+    depot_ptr = new Depot;  // never destroyed: threads may free states during exit
+    pthread_atfork([] { depot_ptr->mu.lock(); }, [] { depot_ptr->mu.unlock(); },
+                   [] { depot_ptr->mu.unlock(); });
+    return depot_ptr;
   }();
   return *d;
 }

@@ -95,10 +95,16 @@ void registry_prepare() noexcept;
 void registry_parent() noexcept;
 void registry_child() noexcept;
 
+// Set once the registry exists. The fork handlers use it, not registry(): a thread that
+// is registering them holds registry()'s static-initialisation guard, and a fork()
+// running the handlers meanwhile must not wait for that guard.
+Registry* registry_ptr = nullptr;
+
 Registry& registry() {
   static Registry* r = [] {
+    registry_ptr = new Registry;
     pthread_atfork(registry_prepare, registry_parent, registry_child);
-    return new Registry;
+    return registry_ptr;
   }();
   return *r;
 }
@@ -159,11 +165,11 @@ void join_non_daemon_threads() {
 // across fork(), so the child's copy is consistent; in the child only the forking thread
 // is alive, and it is the main thread.
 
-void registry_prepare() noexcept { registry().mu.lock(); }
-void registry_parent() noexcept { registry().mu.unlock(); }
+void registry_prepare() noexcept { registry_ptr->mu.lock(); }
+void registry_parent() noexcept { registry_ptr->mu.unlock(); }
 
 void registry_child() noexcept {
-  Registry& reg = registry();
+  Registry& reg = *registry_ptr;
   tls_tid = 0;  // the forking thread has a new kernel id
   std::shared_ptr<ThreadState> me;
   for (auto& st : reg.alive) {

@@ -12,7 +12,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <string>
 #include <vector>
@@ -49,6 +52,14 @@ int reap(pid_t pid, std::chrono::milliseconds limit) {
     int ready = ::poll(&p, 1, static_cast<int>(limit.count()));
     ::close(fd);
     if (ready == 0) {
+      // Say where it hangs, for the failure report: the kernel's view of each thread.
+      std::string where = "child " + std::to_string(pid) + " hung;";
+      for (const char* what : {"wchan", "stack"}) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/" + what);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        where += std::string(" ") + what + ": " + text;
+      }
+      std::fprintf(stderr, "%s\n", where.c_str());
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
       return -1;
