@@ -3,6 +3,8 @@
 // "concurrent.futures" logger.
 #include <pthread.h>
 
+#include <atomic>
+
 #include <cstdio>
 #include <mutex>
 #include <utility>
@@ -18,14 +20,16 @@ namespace {
 // Set once the mutex exists. The fork handlers use it, not hook_mutex(): a thread that
 // is registering them holds hook_mutex()'s static-initialisation guard, and a fork()
 // running the handlers meanwhile must not wait for that guard.
-std::mutex* hook_mutex_ptr = nullptr;
+std::atomic<std::mutex*> hook_mutex_ptr{nullptr};  // atomic: TSan cannot see glibc's atfork lock
 
 std::mutex& hook_mutex() {
   static std::mutex* m = [] {
-    hook_mutex_ptr = new std::mutex;
-    pthread_atfork([] { hook_mutex_ptr->lock(); }, [] { hook_mutex_ptr->unlock(); },
-                   [] { hook_mutex_ptr->unlock(); });
-    return hook_mutex_ptr;
+    auto* made = new std::mutex;
+    hook_mutex_ptr.store(made, std::memory_order_release);
+    auto lock = [] { hook_mutex_ptr.load(std::memory_order_acquire)->lock(); };
+    auto unlock = [] { hook_mutex_ptr.load(std::memory_order_acquire)->unlock(); };
+    pthread_atfork(lock, unlock, unlock);
+    return made;
   }();
   return *m;
 }

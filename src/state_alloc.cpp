@@ -3,6 +3,8 @@
 
 #include <pthread.h>
 
+#include <atomic>
+
 #include <cstddef>
 #include <mutex>
 #include <new>
@@ -36,14 +38,18 @@ struct Depot {
 // The depot's lock is held across fork() (see detail/fork.hpp): the child gets the
 // batches consistent and the lock free. The forking thread's own cache comes along whole;
 // the other threads' caches are simply gone (their blocks are lost to the child).
-Depot* depot_ptr = nullptr;  // for the fork handlers, which must not touch depot()'s guard
+// For the fork handlers, which must not wait on depot()'s initialisation guard (atomic:
+// ThreadSanitizer cannot see glibc's atfork lock).
+std::atomic<Depot*> depot_ptr{nullptr};
 
 Depot& depot() {
   static Depot* d = [] {
-    depot_ptr = new Depot;  // never destroyed: threads may free states during exit
-    pthread_atfork([] { depot_ptr->mu.lock(); }, [] { depot_ptr->mu.unlock(); },
-                   [] { depot_ptr->mu.unlock(); });
-    return depot_ptr;
+    auto* made = new Depot;  // never destroyed: threads may free states during exit
+    depot_ptr.store(made, std::memory_order_release);
+    auto lock = [] { depot_ptr.load(std::memory_order_acquire)->mu.lock(); };
+    auto unlock = [] { depot_ptr.load(std::memory_order_acquire)->mu.unlock(); };
+    pthread_atfork(lock, unlock, unlock);
+    return made;
   }();
   return *d;
 }

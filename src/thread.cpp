@@ -4,6 +4,8 @@
 
 #include <cxxabi.h>
 #include <pthread.h>
+
+#include <atomic>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -98,13 +100,14 @@ void registry_child() noexcept;
 // Set once the registry exists. The fork handlers use it, not registry(): a thread that
 // is registering them holds registry()'s static-initialisation guard, and a fork()
 // running the handlers meanwhile must not wait for that guard.
-Registry* registry_ptr = nullptr;
+std::atomic<Registry*> registry_ptr{nullptr};  // atomic: TSan cannot see glibc's atfork lock
 
 Registry& registry() {
   static Registry* r = [] {
-    registry_ptr = new Registry;
+    auto* made = new Registry;
+    registry_ptr.store(made, std::memory_order_release);
     pthread_atfork(registry_prepare, registry_parent, registry_child);
-    return registry_ptr;
+    return made;
   }();
   return *r;
 }
@@ -165,11 +168,11 @@ void join_non_daemon_threads() {
 // across fork(), so the child's copy is consistent; in the child only the forking thread
 // is alive, and it is the main thread.
 
-void registry_prepare() noexcept { registry_ptr->mu.lock(); }
-void registry_parent() noexcept { registry_ptr->mu.unlock(); }
+void registry_prepare() noexcept { registry_ptr.load(std::memory_order_acquire)->mu.lock(); }
+void registry_parent() noexcept { registry_ptr.load(std::memory_order_acquire)->mu.unlock(); }
 
 void registry_child() noexcept {
-  Registry& reg = *registry_ptr;
+  Registry& reg = *registry_ptr.load(std::memory_order_acquire);
   tls_tid = 0;  // the forking thread has a new kernel id
   std::shared_ptr<ThreadState> me;
   for (auto& st : reg.alive) {
