@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <set>
 #include <string>
@@ -179,6 +180,34 @@ TEST(MPIPoolExecutor, ExecutorsShareTheWorkers) {
   auto fa = a.submit(square, 4);
   auto fb = b.submit(square, 5);
   EXPECT_EQ(fa.result() + fb.result(), 41);
+}
+
+TEST(MPIPool, TheMultiprocessingPoolFront) {
+  mpi::Pool pool;
+  EXPECT_GE(pool.processes(), 1u);
+  EXPECT_EQ(pool.apply(square, 6), 36);
+  std::vector<int> xs(37);
+  for (int i = 0; i < 37; ++i) xs[i] = i;
+  auto ys = pool.map(square, xs, 5);
+  ASSERT_EQ(ys.size(), xs.size());
+  for (int i = 0; i < 37; ++i) EXPECT_EQ(ys[i], i * i);
+  std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}};
+  EXPECT_EQ(pool.starmap(add, pairs), (std::vector<int>{3, 7}));
+  std::vector<int> ordered;
+  for (int y : pool.imap(square, xs, 4)) ordered.push_back(y);
+  EXPECT_EQ(ordered, ys);
+  std::multiset<int> any;
+  for (int y : pool.imap_unordered(square, xs, 3)) any.insert(y);
+  EXPECT_EQ(any, std::multiset<int>(ys.begin(), ys.end()));
+  std::atomic<int> seen{0};
+  auto r = pool.apply_async(square, std::tuple(9), [&](int v) { seen = v; });
+  EXPECT_EQ(r.get(std::chrono::seconds(30)), 81);
+  EXPECT_EQ(seen.load(), 81);  // the callback ran (on rank 0) before the result was ready
+  EXPECT_THROW(pool.apply(fail_value, 13), gilfree::ValueError);
+  std::vector<int> bad{1, 13};
+  EXPECT_THROW(pool.map(fail_value, bad), gilfree::ValueError);
+  pool.close();
+  pool.join();
 }
 
 int main(int argc, char** argv) {

@@ -24,7 +24,10 @@
 // message naming the failed rank and a non-zero exit status. Callers never hang on it, but
 // cannot catch it either; tests/mpi/expect_abort.sh checks this.
 //
-// Not done yet: MPICommExecutor, mpi::Pool, map's lazy results (map returns a vector).
+// mpi::Pool is multiprocessing's Pool front (apply_async, map, imap, imap_unordered,
+// starmap) over an MPIPoolExecutor, as mpi4py 4's mpi4py.util.pool.
+//
+// Not done yet: MPICommExecutor; map's lazy results (MPIPoolExecutor::map returns a vector).
 #pragma once
 
 #include <atomic>
@@ -45,7 +48,10 @@
 #include <utility>
 #include <vector>
 
+#include <cereal/types/variant.hpp>  // std::monostate: what a void call yields in a chunk
+
 #include "../futures.hpp"
+#include "../multiprocessing/pool.hpp"
 #include "../multiprocessing/reduction.hpp"
 
 namespace gilfree::mpi {
@@ -190,6 +196,28 @@ struct ChunkFn {
   }
 };
 
+// The Pool front's chunk (multiprocessing::detail::ChunkCall, which holds the user's
+// function as is) in a form that crosses: the same loop, the function in a FnBox.
+template <class F, class Item, bool Star>
+struct RemoteChunk {
+  FnBox<F> box;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(box);
+  }
+  auto operator()(std::vector<Item>&& items) {
+    return multiprocessing::detail::ChunkCall<F, Item, Star>{box.fn}(std::move(items));
+  }
+};
+template <class T>
+struct is_chunk_call : std::false_type {};
+template <class F, class Item, bool Star>
+struct is_chunk_call<multiprocessing::detail::ChunkCall<F, Item, Star>> : std::true_type {};
+template <class F, class Item, bool Star>
+RemoteChunk<F, Item, Star> to_remote(const multiprocessing::detail::ChunkCall<F, Item, Star>& c) {
+  return RemoteChunk<F, Item, Star>{FnBox<F>{c.fn}};
+}
+
 // One task on its way: its frame, and how to complete its future from the reply.
 struct Entry {
   std::string frame;
@@ -244,30 +272,11 @@ class MPIPoolExecutor {
     using Fn = std::conditional_t<multiprocessing::detail::plain_function<F>,
                                   std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
                                   std::decay_t<F>>;
-    using R = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
-    static_assert(std::is_void_v<R> || multiprocessing::serializable<R>,
-                  "the result of a task that runs on another rank must be serializable");
-    detail::Capture<Fn> cap{detail::FnBox<Fn>{Fn(std::forward<F>(fn))}};
-    detail::Entry e;
-    e.frame = multiprocessing::encode_call(std::move(cap), std::forward<Args>(args)...);
-    Future<R> future;
-    e.future = future;
-    e.complete = [future](bool ok, std::string_view frame) {
-      try {
-        if (!ok) {
-          future.set_exception(detail::rebuild_exception(frame));
-        } else if constexpr (std::is_void_v<R>) {
-          (void)multiprocessing::loads<detail::VoidResult>(frame);
-          future.set_result();
-        } else {
-          future.set_result(multiprocessing::loads<R>(frame));
-        }
-      } catch (...) {
-        if (!future.done()) future.set_exception(std::current_exception());
-      }
-    };
-    admit(std::move(e));
-    return future;
+    if constexpr (detail::is_chunk_call<Fn>::value) {  // from the Pool front (mpi::Pool)
+      return submit(detail::to_remote(fn), std::forward<Args>(args)...);
+    } else {
+      return submit_remote<Fn>(std::forward<F>(fn), std::forward<Args>(args)...);
+    }
   }
 
   // mpi4py.futures' map(fn, iterable, timeout, chunksize, unordered): fn over the items, in
@@ -297,6 +306,35 @@ class MPIPoolExecutor {
   int num_workers() const noexcept { return workers_; }
 
  private:
+  // submit() for a callable that crosses as it is (Fn: F with functions as pointers).
+  template <class Fn, class F, class... Args>
+  auto submit_remote(F&& fn, Args&&... args) {
+    using R = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
+    static_assert(std::is_void_v<R> || multiprocessing::serializable<R>,
+                  "the result of a task that runs on another rank must be serializable");
+    detail::Capture<Fn> cap{detail::FnBox<Fn>{Fn(std::forward<F>(fn))}};
+    detail::Entry e;
+    e.frame = multiprocessing::encode_call(std::move(cap), std::forward<Args>(args)...);
+    Future<R> future;
+    e.future = future;
+    e.complete = [future](bool ok, std::string_view frame) {
+      try {
+        if (!ok) {
+          future.set_exception(detail::rebuild_exception(frame));
+        } else if constexpr (std::is_void_v<R>) {
+          (void)multiprocessing::loads<detail::VoidResult>(frame);
+          future.set_result();
+        } else {
+          future.set_result(multiprocessing::loads<R>(frame));
+        }
+      } catch (...) {
+        if (!future.done()) future.set_exception(std::current_exception());
+      }
+    };
+    admit(std::move(e));
+    return future;
+  }
+
   template <class F, class Item, class Rng, class MakeItem>
   auto map_items(F fn, Rng&& items, const MapOptions& options, MakeItem make) {
     if (options.chunksize == 0) throw ValueError("chunksize must be >= 1");
@@ -348,6 +386,21 @@ class MPIPoolExecutor {
 
   int workers_ = 0;
   std::shared_ptr<detail::ExecutorState> state_;
+};
+
+// multiprocessing.pool.Pool's API over the MPI workers (as mpi4py.util.pool.Pool): the
+// same front as mp::ThreadPool (multiprocessing/pool.hpp); callbacks run on rank 0.
+class Pool : public multiprocessing::BasicPool<MPIPoolExecutor> {
+ public:
+  // A pool over an MPIPoolExecutor with `options` (see MPIPoolExecutor's constructor).
+  explicit Pool(MPIPoolExecutorOptions options = {})
+      : Pool(std::make_unique<MPIPoolExecutor>(options), detail::world_workers(options.max_workers)) {}
+
+ private:
+  // (world_workers gives the executor's count whichever argument is evaluated first: the
+  // workers are the world's, or spawned once.)
+  Pool(std::unique_ptr<MPIPoolExecutor> ex, int workers)
+      : BasicPool(std::move(ex), static_cast<std::size_t>(workers), "MPIPool") {}
 };
 
 }  // namespace gilfree::mpi
