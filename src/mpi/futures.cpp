@@ -35,7 +35,7 @@
 namespace gilfree::mpi {
 namespace {
 
-constexpr int kTask = 1, kStop = 2, kReply = 3;
+constexpr int kTask = 1, kStop = 2, kReply = 3, kHello = 4;
 constexpr std::size_t kDepth = 2, kMaxBatch = 64;
 
 void put_u32(std::string& out, std::uint32_t n) { out.append(reinterpret_cast<const char*>(&n), 4); }
@@ -57,6 +57,9 @@ struct World {
   int first = 0;
   int count = 0;
   bool spawned = false;  // `tasks` is an inter-communicator this process must disconnect
+  // Spawn mode: the workers' pids (they run on this machine). Open MPI aborts a spawned job
+  // whose rank dies but leaves its parent running, so rank 0 watches them itself.
+  std::vector<int> worker_pids;
 };
 World& world() {
   static World w;
@@ -239,9 +242,14 @@ class Dispatcher {
       int flag = 0;
       MPI_Message msg;
       MPI_Status st;
+      auto next_check = std::chrono::steady_clock::now();
       poll_until([&] {
         MPI_Improbe(MPI_ANY_SOURCE, MPI_ANY_TAG, w.tasks, &flag, &msg, &st);
         if (flag) return true;
+        if (w.spawned && std::chrono::steady_clock::now() >= next_check) {
+          abort_if_a_worker_died();
+          next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        }
         std::lock_guard g(mu_);
         return !queue_.empty() && has_room();
       });
@@ -268,6 +276,33 @@ class Dispatcher {
       }
     }
   }
+  // Spawn mode: a worker that died takes its tasks with it and Open MPI cannot recover the
+  // job (no ULFM), so this process ends, with a message and a non-zero status, rather than
+  // hang waiting for their results, as a static world's mpirun would end it.
+  static void abort_if_a_worker_died() {
+    World& w = world();
+    for (std::size_t i = 0; i < w.worker_pids.size(); ++i) {
+      int pid = w.worker_pids[i];
+      char path[64];
+      std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+      std::ifstream in(path);
+      std::string stat;
+      std::getline(in, stat);
+      auto close = stat.rfind(')');
+      bool dead = !in || close == std::string::npos || close + 2 >= stat.size() ||
+                  stat[close + 2] == 'Z' || stat[close + 2] == 'X';
+      if (dead) {
+        std::fprintf(stderr,
+                     "gilfree::mpi: worker rank %zu (pid %d) of this MPIPoolExecutor died; an MPI "
+                     "job cannot lose a rank (Open MPI has no ULFM): ending this process with "
+                     "status 70\n",
+                     i, pid);
+        std::fflush(stderr);
+        std::_Exit(70);
+      }
+    }
+  }
+
   bool has_room() const {
     for (std::size_t r = static_cast<std::size_t>(world().first); r < inflight_.size(); ++r)
       if (inflight_[r].size() < kDepth) return true;
@@ -304,6 +339,8 @@ Session::Session(int& argc, char**& argv) {
   MPI_Comm_get_parent(&parent);
   if (parent != MPI_COMM_NULL) {  // spawn mode: a worker that an MPIPoolExecutor started
     w.tasks = parent;
+    int pid = static_cast<int>(::getpid());
+    MPI_Send(&pid, 1, MPI_INT, 0, kHello, w.tasks);
     serve();
     MPI_Comm_disconnect(&w.tasks);
     MPI_Comm_free(&w.comm);
@@ -438,6 +475,10 @@ int world_workers(std::optional<int> max_workers) {
     throw RuntimeError("MPIPoolExecutor: MPI_Comm_spawn of " + std::to_string(n) +
                        " workers failed: " + std::string(msg, static_cast<std::size_t>(mlen)));
   }
+  w.worker_pids.assign(static_cast<std::size_t>(n), 0);
+  for (int r = 0; r < n; ++r)
+    MPI_Recv(&w.worker_pids[static_cast<std::size_t>(r)], 1, MPI_INT, r, kHello, inter,
+             MPI_STATUS_IGNORE);
   w.tasks = inter;
   w.first = 0;
   w.count = n;

@@ -19,10 +19,14 @@
 // A task's exception reaches the caller's future: gilfree's and the standard library's
 // exception types are rebuilt as themselves, any other type as RemoteError naming it.
 //
-// A rank that dies (a crash, std::exit in a task): Open MPI's fault model is "abort" (no
-// ULFM in Debian's build), so mpirun terminates the whole job, rank 0 included, with a
-// message naming the failed rank and a non-zero exit status. Callers never hang on it, but
-// cannot catch it either; tests/mpi/expect_abort.sh checks this.
+// A rank that dies (a crash, std::exit or a signal in a task): Open MPI's fault model is
+// "abort" (no ULFM in Debian's build). In a static world mpirun terminates the whole job,
+// rank 0 included, with a message naming the failed rank and a non-zero exit status (the
+// rank's, or 128 + signal). In spawn mode Open MPI aborts the workers' job but leaves the
+// parent running, so rank 0 watches its workers' pids while results are due and, within
+// ~0.1 s of a death, prints "gilfree::mpi: worker rank N (pid P) ... died" and exits with
+// status 70. Either way callers never hang, but cannot catch it either; ranks that run
+// different binaries abort the job at Session start (status 3). tests/mpi checks all this.
 //
 // mpi::Pool is multiprocessing's Pool front (apply_async, map, imap, imap_unordered,
 // starmap) over an MPIPoolExecutor, as mpi4py 4's mpi4py.util.pool.
