@@ -50,12 +50,12 @@ struct World {
   int rank = 0;
   int size = 0;
   bool active = false;
-  // Where tasks go: the worker ranks first..first+count-1 of `tasks`, which is `comm`
-  // (static world: ranks 1..N-1) or, in spawn mode, the inter-communicator to the spawned
-  // workers (their ranks 0..n-1). On a worker: where tasks come from (rank 0 of it).
+  // Where tasks go: the ranks `workers` of `tasks`, which is `comm` (static world: ranks
+  // 1..N-1; MPICommExecutor: all but its root) or, in spawn mode, the inter-communicator
+  // to the spawned workers (their ranks 0..n-1). On a worker: where tasks come from.
   MPI_Comm tasks = MPI_COMM_NULL;
-  int first = 0;
-  int count = 0;
+  std::vector<int> workers;  // the worker ranks in `tasks`
+  int root = 0;              // on a worker: the rank in `tasks` that sends the tasks
   bool spawned = false;  // `tasks` is an inter-communicator this process must disconnect
   // Spawn mode: the workers' pids (they run on this machine). Open MPI aborts a spawned job
   // whose rank dies but leaves its parent running, so rank 0 watches them itself.
@@ -101,6 +101,7 @@ std::uint64_t binary_fingerprint() {
 
 // The worker ranks' loop: run each task, send its reply, until kStop.
 void serve() {
+  const int root = world().root;
   World& w = world();
   std::string frame, out;
   for (;;) {
@@ -108,7 +109,7 @@ void serve() {
     MPI_Message msg;
     MPI_Status st;
     poll_until([&] {
-      MPI_Improbe(0, MPI_ANY_TAG, w.tasks, &flag, &msg, &st);
+      MPI_Improbe(root, MPI_ANY_TAG, w.tasks, &flag, &msg, &st);
       return flag != 0;
     });
     int count = 0;
@@ -133,7 +134,7 @@ void serve() {
       put_u32(out, static_cast<std::uint32_t>(r.frame.size()));
       out += r.frame;
     }
-    MPI_Send(out.data(), static_cast<int>(out.size()), MPI_BYTE, 0, kReply, w.tasks);
+    MPI_Send(out.data(), static_cast<int>(out.size()), MPI_BYTE, root, kReply, w.tasks);
   }
 }
 
@@ -162,7 +163,9 @@ class Dispatcher {
       std::lock_guard g(mu_);
       queue_.push_back(std::move(e));
       if (!thread_.joinable()) {
-        inflight_.assign(static_cast<std::size_t>(world().first + world().count), {});
+        inflight_.assign(
+            static_cast<std::size_t>(*std::max_element(world().workers.begin(), world().workers.end()) + 1),
+            {});
         stop_ = false;
         thread_ = std::thread([this] { loop(); });
       }
@@ -209,13 +212,13 @@ class Dispatcher {
         }
         while (!queue_.empty()) {
           int best = -1;
-          for (int r = w.first; r < w.first + w.count; ++r)
+          for (int r : w.workers)
             if (inflight_[r].size() < kDepth &&
                 (best < 0 || inflight_[r].size() < inflight_[best].size()))
               best = r;
           if (best < 0) break;
           // A fair share of the queue for this worker, between 1 and kMaxBatch tasks.
-          std::size_t share = queue_.size() / static_cast<std::size_t>(w.count);
+          std::size_t share = queue_.size() / w.workers.size();
           std::size_t want = std::clamp<std::size_t>(share, 1, kMaxBatch);
           InFlight batch;
           while (batch.entries.size() < want && !queue_.empty()) {
@@ -304,8 +307,8 @@ class Dispatcher {
   }
 
   bool has_room() const {
-    for (std::size_t r = static_cast<std::size_t>(world().first); r < inflight_.size(); ++r)
-      if (inflight_[r].size() < kDepth) return true;
+    for (int r : world().workers)
+      if (inflight_[static_cast<std::size_t>(r)].size() < kDepth) return true;
     return false;
   }
 
@@ -322,7 +325,7 @@ class Dispatcher {
 
 // ---- Session ------------------------------------------------------------------------
 
-Session::Session(int& argc, char**& argv) {
+Session::Session(int& argc, char**& argv, SessionOptions options) {
   World& w = world();
   if (w.active) throw RuntimeError("gilfree::mpi::Session: one Session per process");
   int provided = 0;
@@ -358,10 +361,10 @@ Session::Session(int& argc, char**& argv) {
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, 3);
   }
+  if (!options.serve) return;  // MPICommExecutor will say who serves
   if (w.size > 1) {
     w.tasks = w.comm;
-    w.first = 1;
-    w.count = w.size - 1;
+    for (int r = 1; r < w.size; ++r) w.workers.push_back(r);
   }
   if (w.size > 1 && w.rank != 0) {
     serve();
@@ -373,10 +376,9 @@ Session::Session(int& argc, char**& argv) {
 
 Session::~Session() {
   World& w = world();
-  if (w.rank == 0) {
+  if (w.rank == w.root) {
     Dispatcher::get().stop();
-    for (int r = w.first; r < w.first + w.count; ++r)
-      MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.tasks);
+    for (int r : w.workers) MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.tasks);
     if (w.spawned) MPI_Comm_disconnect(&w.tasks);
   }
   MPI_Comm_free(&w.comm);
@@ -450,8 +452,8 @@ int world_workers(std::optional<int> max_workers) {
   if (!w.active)
     throw RuntimeError("gilfree::mpi: create a gilfree::mpi::Session first (in main)");
   if (max_workers && *max_workers <= 0) throw ValueError("max_workers must be greater than 0");
-  if (w.rank != 0) throw RuntimeError("MPIPoolExecutor runs on rank 0 only");
-  if (w.count > 0) return w.count;  // the static world's workers, or those spawned before
+  if (!w.workers.empty()) return static_cast<int>(w.workers.size());
+  if (w.rank != w.root) throw RuntimeError("MPIPoolExecutor runs on the root rank only");  // the static world's workers, or those spawned before
   if (w.size > 1) throw RuntimeError("MPIPoolExecutor: no worker ranks");
   // Spawn mode: a plain program (a singleton) starts its workers, once, as mpi4py.futures.
   int n = max_workers.value_or(0);
@@ -480,13 +482,44 @@ int world_workers(std::optional<int> max_workers) {
     MPI_Recv(&w.worker_pids[static_cast<std::size_t>(r)], 1, MPI_INT, r, kHello, inter,
              MPI_STATUS_IGNORE);
   w.tasks = inter;
-  w.first = 0;
-  w.count = n;
+  for (int r = 0; r < n; ++r) w.workers.push_back(r);
   w.spawned = true;
   return n;
 }
 
 }  // namespace detail
+
+// ---- MPICommExecutor -------------------------------------------------------------------
+
+MPICommExecutor::MPICommExecutor(int root) {
+  World& w = world();
+  if (!w.active) throw RuntimeError("gilfree::mpi: create a gilfree::mpi::Session first (in main)");
+  if (w.spawned || !w.workers.empty())
+    throw RuntimeError("MPICommExecutor: the workers are taken (a Session that serves, or "
+                       "spawned workers); create the Session with {.serve = false}");
+  if (root < 0 || root >= w.size) throw ValueError("MPICommExecutor: root out of range");
+  if (w.size < 2) throw RuntimeError("MPICommExecutor needs at least 2 ranks");
+  w.tasks = w.comm;
+  w.root = root;
+  if (w.rank != root) {
+    serve();  // until the root's MPICommExecutor ends
+    w.tasks = MPI_COMM_NULL;
+    return;
+  }
+  for (int r = 0; r < w.size; ++r)
+    if (r != root) w.workers.push_back(r);
+  executor_ = std::make_unique<MPIPoolExecutor>();
+}
+
+MPICommExecutor::~MPICommExecutor() {
+  if (!executor_) return;
+  executor_.reset();  // shutdown(true)
+  World& w = world();
+  Dispatcher::get().stop();
+  for (int r : w.workers) MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.tasks);
+  w.workers.clear();
+  w.tasks = MPI_COMM_NULL;
+}
 
 // ---- MPIPoolExecutor -------------------------------------------------------------------
 

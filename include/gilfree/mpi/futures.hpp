@@ -31,7 +31,8 @@
 // mpi::Pool is multiprocessing's Pool front (apply_async, map, imap, imap_unordered,
 // starmap) over an MPIPoolExecutor, as mpi4py 4's mpi4py.util.pool.
 //
-// Not done yet: MPICommExecutor; map's lazy results (MPIPoolExecutor::map returns a vector).
+// Not done yet: map's lazy results (MPIPoolExecutor::map returns a vector); MPICommExecutor
+// takes MPI_COMM_WORLD only (any root), not an arbitrary communicator.
 #pragma once
 
 #include <atomic>
@@ -71,9 +72,16 @@ struct RemoteError : std::runtime_error {
 // static world of N > 1 ranks, and in a process spawned by MPIPoolExecutor; it serves
 // tasks until rank 0's Session ends, then exit(0) (as `python -m mpi4py.futures`). Create
 // exactly one, first thing in main.
+// Session's options.
+struct SessionOptions {
+  // Whether ranks other than 0 of a static world serve tasks from the constructor on (as
+  // `python -m mpi4py.futures`). false: every rank returns, and an MPICommExecutor decides.
+  bool serve = true;
+};
+
 class Session {
  public:
-  Session(int& argc, char**& argv);
+  Session(int& argc, char**& argv, SessionOptions options = {});
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -390,6 +398,34 @@ class MPIPoolExecutor {
 
   int workers_ = 0;
   std::shared_ptr<detail::ExecutorState> state_;
+};
+
+// mpi4py.futures' MPICommExecutor(comm=COMM_WORLD, root): for a program whose ranks all
+// run main (a Session created with {.serve = false}). Collective: every rank constructs
+// one. On `root` it holds an MPIPoolExecutor over all the other ranks; on the others the
+// constructor serves tasks until the root's MPICommExecutor is destroyed, and then
+// executor() is null — as mpi4py's `with MPICommExecutor() as ex: if ex is not None:`.
+//
+//   gilfree::mpi::Session session(argc, argv, {.serve = false});
+//   {
+//     gilfree::mpi::MPICommExecutor ce(/*root=*/0);
+//     if (auto* ex = ce.executor()) use(ex->submit(f, 1).result());
+//   }  // every rank goes on from here
+class MPICommExecutor {
+ public:
+  // RuntimeError when the Session serves already or workers were spawned, or with one
+  // rank; ValueError for a root out of range.
+  explicit MPICommExecutor(int root = 0);
+  // On the root: waits for the tasks (shutdown(true)) and releases the other ranks.
+  ~MPICommExecutor();
+  MPICommExecutor(const MPICommExecutor&) = delete;
+  MPICommExecutor& operator=(const MPICommExecutor&) = delete;
+
+  // The executor on the root; nullptr on the other ranks (after they served).
+  MPIPoolExecutor* executor() noexcept { return executor_.get(); }
+
+ private:
+  std::unique_ptr<MPIPoolExecutor> executor_;
 };
 
 // multiprocessing.pool.Pool's API over the MPI workers (as mpi4py.util.pool.Pool): the
