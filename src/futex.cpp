@@ -1,4 +1,6 @@
-#include "gilfree/detail/futex.hpp"
+// The futex syscalls and the house spin budget (detail/wait/).
+#include "gilfree/detail/wait/futex.hpp"
+#include "gilfree/detail/wait/spin.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -13,8 +15,14 @@
 
 namespace gilfree::detail {
 
+namespace {
+int private_flag(FutexScope scope) noexcept {
+  return scope == FutexScope::process_private ? FUTEX_PRIVATE_FLAG : 0;
+}
+}  // namespace
+
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
-                const Deadline& deadline) noexcept {
+                const Deadline& deadline, FutexScope scope) noexcept {
   timespec ts{};
   timespec* abs = nullptr;
   if (!deadline.is_forever()) {
@@ -30,14 +38,14 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a wake-up that
   // turns out spurious never stretches the total wait.
   long rc = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
-                    FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, abs, nullptr,
+                    FUTEX_WAIT_BITSET | private_flag(scope), expected, abs, nullptr,
                     FUTEX_BITSET_MATCH_ANY);
   if (rc == -1 && errno == ETIMEDOUT) return false;
   return true;
 }
 
-void futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
+void futex_wake(std::atomic<std::uint32_t>& word, int count, FutexScope scope) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | private_flag(scope),
           count, nullptr, nullptr, 0);
 }
 

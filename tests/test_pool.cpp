@@ -276,7 +276,7 @@ TEST(ThreadPool, TerminateCancelsQueued) {
 TEST(ThreadPool, BrokenInitializer) {
   auto prev = gilfree::set_log_hook([](std::string_view, std::exception_ptr) {});
   {
-    ThreadPool p(1, [] { throw std::runtime_error("init"); });
+    ThreadPool p({.processes = 1, .initializer = [] { throw std::runtime_error("init"); }});
     auto r = p.apply_async([] { return 1; });
     EXPECT_THROW(r.get(5s), gilfree::BrokenThreadPool);
     std::vector<int> in{1, 2};
@@ -289,4 +289,46 @@ TEST(ThreadPool, NestedApplyOnOneWorker) {
   ThreadPool p(1);
   // A task waiting on a result of its own pool: the executor's deadlock guard runs it inline.
   EXPECT_EQ(p.apply([&p] { return p.apply_async([] { return 5; }).get() + 1; }), 6);
+}
+
+TEST(ThreadPool, CallbacksRunOnTheResultHandlerThreadNotOnAWorker) {
+  ThreadPool p(2);
+  std::string ok_thread, err_thread, map_thread;
+  auto r = p.apply_async([](int x) { return x; }, std::tuple(1),
+                         [&](const int&) { ok_thread = gilfree::current_thread().name(); });
+  auto e = p.apply_async([]() -> int { throw gilfree::ValueError("x"); }, std::tuple<>(), {},
+                         [&](std::exception_ptr) { err_thread = gilfree::current_thread().name(); });
+  std::vector<int> in{1, 2, 3};
+  auto m = p.map_async(square, in, 1,
+                       [&](const std::vector<int>&) { map_thread = gilfree::current_thread().name(); });
+  r.wait(10s);
+  e.wait(10s);
+  m.wait(10s);
+  ASSERT_TRUE(r.ready() && e.ready() && m.ready());
+  EXPECT_EQ(ok_thread, "ThreadPool-result-handler");
+  EXPECT_EQ(err_thread, "ThreadPool-result-handler");
+  EXPECT_EQ(map_thread, "ThreadPool-result-handler");
+}
+
+TEST(ThreadPool, CallbacksRunInCompletionOrderOneAtATime) {
+  ThreadPool p(3);
+  std::atomic<int> inside{0}, overlap{0};
+  std::vector<gilfree::AsyncResult<int>> rs;
+  for (int i = 0; i < 30; ++i)
+    rs.push_back(p.apply_async([](int x) { return x; }, std::tuple(i), [&](const int&) {
+      if (inside.fetch_add(1) != 0) overlap.fetch_add(1);
+      std::this_thread::sleep_for(100us);
+      inside.fetch_sub(1);
+    }));
+  for (std::size_t i = 0; i < rs.size(); ++i) EXPECT_EQ(rs[i].get(10s), static_cast<int>(i));
+  EXPECT_EQ(overlap.load(), 0);
+}
+
+TEST(ThreadPool, OptionsAndWhatAThreadPoolDoesNotTake) {
+  ThreadPool p({.processes = 2});
+  EXPECT_EQ(p.processes(), 2u);
+  EXPECT_THROW(ThreadPool({.maxtasksperchild = 5}), gilfree::ValueError);
+  EXPECT_THROW(ThreadPool({.context = "fork"}), gilfree::ValueError);
+  gilfree::mp::ThreadPool q(1);  // the multiprocessing namespace, as `mp.pool.ThreadPool`
+  EXPECT_EQ(q.apply([] { return 3; }), 3);
 }

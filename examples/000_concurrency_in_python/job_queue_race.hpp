@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <gilfree/detail/futex.hpp>
+#include <thread>
 #include <gilfree/threading.hpp>
 
 namespace job_queue_race {
@@ -99,7 +99,7 @@ void run_producers(Q& j, long jobs) {
     std::vector<PrintJob> print_jobs;
     for (int i = 0; i < 10; ++i) print_jobs.emplace_back(std::to_string(i));
     at_gate.fetch_add(1);
-    while (at_gate.load() < 2) gilfree::detail::cpu_relax();
+    while (at_gate.load() < 2) std::this_thread::yield();
     for (long i = 0; i < jobs; ++i) j.enqueue(&print_jobs[i % 10]);
   };
   gilfree::Thread t1(producer);

@@ -14,7 +14,7 @@
 #include <iostream>
 #include <mutex>
 
-#include <gilfree/detail/futex.hpp>
+#include <thread>
 #include <gilfree/threading.hpp>
 
 #include "seedkit.hpp"
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   std::atomic<int> gate{0};
   auto wait_gate = [&] {
     gate.fetch_add(1);
-    while (gate.load() % 2) gilfree::detail::cpu_relax();
+    while (gate.load() % 2) std::this_thread::yield();
   };
 
   auto foo = [&] { wait_gate(); for (long i = 0; i < COUNT; ++i) add(+1); };

@@ -29,8 +29,8 @@ int main() {
   std::vector<gilfree::Future<long>> futures;
   for (int i = 0; i < 6; ++i) futures.push_back(pool.submit(my_pow, i));
   std::vector<long> results;
-  for (const gilfree::AnyFuture& f : gilfree::as_completed(futures)) {
-    long r = f.as<long>().result();
+  for (auto f : gilfree::as_completed(futures)) {  // f is a Future<long>
+    long r = f.result();
     {
       std::scoped_lock with(print_lock);
       std::cout << r << '\n';

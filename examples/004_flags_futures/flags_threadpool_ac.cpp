@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
       to_do.push_back(future);                                 // 2
       std::printf("Scheduled for %s: %s\n", cc.c_str(), future.repr().c_str());
     }
-    for (const gilfree::AnyFuture& future : gilfree::as_completed(to_do)) {  // 3.1
-      std::string res = future.as<std::string>().result();                  // 3.2
+    for (auto future : gilfree::as_completed(to_do)) {  // 3.1
+      std::string res = future.result();                 // 3.2
       std::printf("%s result: '%s'\n", future.repr().c_str(), res.c_str());
       results.push_back(res);
     }

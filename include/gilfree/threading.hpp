@@ -27,8 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "detail/eventcount.hpp"
-#include "detail/futex.hpp"
+#include "detail/wait/event_count.hpp"
 #include "errors.hpp"
 #include "timeout.hpp"
 
@@ -79,7 +78,7 @@ class Task {
   std::unique_ptr<Base> impl_;
 };
 
-struct ThreadState;  // src/threading.cpp
+struct ThreadState;  // src/thread.cpp
 
 }  // namespace detail
 

@@ -3,11 +3,9 @@
 #include "gilfree/multiprocessing/synchronize.hpp"
 
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,36 +14,23 @@
 #include <cstdio>
 #include <cstring>
 
-#include "gilfree/detail/futex.hpp"
+#include "gilfree/detail/wait/futex.hpp"
+#include "gilfree/detail/wait/spin.hpp"
 #include "gilfree/multiprocessing/detail/shared_futex.hpp"
 
 namespace gilfree::multiprocessing {
 namespace detail {
 
-// ---- TEMPORARY raw process-shared futex: replace with ground's detail/wait/ shared scope.
+// Process-shared futex: gilfree's one futex home (detail/wait/futex.hpp), shared scope.
 bool shared_futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
                        const Deadline& deadline) noexcept {
-  timespec ts{};
-  timespec* abs = nullptr;
-  if (!deadline.is_forever()) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                  deadline.time_point().time_since_epoch())
-                  .count();
-    if (ns < 0) ns = 0;
-    ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-    abs = &ts;
-  }
-  long rc = ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_BITSET,
-                      expected, abs, nullptr, FUTEX_BITSET_MATCH_ANY);
-  return !(rc == -1 && errno == ETIMEDOUT);
+  return gilfree::detail::futex_wait(word, expected, deadline,
+                                     gilfree::detail::FutexScope::process_shared);
 }
 
 void shared_futex_wake(std::atomic<std::uint32_t>& word, int count) noexcept {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, count, nullptr,
-            nullptr, 0);
+  gilfree::detail::futex_wake(word, count, gilfree::detail::FutexScope::process_shared);
 }
-// ---- end of the temporary part.
 
 std::shared_ptr<void> map_shared_anonymous(std::size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

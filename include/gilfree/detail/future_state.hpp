@@ -2,9 +2,9 @@
 //
 // One heap object per future holds Python's state machine (PENDING, RUNNING, CANCELLED,
 // CANCELLED_AND_NOTIFIED, FINISHED), the value or exception, the done-callbacks and the
-// internal waiters of wait()/as_completed(). An executor's task *is* such a state (see
-// TaskState): one allocation per submit, and the state doubles as the node of the
-// executor's queue.
+// internal waiters of wait()/as_completed(). That is all it is: what an executor queues
+// and runs is a WorkItem (work_item.hpp), which an in-process executor allocates
+// together with the state (TaskState), so a submit still costs one allocation.
 //
 // Blocking: waiters sleep on a small global table of EventCounts keyed by the state's
 // address (a "parking lot"), so a state stays small and completing a future that nobody
@@ -25,34 +25,13 @@
 #include <variant>
 
 #include "../errors.hpp"
+#include "../futures/state.hpp"
 #include "../timeout.hpp"
-#include "adaptive_spin.hpp"
-#include "eventcount.hpp"
+#include "wait/event_count.hpp"
+#include "call.hpp"
 #include "spinlock.hpp"
-#include "state_alloc.hpp"
-#include "task_queue.hpp"
 
 namespace gilfree {
-
-// The states of a future, with CPython's names (concurrent/futures/_base.py).
-enum class FutureState : std::uint32_t {
-  PENDING,
-  RUNNING,
-  CANCELLED,
-  CANCELLED_AND_NOTIFIED,
-  FINISHED,
-};
-
-// "PENDING", "RUNNING", ... as CPython spells the state constants.
-std::string_view to_string(FutureState state) noexcept;
-
-// What the futures machinery reports instead of throwing, as CPython logs through the
-// "concurrent.futures" logger: a message and the exception that caused it.
-using LogHook = std::function<void(std::string_view message, std::exception_ptr error)>;
-
-// Replaces the hook and returns the previous one; an empty hook restores the default,
-// which prints the message and the exception's type and what() to stderr.
-LogHook set_log_hook(LogHook hook);
 
 namespace detail {
 
@@ -72,10 +51,19 @@ void keep_failed(SharedStateBase* state) noexcept;
 // The EventCount that threads waiting on the object at `p` sleep on.
 EventCount& parking_lot(const void* p) noexcept;
 
-// The executor whose worker the calling thread is, or nullptr (see SharedStateBase::owner).
-inline thread_local const void* current_worker_owner = nullptr;
+// A thread that may block on a future can install a hook that runs first: an executor's
+// worker uses it to run a not-yet-started task of its own pool inline instead of
+// deadlocking (see ThreadPoolExecutor). Called with a future that is not done yet.
+class BlockingHook {
+ public:
+  virtual void before_blocking(SharedStateBase* state) noexcept = 0;
 
-class SharedStateBase;
+ protected:
+  ~BlockingHook() = default;
+};
+
+// The calling thread's BlockingHook, or nullptr.
+inline thread_local BlockingHook* current_blocking_hook = nullptr;
 
 // Something wait() or as_completed() installs on futures to hear of their completion.
 // on_done runs with the future's lock held: it must be short and must not touch the future.
@@ -96,24 +84,14 @@ struct WaiterLink {
   bool linked = false;
 };
 
-// Called by run_task() after the call returned, just before its result is published
-// (an executor uses it to count its worker as available before anyone sees the result).
-struct RunHook {
-  void (*fn)(void* ctx) noexcept = nullptr;
-  void* ctx = nullptr;
-};
-
-class SharedStateBase : public TaskNode {
+// A future's shared state: what every Future handle points to.
+class SharedStateBase {
  public:
   // A pending state owned by `refs` handles (an executor's task starts with two: the
   // future's and the queue's, so that submitting costs no extra atomic increment).
   explicit SharedStateBase(std::int32_t refs = 1) noexcept : refs_(refs) {}
   SharedStateBase(const SharedStateBase&) = delete;
   SharedStateBase& operator=(const SharedStateBase&) = delete;
-
-  // States live in detail::state_alloc's per-thread pools (see state_alloc.hpp).
-  static void* operator new(std::size_t size) { return state_alloc(size); }
-  static void operator delete(void* p, std::size_t size) noexcept { state_free(p, size); }
 
   void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
   void release() noexcept {
@@ -147,18 +125,9 @@ class SharedStateBase : public TaskNode {
 
   // Blocks until done() or the deadline; true when done.
   bool wait_done(const Deadline& deadline) {
-    if (done()) return true;
-    if (adaptive_spin_until(future_spin_ns, [this] { return done(); })) return true;
-    EventCount& ec = parking_lot(this);
-    for (;;) {
-      auto key = ec.prepare_wait();
-      if (done()) {
-        ec.cancel_wait();
-        return true;
-      }
-      if (!ec.wait(key, deadline)) return done();
-      if (done()) return true;
-    }
+    auto is_done = [this] { return done(); };
+    if (done() || adaptive_spin_until(future_spin_ns, is_done)) return true;
+    return sleep_until(parking_lot(this), deadline, is_done);
   }
 
   // Adds a callback run once done (at once, on this thread, if already done).
@@ -171,10 +140,6 @@ class SharedStateBase : public TaskNode {
 
   // The element type T of Future<T> (typeid(void) for Future<void>).
   virtual const std::type_info& value_type() const noexcept = 0;
-  // The executor whose task this is, or nullptr for a future made directly.
-  virtual const void* owner() const noexcept { return nullptr; }
-  // Executors' tasks: start (try_start) and run the task; a no-op if already started.
-  virtual void run_task(RunHook hook = {}) noexcept { (void)hook; }
   // <Future at 0x... state=finished returned int>, as Python's repr.
   std::string repr() const;
 
@@ -226,10 +191,6 @@ class SharedStateBase : public TaskNode {
   WaiterLink* waiters_ = nullptr;
 };
 
-// The value slot of Future<T>; Future<void> stores a monostate.
-template <class T>
-using stored_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
 template <class T>
 class SharedState : public SharedStateBase {
  public:
@@ -247,57 +208,6 @@ class SharedState : public SharedStateBase {
 
  private:
   std::optional<stored_t<T>> value_;
-};
-
-// A submitted call: the future's state plus the callable, queued as is.
-template <class T, class Fn>
-class TaskState final : public SharedState<T> {
- public:
-  // A task of executor `owner`, born with two references (the future's, the queue's).
-  TaskState(const void* owner, Fn&& fn) : SharedState<T>(2), owner_(owner), fn_(std::move(fn)) {}
-
-  const void* owner() const noexcept override { return owner_; }
-
-  void run_task(RunHook hook = {}) noexcept override {
-    switch (this->try_start()) {
-      case SharedStateBase::Start::started:
-        break;
-      case SharedStateBase::Start::cancelled:
-        fn_.reset();  // drop what the call holds, as Python drops the work item
-        return;
-      case SharedStateBase::Start::busy:
-        return;  // run (or being run) inline by a thread that waits on it
-    }
-    std::exception_ptr error;
-    try {
-      if constexpr (std::is_void_v<T>) {
-        (*fn_)();
-        fn_.reset();
-        if (hook.fn) hook.fn(hook.ctx);
-        this->set_value();
-      } else {
-        T v = (*fn_)();
-        fn_.reset();  // Python drops the work item before the result is seen
-        if (hook.fn) hook.fn(hook.ctx);
-        this->set_value(std::move(v));
-      }
-      return;
-    } catch (const InvalidStateError&) {
-      return;  // someone called set_result on an executor's future: theirs stands
-    } catch (...) {
-      error = std::current_exception();
-    }
-    fn_.reset();
-    if (hook.fn) hook.fn(hook.ctx);
-    try {
-      this->set_exception(std::move(error));
-    } catch (...) {
-    }
-  }
-
- private:
-  const void* owner_;
-  std::optional<Fn> fn_;
 };
 
 }  // namespace detail

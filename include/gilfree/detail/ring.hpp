@@ -1,128 +1,31 @@
 // gilfree/detail/ring.hpp — the lock-free core of a bounded gilfree::Queue.
 //
-// Two pieces live here:
-//
-//  * Parking: an event count (poll adaptively, then sleep) whose wake-up side costs one
-//    plain load when nobody sleeps. detail::EventCount pays a full fence in every
-//    notify; here the fence is the seq_cst read-modify-write the queue already performs
-//    on its head or tail, so a put or get that finds no sleeper does no extra atomic work.
-//
-//  * BoundedRing: Dmitry Vyukov's bounded multi-producer/multi-consumer ring (each slot
+// BoundedRing: Dmitry Vyukov's bounded multi-producer/multi-consumer ring (each slot
 //    carries a sequence number saying which lap it is ready for), as atomic_queue and
 //    many others use, extended with a "closed" bit in the tail so that Python 3.13's
 //    shutdown() is one atomic step: a producer either claimed its slot before the close
 //    (its put happened before shutdown) or sees the bit and raises ShutDown.
 //
 // The ring never blocks; gilfree::BasicQueue (queue.hpp) builds the blocking calls from
-// it and Parking.
+// it and detail::Parking (wait/parking.hpp).
 #pragma once
 
 #include <atomic>
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <climits>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <thread>
 #include <type_traits>
 #include <utility>
 
-#include "futex.hpp"
+#include "wait/parking.hpp"
+#include "wait/spin.hpp"
 
 namespace gilfree::detail {
-
-// Where threads wait until "something changed" in lock-free state (polling briefly,
-// then sleeping), at no cost to the threads that change it while nobody sleeps: a
-// wake-up is one load of `sleepers_` unless someone is asleep, and only then touches
-// the mutex and condition variable.
-// (A futex epoch would do too, but a sleeper that was signalled and has not run yet
-// still counts as sleeping, so every put in those 10-30 us would make another
-// syscall; a condition variable knows whom it already signalled.)
-//
-// Contract: the state change a sleeper's predicate reads is a seq_cst read-modify-write
-// made before wake_*(), and the predicate reads it with seq_cst loads. Then either the
-// waker sees the sleeper counted, or the sleeper's recheck sees the change (all four
-// accesses seq_cst forbid the store-buffering outcome), so no wake-up is lost; the mutex
-// closes the gap between the sleeper's last check and its wait.
-class Parking {
- public:
-  // Blocks until `ready()` may hold or the deadline passes: polls first (see poll()),
-  // then sleeps. Returns after at most one sleep, spurious wake-ups included; the
-  // caller retries its operation, as a Condition's wait loop does.
-  template <class Pred>
-  void park_until(const Deadline& deadline, Pred&& ready) {
-    if (poll(deadline, ready)) return;
-    std::unique_lock lock(mutex_);
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    if (!ready()) {
-      const auto slept_from = std::chrono::steady_clock::now();
-      bool woken = true;
-      if (deadline.is_forever()) {
-        cv_.wait(lock);
-      } else {
-        woken = cv_.wait_until(lock, deadline.time_point()) == std::cv_status::no_timeout;
-      }
-      if (woken) adapt(std::chrono::steady_clock::now() - slept_from);
-    }
-    sleepers_.fetch_sub(1, std::memory_order_relaxed);
-  }
-  // Wakes one sleeper; one load when there is none.
-  void wake_one() noexcept {
-    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
-    { std::lock_guard lock(mutex_); }  // the sleeper is now in wait(), or will see the change
-    cv_.notify_one();
-  }
-  // Wakes every sleeper; one load when there is none.
-  void wake_all() noexcept {
-    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
-    { std::lock_guard lock(mutex_); }
-    cv_.notify_all();
-  }
-
- private:
-  // Polls `ready()` for up to spin_ns_, with sched_yield between polls: on a core with
-  // nothing else to run it returns in ~0.3 us, so this is a spin; on an oversubscribed
-  // machine it hands the core to a runnable thread, which is often the very peer being
-  // waited for. (Spinning on pause instead measured 1.5-4x slower here, with two cores
-  // shared by more threads; pause alone costs 79 ns on this EPYC.)
-  template <class Pred>
-  bool poll(const Deadline& deadline, Pred& ready) {
-    const long budget = spin_ns_.load(std::memory_order_relaxed);
-    if (budget <= 0) return ready();
-    auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(budget);
-    if (!deadline.is_forever() && deadline.time_point() < until) until = deadline.time_point();
-    for (;;) {
-      if (ready()) return true;
-      if (std::chrono::steady_clock::now() >= until) return ready();
-      std::this_thread::yield();
-    }
-  }
-  // Adaptive spinning: a sleep that a wake-up ended soon after it began would have been
-  // avoided by polling a little longer, so poll longer next time; a long sleep means the
-  // other side was really idle, so poll less. Bounded by [base/4, 8 * base], where base
-  // is the house budget (detail::spin_budget_ns(), zero on one core: never poll).
-  void adapt(std::chrono::steady_clock::duration slept) noexcept {
-    const long base = spin_budget_ns();
-    if (base <= 0) return;
-    const long now = spin_ns_.load(std::memory_order_relaxed);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(slept).count();
-    if (ns < 2 * now) {
-      spin_ns_.store(std::min(2 * now, 8 * base), std::memory_order_relaxed);
-    } else if (ns > 16 * now) {
-      spin_ns_.store(std::max(now / 2, base / 4), std::memory_order_relaxed);
-    }
-  }
-
-  alignas(64) std::atomic<std::uint32_t> sleepers_{0};  // read by every put and get
-  std::atomic<long> spin_ns_{spin_budget_ns()};         // written only after sleeps
-  std::mutex mutex_;
-  std::condition_variable cv_;
-};
 
 // What a push found.
 enum class PushResult { ok, full, shut_down };

@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "futex.hpp"
+#include "wait/spin.hpp"
 
 namespace gilfree::detail {
 

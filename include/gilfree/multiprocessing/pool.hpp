@@ -1,15 +1,21 @@
-// gilfree/multiprocessing/pool.hpp — the `multiprocessing.pool` API: Pool's front,
-// AsyncResult, and ThreadPool (multiprocessing.pool.ThreadPool: the same API on threads).
+// gilfree/multiprocessing/pool.hpp — the `multiprocessing.pool` API: the Pool front
+// (BasicPool), AsyncResult, and ThreadPool (multiprocessing.pool.ThreadPool: the same API
+// on threads).
 //
-//   gilfree::ThreadPool pool(4);
+//   gilfree::mp::ThreadPool pool({.processes = 4});    // or ThreadPool(4)
 //   auto r = pool.apply_async(fn, std::tuple(1, 2));   // AsyncResult<R>
 //   std::vector<int> sq = pool.map(square, inputs);    // chunked, ordered
 //   for (int v : pool.imap(square, inputs, 100)) ...   // lazy, ordered
 //   pool.close(); pool.join();
 //
-// The front (class Pool) only talks to an Executor (futures.hpp): ThreadPool hands it a
-// ThreadPoolExecutor; a process-backed Pool hands it a process executor and reuses every
-// method here unchanged.
+// The front keeps the parent's side of every call, as Python's Pool does (see the data
+// flow in futures/executor.hpp): it cuts inputs into chunks, submits one call per chunk
+// — the user's function and a vector of items, wrapped in a ChunkCall that has no state
+// of its own — assembles the chunks' results in input order, and runs callbacks and
+// error_callbacks in this process, on the pool's result-handler thread, before the
+// AsyncResult becomes ready. It calls the executor through its concrete type Ex, so an
+// executor of processes sees F and Args in its own submit() and can encode them:
+// BasicPool<ProcessExecutor> reuses every method here.
 #pragma once
 
 #include <algorithm>
@@ -33,15 +39,21 @@
 #include "../timeout.hpp"
 
 namespace gilfree {
+namespace multiprocessing {
 
 // ---- AsyncResult ----------------------------------------------------------------------
 
-// The result of Pool::apply_async / map_async / starmap_async, as multiprocessing's
-// AsyncResult: a cheap handle that copies share.
+// The result of BasicPool::apply_async / map_async / starmap_async, as multiprocessing's
+// AsyncResult: a cheap handle that copies share. With a callback, it becomes ready only
+// after the callback ran (on the pool's result-handler thread), as in Python.
 template <class T>
 class AsyncResult {
  public:
+  // The result of `future`, ready when it is done.
   explicit AsyncResult(Future<T> future) : future_(std::move(future)) {}
+  // The result of `future`, ready when `ready` is (its callbacks have run).
+  AsyncResult(Future<T> future, Future<void> ready)
+      : future_(std::move(future)), ready_(std::move(ready)) {}
 
   // Waits up to `timeout` and returns the result (a reference for non-void T, valid
   // while a handle lives); rethrows the call's exception; TimeoutError if not ready.
@@ -53,16 +65,23 @@ class AsyncResult {
   }
   // Waits up to `timeout` for the result to be ready; never throws TimeoutError.
   void wait(Timeout timeout = {}) const {
+    const Deadline deadline = timeout.deadline();
     try {
-      future_.exception(timeout);
+      // The call's future first: a worker of the same pool waiting here runs a call not
+      // yet started inline (the executor's deadlock guard).
+      (void)future_.exception(Timeout(deadline.remaining()));
+      if (ready_) (void)ready_->exception(Timeout(deadline.remaining()));
     } catch (const TimeoutError&) {
     } catch (const CancelledError&) {
+      if (ready_) (void)ready_->exception(Timeout(deadline.remaining()));
     }
   }
-  // True once the call has completed.
-  bool ready() const noexcept { return future_.done(); }
+  // True once the call has completed (and its callbacks have run).
+  [[nodiscard]] bool ready() const noexcept {
+    return ready_ ? ready_->done() : future_.done();
+  }
   // True if the call completed without an exception; ValueError if not ready yet.
-  bool successful() const {
+  [[nodiscard]] bool successful() const {
     if (!ready()) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "<AsyncResult at %p> not ready",
@@ -71,15 +90,39 @@ class AsyncResult {
     }
     return !future_.cancelled() && future_.exception() == nullptr;
   }
-  // The Future behind this result (beyond Python: usable with wait()/as_completed()).
+  // The Future of the call (beyond Python: usable with wait()/as_completed(); it may be
+  // done a moment before the callbacks have run).
   const Future<T>& future() const noexcept { return future_; }
 
  private:
   Future<T> future_;
+  std::optional<Future<void>> ready_;
 };
 
 namespace detail {
 
+using gilfree::detail::AnyFutureAccess;
+using gilfree::detail::SharedState;
+using gilfree::detail::stored_t;
+
+// The pool's result-handler thread: runs callbacks in this process, one at a time, in
+// the order their calls completed (Python's Pool._handle_results). Started on first use.
+class ResultHandler {
+ public:
+  explicit ResultHandler(std::string name);
+  ResultHandler(const ResultHandler&) = delete;
+  ResultHandler& operator=(const ResultHandler&) = delete;
+  // Runs every job posted so far, then stops the thread.
+  ~ResultHandler();
+  // Runs `job` on the handler thread; its exceptions go to the LogHook.
+  void post(std::function<void()> job);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// What apply_async's callback receives: the result (nothing for a void call).
 template <class R>
 struct pool_callback {
   using type = std::function<void(const R&)>;
@@ -88,13 +131,100 @@ template <>
 struct pool_callback<void> {
   using type = std::function<void()>;
 };
-// What apply_async's callback receives: the result (nothing for a void call).
 template <class R>
 using pool_callback_t = typename pool_callback<R>::type;
 
-// The value type of a range's elements, as a task stores them.
+// The value type of a range's elements, as a chunk carries them.
 template <class Rng>
 using item_t = std::remove_cvref_t<std::ranges::range_reference_t<Rng>>;
+
+// The worker's side of one chunk: the user's function over a vector of items, results
+// in order (starmap: each item is a tuple of arguments). Holds nothing but `fn`, so it
+// is as encodable as `fn` is.
+template <class F, class Item, bool Star>
+struct chunk_result {
+  using type = std::invoke_result_t<F&, Item&&>;
+};
+template <class F, class Item>
+struct chunk_result<F, Item, true> {
+  using type = decltype(std::apply(std::declval<F&>(), std::declval<Item&&>()));
+};
+
+template <class F, class Item, bool Star>
+struct ChunkCall {
+  using raw_result = typename chunk_result<F, Item, Star>::type;
+  using value_type = stored_t<raw_result>;
+
+  F fn;
+
+  std::vector<value_type> operator()(std::vector<Item> items) {
+    std::vector<value_type> out;
+    out.reserve(items.size());
+    for (auto& x : items) {
+      if constexpr (std::is_void_v<raw_result>) {
+        call(x);
+        out.emplace_back();
+      } else {
+        out.push_back(call(x));
+      }
+    }
+    return out;
+  }
+
+ private:
+  decltype(auto) call(Item& x) {
+    if constexpr (Star) {
+      return std::apply(fn, std::move(x));
+    } else {
+      return fn(std::move(x));
+    }
+  }
+};
+
+// The parent's side of one map_async: results land in `slots` chunk by chunk; the last
+// chunk, or the first failure, settles `result` (then `ready`, after the callbacks).
+template <class V>
+struct MapBlock {
+  std::vector<std::optional<V>> slots;
+  std::atomic<std::size_t> remaining{0};
+  std::atomic<bool> settled{false};
+  Future<std::vector<V>> result;
+  Future<void> ready;
+  std::function<void(const std::vector<V>&)> callback;
+  std::function<void(std::exception_ptr)> error_callback;
+  ResultHandler* handler = nullptr;
+  void (*run_callback)(std::function<void()>) = nullptr;
+
+  // Settles the result once: the whole vector (error == nullptr), or the first error;
+  // through the handler thread when there are callbacks to run first.
+  static void settle(const std::shared_ptr<MapBlock>& b, std::exception_ptr error) {
+    if (b->settled.exchange(true)) return;
+    auto finish = [b, error] {
+      if (error) {
+        if (b->error_callback) b->run_callback([&] { b->error_callback(error); });
+        b->result.set_exception(error);
+      } else {
+        std::vector<V> all;
+        all.reserve(b->slots.size());
+        for (auto& s : b->slots) all.push_back(std::move(*s));
+        if (b->callback) b->run_callback([&] { b->callback(all); });
+        b->result.set_result(std::move(all));
+      }
+      b->ready.set_result();
+    };
+    if (b->callback || b->error_callback) {
+      b->handler->post(std::move(finish));
+    } else {
+      finish();
+    }
+  }
+};
+
+// Moves the value out of a finished future that no one else reads (the pool's own).
+template <class T>
+T take_value(const Future<T>& f) {
+  return std::move(static_cast<SharedState<T>*>(AnyFutureAccess::state(f))->value());
+}
 
 // Pool::imap's engine: cuts the input into chunks, keeps them in flight, hands results
 // back one by one, in input order or in completion order.
@@ -139,21 +269,16 @@ class ImapCore {
       for (std::size_t i = 0; i < chunksize_ && !input_done(); ++i, ++it_) items.emplace_back(*it_);
       Future<Chunk> f = submit_(std::move(items));
       ++in_flight_;
-      if (ordered_) {
-        fs_.push_back(std::move(f));
-      } else {
-        completions_.add(f);
-        fs_.push_back(std::move(f));
-      }
+      if (!ordered_) completions_.add(f);
+      fs_.push_back(std::move(f));
     }
   }
 
-  Chunk take(const AnyFuture& f) {
-    failed_ = f;  // alive while the caller handles a rethrown exception (see MapCore)
-    f.result();   // rethrows the chunk's exception
+  Chunk take(const Future<Chunk>& f) {
+    failed_ = f;       // alive while the caller handles a rethrown exception (see MapCore)
+    (void)f.result();  // rethrows the chunk's exception
     failed_ = AnyFuture();
-    auto* s = static_cast<SharedState<Chunk>*>(AnyFutureAccess::state(f));
-    return std::move(s->value());
+    return take_value(f);
   }
 
   bool take_chunk() {
@@ -172,8 +297,8 @@ class ImapCore {
     } else {
       ++it_done_;
     }
-    AnyFuture f = *it_done_;
-    std::erase_if(fs_, [&](const Future<Chunk>& g) { return AnyFuture(g) == f; });
+    Future<Chunk> f = *it_done_;
+    std::erase_if(fs_, [&](const Future<Chunk>& g) { return g == f; });
     --in_flight_;
     fill();
     chunk_ = take(f);
@@ -188,8 +313,8 @@ class ImapCore {
   std::size_t ahead_;
   std::size_t in_flight_ = 0;
   std::deque<Future<Chunk>> fs_;
-  AsCompleted completions_;
-  AsCompleted::iterator it_done_;
+  AsCompleted<Future<Chunk>> completions_;
+  typename AsCompleted<Future<Chunk>>::iterator it_done_;
   bool started_ = false;
   Chunk chunk_;
   std::size_t pos_ = 0;
@@ -198,18 +323,22 @@ class ImapCore {
 
 }  // namespace detail
 
-// ---- Pool -----------------------------------------------------------------------------
+// ---- BasicPool ------------------------------------------------------------------------
 
-// multiprocessing.pool.Pool's API over any Executor: the front that ThreadPool (and a
-// process-backed pool) share. States as in Python: running, closed, terminated.
-class Pool {
+// multiprocessing.pool.Pool's API over an executor of type Ex (ThreadPoolExecutor for
+// ThreadPool; an executor of processes for a process pool). States as in Python:
+// running, closed, terminated.
+template <class Ex>
+class BasicPool {
  public:
-  Pool(const Pool&) = delete;
-  Pool& operator=(const Pool&) = delete;
-  // terminate() then join(), as leaving Python's `with Pool() as p:` block.
-  virtual ~Pool() {
+  BasicPool(const BasicPool&) = delete;
+  BasicPool& operator=(const BasicPool&) = delete;
+  // terminate() then join(), as leaving Python's `with Pool() as p:` block; callbacks of
+  // calls that completed still run.
+  virtual ~BasicPool() {
     terminate();
-    workers_->shutdown(true);
+    executor_->shutdown(true);
+    handler_.reset();
   }
 
   // Calls fn(args...) on a worker and returns its result (blocks); rethrows its exception.
@@ -226,34 +355,38 @@ class Pool {
   }
 
   // Python's apply_async(func, args, kwds, callback, error_callback): schedules
-  // std::apply(fn, args); `callback(result)` or `error_callback(exception)` runs on the
-  // worker before the result is ready (its exceptions go to the LogHook). ValueError("Pool
-  // not running") after close() or terminate().
+  // std::apply(fn, args); `callback(result)` or `error_callback(exception)` runs in this
+  // process on the result-handler thread before the result is ready (its exceptions go
+  // to the LogHook). ValueError("Pool not running") after close() or terminate().
   template <class F, class... Args, class R = std::invoke_result_t<std::decay_t<F>&, Args...>>
   AsyncResult<R> apply_async(F&& fn, std::tuple<Args...> args = {},
                              detail::pool_callback_t<R> callback = {},
                              std::function<void(std::exception_ptr)> error_callback = {}) {
     check_running();
-    auto call = [fn = std::forward<F>(fn), args = std::move(args), cb = std::move(callback),
-                 ecb = std::move(error_callback)]() mutable -> R {
-      try {
-        if constexpr (std::is_void_v<R>) {
-          std::apply(fn, std::move(args));
-          if (cb) run_callback([&] { cb(); });
-        } else {
-          R r = std::apply(fn, std::move(args));
-          if (cb) run_callback([&] { cb(r); });
-          return r;
+    Future<R> f = std::apply(
+        [&](auto&&... a) { return executor_->submit(std::forward<F>(fn), std::move(a)...); },
+        std::move(args));
+    if (!callback && !error_callback) return AsyncResult<R>(f);
+    Future<void> ready;
+    (void)ready.set_running_or_notify_cancel();
+    f.add_done_callback([h = handler_.get(), ready, cb = std::move(callback),
+                         ecb = std::move(error_callback)](Future<R> done) mutable {
+      h->post([done, ready, cb = std::move(cb), ecb = std::move(ecb)] {
+        std::exception_ptr e =
+            done.cancelled() ? std::make_exception_ptr(CancelledError()) : done.exception();
+        if (e) {
+          if (ecb) run_callback([&] { ecb(e); });
+        } else if (cb) {
+          if constexpr (std::is_void_v<R>) {
+            run_callback([&] { cb(); });
+          } else {
+            run_callback([&] { cb(done.result()); });
+          }
         }
-      } catch (...) {
-        if (ecb) {
-          auto e = std::current_exception();
-          run_callback([&] { ecb(e); });
-        }
-        throw;
-      }
-    };
-    return AsyncResult<R>(workers_->submit(std::move(call)));
+        ready.set_result();
+      });
+    });
+    return AsyncResult<R>(f, ready);
   }
 
   // Python's map(func, iterable, chunksize): fn over every element, in chunks of
@@ -272,15 +405,8 @@ class Pool {
       F fn, Rng&& iterable, std::optional<std::size_t> chunksize = {},
       std::function<void(const std::vector<detail::stored_t<R>>&)> callback = {},
       std::function<void(std::exception_ptr)> error_callback = {}) {
-    return map_chunks<R>(
-        [fn = std::move(fn)](auto&& x) mutable -> R {
-          if constexpr (std::is_void_v<R>) {
-            fn(std::forward<decltype(x)>(x));
-          } else {
-            return fn(std::forward<decltype(x)>(x));
-          }
-        },
-        std::forward<Rng>(iterable), chunksize, std::move(callback), std::move(error_callback));
+    return map_chunks<false>(std::move(fn), std::forward<Rng>(iterable), chunksize,
+                             std::move(callback), std::move(error_callback));
   }
 
   // Python's starmap: like map, but each element is a tuple of arguments.
@@ -288,6 +414,7 @@ class Pool {
   auto starmap(F fn, Rng&& iterable, std::optional<std::size_t> chunksize = {}) {
     return starmap_async(std::move(fn), std::forward<Rng>(iterable), chunksize).get();
   }
+  // starmap() without blocking, with map_async's callbacks.
   template <class F, std::ranges::input_range Rng,
             class R = decltype(std::apply(std::declval<F&>(),
                                           std::declval<std::ranges::range_reference_t<Rng>>()))>
@@ -295,15 +422,8 @@ class Pool {
       F fn, Rng&& iterable, std::optional<std::size_t> chunksize = {},
       std::function<void(const std::vector<detail::stored_t<R>>&)> callback = {},
       std::function<void(std::exception_ptr)> error_callback = {}) {
-    return map_chunks<R>(
-        [fn = std::move(fn)](auto&& t) mutable -> R {
-          if constexpr (std::is_void_v<R>) {
-            std::apply(fn, std::forward<decltype(t)>(t));
-          } else {
-            return std::apply(fn, std::forward<decltype(t)>(t));
-          }
-        },
-        std::forward<Rng>(iterable), chunksize, std::move(callback), std::move(error_callback));
+    return map_chunks<true>(std::move(fn), std::forward<Rng>(iterable), chunksize,
+                            std::move(callback), std::move(error_callback));
   }
 
   // Python's imap: a lazy input range of fn's results in input order, computed in chunks
@@ -331,21 +451,24 @@ class Pool {
   // CancelledError where Python's would hang); running ones finish.
   void terminate() {
     state_.store(kTerminate);
-    workers_->shutdown(false, true);
+    executor_->shutdown(false, true);
   }
   // Waits for the workers to exit; ValueError("Pool is still running") before close()
   // or terminate().
   void join() {
     if (state_.load() == kRun) throw ValueError("Pool is still running");
-    workers_->shutdown(true);
+    executor_->shutdown(true);
   }
   // The number of workers.
   std::size_t processes() const noexcept { return processes_; }
 
  protected:
-  // A pool running its tasks on `workers` (an executor of `processes` workers).
-  Pool(std::unique_ptr<Executor> workers, std::size_t processes)
-      : workers_(std::move(workers)), processes_(processes) {}
+  // A pool running its calls on `executor` (of `processes` workers); its result-handler
+  // thread is named "<name>-result-handler".
+  BasicPool(std::unique_ptr<Ex> executor, std::size_t processes, std::string name)
+      : executor_(std::move(executor)),
+        processes_(processes),
+        handler_(std::make_unique<detail::ResultHandler>(std::move(name) + "-result-handler")) {}
 
  private:
   enum { kRun, kClose, kTerminate };
@@ -359,135 +482,90 @@ class Pool {
     try {
       g();
     } catch (...) {
-      detail::log_error("exception in Pool callback", std::current_exception());
+      gilfree::detail::log_error("exception in Pool callback", std::current_exception());
     }
   }
 
   std::size_t default_chunksize(std::size_t n) const {
     std::size_t per = processes_ * 4;
-    std::size_t c = n / per + (n % per ? 1 : 0);
-    return c;
+    return n / per + (n % per ? 1 : 0);
   }
 
-  template <class R, class G, class Rng>
-  AsyncResult<std::vector<detail::stored_t<R>>> map_chunks(
-      G one, Rng&& iterable, std::optional<std::size_t> chunksize,
-      std::function<void(const std::vector<detail::stored_t<R>>&)> callback,
-      std::function<void(std::exception_ptr)> error_callback) {
+  // map_async / starmap_async: chunks submitted as ChunkCalls; each chunk's result is
+  // moved into place by a done-callback (in this process), and the last one — or the
+  // first failure — settles the result, through the handler thread if there is a
+  // callback.
+  template <bool Star, class F, class Rng>
+  auto map_chunks(F fn, Rng&& iterable, std::optional<std::size_t> chunksize,
+                  auto callback, std::function<void(std::exception_ptr)> error_callback) {
     check_running();
-    using V = detail::stored_t<R>;
     using Item = detail::item_t<Rng>;
+    using Chunk = detail::ChunkCall<F, Item, Star>;
+    using V = typename Chunk::value_type;
+    if (chunksize && *chunksize == 0) throw ValueError("Chunksize must be 1+, not 0");
     std::vector<Item> items;
     for (auto&& x : iterable) items.emplace_back(std::forward<decltype(x)>(x));
-    std::size_t cs = chunksize ? *chunksize : default_chunksize(items.size());
-    if (chunksize && *chunksize == 0) throw ValueError("Chunksize must be 1+, not 0");
-    Future<std::vector<V>> result;
-    result.set_running_or_notify_cancel();
-    if (items.empty()) {
-      if (callback) run_callback([&] { callback({}); });
-      result.set_result(std::vector<V>{});
-      return AsyncResult<std::vector<V>>(result);
-    }
-    // One shared block collects the chunks; the last one to land publishes the vector.
-    struct Block {
-      std::vector<std::optional<V>> slots;
-      std::atomic<std::size_t> remaining;
-      std::atomic<bool> failed{false};
-      Future<std::vector<V>> result;
-      std::function<void(const std::vector<V>&)> callback;
-      std::function<void(std::exception_ptr)> error_callback;
-    };
+    const std::size_t n = items.size();
+    const std::size_t cs = chunksize ? *chunksize : default_chunksize(n);
+
+    using Block = detail::MapBlock<V>;
     auto block = std::make_shared<Block>();
-    block->slots.resize(items.size());
-    std::size_t nchunks = (items.size() + cs - 1) / cs;
-    block->remaining.store(nchunks);
-    block->result = result;
+    (void)block->result.set_running_or_notify_cancel();
+    (void)block->ready.set_running_or_notify_cancel();
     block->callback = std::move(callback);
     block->error_callback = std::move(error_callback);
-    auto shared_items = std::make_shared<std::vector<Item>>(std::move(items));
-    auto shared_one = std::make_shared<G>(std::move(one));
+    block->handler = handler_.get();
+    block->run_callback = [](std::function<void()> g) { run_callback(g); };
+    AsyncResult<std::vector<V>> out(block->result, block->ready);
+
+    if (n == 0) {
+      Block::settle(block, nullptr);
+      return out;
+    }
+    block->slots.resize(n);
+    const std::size_t nchunks = (n + cs - 1) / cs;
+    block->remaining.store(nchunks);
     for (std::size_t c = 0; c < nchunks; ++c) {
-      std::size_t lo = c * cs, hi = std::min(shared_items->size(), lo + cs);
-      auto task = [block, shared_items, shared_one, lo, hi] {
-        if (block->failed.load(std::memory_order_relaxed)) return;
-        try {
-          for (std::size_t i = lo; i < hi; ++i) {
-            if constexpr (std::is_void_v<R>) {
-              (*shared_one)((*shared_items)[i]);
-              block->slots[i].emplace();
-            } else {
-              block->slots[i].emplace((*shared_one)((*shared_items)[i]));
-            }
-          }
-        } catch (...) {
-          if (!block->failed.exchange(true)) {
-            auto e = std::current_exception();
-            if (block->error_callback) run_callback([&] { block->error_callback(e); });
-            block->result.set_exception(e);
-          }
-          return;
-        }
-        if (block->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
-            !block->failed.load()) {
-          std::vector<V> out;
-          out.reserve(block->slots.size());
-          for (auto& s : block->slots) out.push_back(std::move(*s));
-          if (block->callback) run_callback([&] { block->callback(out); });
-          try {
-            block->result.set_result(std::move(out));
-          } catch (const InvalidStateError&) {
-          }
-        }
-      };
+      const std::size_t lo = c * cs, hi = std::min(n, lo + cs);
+      std::vector<Item> part(std::make_move_iterator(items.begin() + lo),
+                             std::make_move_iterator(items.begin() + hi));
       try {
-        // A chunk that never runs (cancelled by terminate(), or failed by a broken pool)
-        // must still settle the result.
-        workers_->submit(std::move(task)).add_done_callback([block](Future<void> g) {
-          std::exception_ptr e;
-          if (g.cancelled()) {
-            e = std::make_exception_ptr(CancelledError());
-          } else {
-            e = g.exception();
-          }
-          if (e && !block->failed.exchange(true)) {
-            try {
-              block->result.set_exception(e);
-            } catch (const InvalidStateError&) {
-            }
-          }
-        });
+        executor_->submit(Chunk{fn}, std::move(part))
+            .add_done_callback([block, lo](Future<std::vector<V>> f) {
+              // A chunk that never ran (cancelled by terminate(), or failed by a broken
+              // pool) settles the result with that error.
+              std::exception_ptr e =
+                  f.cancelled() ? std::make_exception_ptr(CancelledError()) : f.exception();
+              if (e) {
+                Block::settle(block, e);
+                return;
+              }
+              std::vector<V> vals = detail::take_value(f);
+              for (std::size_t i = 0; i < vals.size(); ++i)
+                block->slots[lo + i].emplace(std::move(vals[i]));
+              if (block->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1)
+                Block::settle(block, nullptr);
+            });
       } catch (...) {
-        if (!block->failed.exchange(true)) block->result.set_exception(std::current_exception());
+        Block::settle(block, std::current_exception());
         break;
       }
     }
-    return AsyncResult<std::vector<V>>(result);
+    return out;
   }
 
   template <class F, class Rng>
   auto imap_impl(F fn, Rng&& iterable, std::size_t chunksize, bool ordered) {
     check_running();
     using V = std::views::all_t<Rng>;
-    using R = std::invoke_result_t<F&, std::ranges::range_reference_t<V>>;
+    using Item = detail::item_t<V>;
+    using Call = detail::ChunkCall<F, Item, false>;
+    using R = typename Call::raw_result;
     using Core = detail::ImapCore<R, F, V>;
     using Chunk = typename Core::Chunk;
-    Executor* ex = workers_.get();
-    // Each chunk task gets its own copy of fn (a lambda, typically: cheaper than sharing
-    // one through a reference count that every chunk would bounce between cores).
-    auto submit = [ex, fn = std::move(fn)](std::vector<detail::item_t<V>> items) -> Future<Chunk> {
-      return ex->submit([fn, items = std::move(items)]() mutable {
-        Chunk out;
-        out.reserve(items.size());
-        for (auto& x : items) {
-          if constexpr (std::is_void_v<R>) {
-            fn(std::move(x));
-            out.emplace_back();
-          } else {
-            out.push_back(fn(std::move(x)));
-          }
-        }
-        return out;
-      });
+    Ex* ex = executor_.get();
+    auto submit = [ex, fn = std::move(fn)](std::vector<Item> items) -> Future<Chunk> {
+      return ex->submit(Call{fn}, std::move(items));
     };
     std::size_t ahead = std::ranges::sized_range<V> ? 0 : processes_ * 4;
     return ResultRange<typename Core::value_type, Core>(std::make_unique<Core>(
@@ -495,19 +573,39 @@ class Pool {
         ahead));
   }
 
-  std::unique_ptr<Executor> workers_;
+  std::unique_ptr<Ex> executor_;
   std::size_t processes_;
   std::atomic<int> state_{kRun};
+  std::unique_ptr<detail::ResultHandler> handler_;
 };
 
-// multiprocessing.pool.ThreadPool: Pool's API with threads as workers.
-class ThreadPool : public Pool {
+// ---- ThreadPool -----------------------------------------------------------------------
+
+// ThreadPool's and Pool's keyword arguments.
+struct PoolOptions {
+  // The number of workers; unset: the number of CPUs. Below 1 is a ValueError.
+  std::optional<int> processes{};
+  // Called on each worker before it takes work; if it throws, the pool is broken
+  // (BrokenThreadPool from every result, for ThreadPool).
+  std::function<void()> initializer{};
+  // Pool (processes) only: a worker is replaced after this many tasks. ThreadPool, as
+  // Python's, does not take it (ValueError).
+  std::optional<std::size_t> maxtasksperchild{};
+  // Pool (processes) only: the start method ("fork", "forkserver", "spawn"); empty: the
+  // default. ThreadPool does not take it (ValueError).
+  std::string context{};
+};
+
+// multiprocessing.pool.ThreadPool: the Pool API with threads as workers.
+class ThreadPool : public BasicPool<ThreadPoolExecutor> {
  public:
-  // `processes` workers (unset: the number of CPUs); ValueError("Number of processes must
-  // be at least 1") below 1. `initializer` runs on each worker first; if it throws, the
-  // pool is broken (BrokenThreadPool from every result).
-  explicit ThreadPool(std::optional<int> processes = {}, std::function<void()> initializer = {})
-      : Pool(make_executor(processes, std::move(initializer)), size_for(processes)) {}
+  using Options = PoolOptions;
+
+  // A pool with `options`; ValueError("Number of processes must be at least 1") below 1.
+  explicit ThreadPool(Options options = {})
+      : BasicPool(make_executor(options), size_for(options.processes), "ThreadPool") {}
+  // ThreadPool(processes), as Python's first positional argument.
+  explicit ThreadPool(int processes) : ThreadPool(Options{.processes = processes}) {}
 
  private:
   static std::size_t size_for(std::optional<int> processes) {
@@ -515,15 +613,26 @@ class ThreadPool : public Pool {
     unsigned n = std::thread::hardware_concurrency();
     return n ? n : 1;
   }
-  static std::unique_ptr<Executor> make_executor(std::optional<int> processes,
-                                                 std::function<void()> initializer) {
-    if (processes && *processes < 1) throw ValueError("Number of processes must be at least 1");
+  static std::unique_ptr<ThreadPoolExecutor> make_executor(Options& o) {
+    if (o.processes && *o.processes < 1)
+      throw ValueError("Number of processes must be at least 1");
+    if (o.maxtasksperchild) throw ValueError("ThreadPool does not take maxtasksperchild");
+    if (!o.context.empty()) throw ValueError("ThreadPool does not take a context");
     return std::make_unique<ThreadPoolExecutor>(ThreadPoolExecutorOptions{
-        .max_workers = static_cast<int>(size_for(processes)),
+        .max_workers = static_cast<int>(size_for(o.processes)),
         .thread_name_prefix = "ThreadPool",
-        .initializer = std::move(initializer),
+        .initializer = std::move(o.initializer),
         .max_pending = 0});
   }
 };
+
+}  // namespace multiprocessing
+
+// `import multiprocessing as mp`.
+namespace mp = multiprocessing;
+// The names as they were before multiprocessing had its namespace.
+using multiprocessing::AsyncResult;
+using multiprocessing::BasicPool;
+using multiprocessing::ThreadPool;
 
 }  // namespace gilfree

@@ -1,10 +1,7 @@
 // gilfree/multiprocessing/detail/shared_futex.hpp — wait/wake on a 32-bit word in memory
-// shared between processes (the futex *without* FUTEX_PRIVATE_FLAG), and the anonymous
-// shared mapping that holds the process-shared objects.
-//
-// TEMPORARY (issue 10, mp2): branch `ground` adds a process-shared scope to
-// gilfree/detail/wait/; once main has it, shared_futex_wait/wake become calls to it and
-// the raw syscall in src/multiprocessing/synchronize.cpp goes away. This is the one spot.
+// shared between processes (gilfree::detail::futex_wait/wake in the process_shared scope,
+// named once here for the process-shared objects), and the anonymous shared mapping that
+// holds those objects.
 #pragma once
 
 #include <sys/types.h>

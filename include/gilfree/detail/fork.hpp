@@ -1,0 +1,40 @@
+// gilfree/detail/fork.hpp — what the library does around fork(), for the parts of it
+// (and the multiprocessing layer) that must survive being copied into a child.
+//
+// A fork child has one thread: the one that called fork(). Everything else the parent's
+// threads were doing is gone, including locks they held. Python's answer
+// (threading._after_fork, os.register_at_fork) is ours too:
+//  * before fork() the library takes its internal locks (the thread registry, the futures
+//    allocator's depot, the log hook), so the child gets them unlocked and their data
+//    consistent; after fork() both sides release them;
+//  * in the child, the forking thread becomes the main thread (main_thread() returns it,
+//    with the child's own get_native_id()), enumerate() lists only it, the Thread objects
+//    of the parent's other threads read as finished (join() returns at once, exit()
+//    does not wait for them), and the library's per-thread state of the forking thread
+//    (its allocator cache, its "I am a worker of executor X" mark) is valid again;
+//  * objects whose threads did not come along (a ThreadPoolExecutor) remember the
+//    fork_generation() they were made in and refuse work in a child with a clear error.
+// Not covered: a user's own lock, or a Future's internal lock, held by another thread at
+// the time of fork() stays held in the child (as in Python).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace gilfree::detail {
+
+// How many fork() children deep this process is, counted since the first call: 0 in the
+// original process, one more in each child. Installs the counting handler on first use.
+std::uint32_t fork_generation() noexcept;
+
+// The counter fork_generation() reads, for hot paths that installed the handlers once
+// (by calling fork_generation()) and then only compare.
+inline std::atomic<std::uint32_t> fork_generation_counter{0};
+
+// Installs the handler that counts fork generations (and clears the forking thread's
+// BlockingHook in the child); idempotent. The thread registry, the allocator's depot, the
+// log hook and excepthook install their own handlers when first used, so the library's
+// locks are held across a fork() only once they exist.
+void install_fork_handlers() noexcept;
+
+}  // namespace gilfree::detail

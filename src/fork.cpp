@@ -1,0 +1,28 @@
+// The fork generation counter (see detail/fork.hpp). Each component that owns a lock or
+// a registry installs its own pthread_atfork handlers when it is first used; this file
+// only counts generations, for objects that cannot survive a fork.
+#include "gilfree/detail/fork.hpp"
+
+#include <pthread.h>
+
+#include "gilfree/detail/future_state.hpp"
+
+namespace gilfree::detail {
+
+void install_fork_handlers() noexcept {
+  static const bool installed = [] {
+    pthread_atfork(nullptr, nullptr, [] {
+      fork_generation_counter.fetch_add(1, std::memory_order_relaxed);
+      current_blocking_hook = nullptr;  // the forking thread is no executor's worker here
+    });
+    return true;
+  }();
+  (void)installed;
+}
+
+std::uint32_t fork_generation() noexcept {
+  install_fork_handlers();
+  return fork_generation_counter.load(std::memory_order_relaxed);
+}
+
+}  // namespace gilfree::detail
