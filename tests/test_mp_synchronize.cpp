@@ -263,3 +263,65 @@ TEST(MpSync, CopiesShareTheObject) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(MpCondition, NotifyWaitAndErrors) {
+  mp::Condition c;
+  EXPECT_THROW(c.wait(0.01), gilfree::RuntimeError);
+  EXPECT_THROW(c.notify(), gilfree::RuntimeError);
+  std::lock_guard<mp::Condition> g(c);
+  EXPECT_FALSE(c.wait(0.02));  // nobody notifies: a timeout, with the lock held again
+  c.notify_all();              // nobody waits: nothing to do
+  EXPECT_FALSE(c.wait(0.01));  // and no token was left behind
+}
+
+TEST(MpCondition, ProducerConsumerAcrossProcesses) {
+  mp::Condition c;
+  auto box = gilfree::mp::detail::make_shared_block<long>(0);  // guarded by c
+  constexpr int kItems = 2000;
+  pid_t consumer = fork_child([&] {
+    long got = 0;
+    for (int i = 0; i < kItems; ++i) {
+      std::lock_guard<mp::Condition> g(c);
+      if (!c.wait_for([&] { return *box > 0; }, 20.0)) return 1;
+      got += *box;
+      *box = 0;
+      c.notify();
+    }
+    return got == long{kItems} * (kItems + 1) / 2 ? 0 : 2;
+  });
+  for (int i = 1; i <= kItems; ++i) {
+    std::lock_guard<mp::Condition> g(c);
+    ASSERT_TRUE(c.wait_for([&] { return *box == 0; }, 20.0));
+    *box = i;
+    c.notify();
+  }
+  EXPECT_EQ(bounded_wait(consumer, 60s), 0);
+}
+
+TEST(MpCondition, KilledWaiterDoesNotStopNotifyAll) {
+  mp::Condition c;
+  auto flag = gilfree::mp::detail::make_shared_block<int>(0);
+  auto waiter = [&] {
+    std::lock_guard<mp::Condition> g(c);
+    return c.wait_for([&] { return *flag == 1; }, 15.0) ? 0 : 1;
+  };
+  pid_t victim = fork_child(waiter);
+  ASSERT_TRUE(mp_test::wait_until_sleeping(victim));
+  std::vector<pid_t> live;
+  for (int i = 0; i < 3; ++i) {
+    live.push_back(fork_child(waiter));
+    ASSERT_TRUE(mp_test::wait_until_sleeping(live.back()));
+  }
+  ::kill(victim, SIGKILL);
+  EXPECT_EQ(bounded_wait(victim), 128 + SIGKILL);
+  {
+    std::lock_guard<mp::Condition> g(c);
+    *flag = 1;
+    c.notify_all();
+  }
+  for (pid_t k : live) EXPECT_EQ(bounded_wait(k), 0);
+}
+
+}  // namespace

@@ -202,6 +202,18 @@ void RLock::release() {
   if (--b_->count == 0) release_word(*b_);
 }
 
+std::uint32_t RLock::release_save() {
+  const std::uint32_t depth = b_->count;
+  b_->count = 0;
+  release_word(*b_);
+  return depth;
+}
+
+void RLock::acquire_restore(std::uint32_t depth) {
+  acquire_word(*b_, static_cast<std::uint32_t>(detail::self_tid()), true, Timeout());
+  b_->count = depth;
+}
+
 bool RLock::is_owned() const noexcept {
   return (b_->word.load(std::memory_order_relaxed) & kIdMask) ==
          static_cast<std::uint32_t>(detail::self_tid());
@@ -264,6 +276,69 @@ void Semaphore::release() {
 int Semaphore::get_value() const noexcept {
   return static_cast<int>(b_->value.load(std::memory_order_relaxed));
 }
+
+// ---- Condition
+
+Condition::Condition(RLock lock)
+    : lock_(std::move(lock)), b_(detail::make_shared_block<detail::CondBlock>()) {}
+
+namespace {
+constexpr std::uint64_t kWaiter = 1ull << 32;
+
+// Takes a wake token and leaves the waiters in one step, if a token is there.
+bool take_token(detail::CondBlock& b) {
+  std::uint64_t s = b.state.load();
+  while ((s & 0xffffffffu) > 0)
+    if (b.state.compare_exchange_weak(s, s - kWaiter - 1)) return true;
+  return false;
+}
+}  // namespace
+
+bool Condition::wait(Timeout timeout) {
+  if (!lock_.is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
+  auto& b = *b_;
+  const Deadline deadline = timeout.deadline();
+  b.state.fetch_add(kWaiter);  // under the lock, so a notify from now on counts us
+  // Only tokens of a notify after this point are ours to take (the old glibc condvar's
+  // generation rule): otherwise a thread that notifies and then waits would take back
+  // the token it just gave.
+  const std::uint32_t generation = b.seq.load();
+  const std::uint32_t depth = lock_.release_save();
+  bool notified = false;
+  for (;;) {
+    const std::uint32_t seen = b.seq.load();
+    if (seen != generation && take_token(b)) {
+      notified = true;
+      break;
+    }
+    if (deadline.expired()) break;
+    detail::shared_futex_wait(b.seq, seen, slice(deadline));
+  }
+  lock_.acquire_restore(depth);
+  // Under the lock again, so no notify runs now: a token issued after our timeout is ours.
+  if (!notified) {
+    notified = b.seq.load() != generation && take_token(b);
+    if (!notified) b.state.fetch_sub(kWaiter);
+  }
+  return notified;
+}
+
+void Condition::notify(int n) {
+  if (!lock_.is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
+  if (n <= 0) return;
+  auto& b = *b_;
+  std::uint64_t s = b.state.load();
+  for (;;) {
+    const std::uint64_t waiting = s >> 32, tokens = s & 0xffffffffu;
+    if (waiting <= tokens) return;
+    const std::uint64_t k = std::min<std::uint64_t>(static_cast<std::uint64_t>(n), waiting - tokens);
+    if (b.state.compare_exchange_weak(s, s + k)) break;
+  }
+  b.seq.fetch_add(1);  // after the tokens: a waiter that sees the new generation finds them
+  detail::shared_futex_wake(b.seq, INT_MAX);  // the unentitled go back to sleep
+}
+
+void Condition::notify_all() { notify(INT_MAX); }
 
 // ---- Event
 

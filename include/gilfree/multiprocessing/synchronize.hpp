@@ -41,6 +41,13 @@ struct SemBlock {
   std::atomic<std::uint32_t> waiters{0};
   std::uint32_t max_value = 0;  // BoundedSemaphore's bound; 0 for a plain Semaphore
 };
+struct CondBlock {
+  std::atomic<std::uint32_t> seq{0};      // bumped by each notify: waiters sleep on it
+  // High half: waiters in wait() that have not taken a token; low half: wake tokens issued
+  // and not yet taken (never more than the waiters). One word, so taking a token and
+  // leaving the waiters is one step that notify() cannot see half done.
+  std::atomic<std::uint64_t> state{0};
+};
 struct EventBlock {
   std::atomic<std::uint32_t> flag{0};
   std::atomic<std::uint32_t> waiters{0};
@@ -109,6 +116,11 @@ class RLock {
   bool try_lock_for(std::chrono::duration<R, P> d) { return acquire(true, d); }
 
  private:
+  friend class Condition;
+  // Releases every level and returns the depth (Condition.wait); the caller owns it.
+  std::uint32_t release_save();
+  // Reacquires (blocking) and restores the depth saved by release_save().
+  void acquire_restore(std::uint32_t depth);
   std::shared_ptr<detail::LockBlock> b_;
 };
 
@@ -141,6 +153,52 @@ class Semaphore {
 class BoundedSemaphore : public Semaphore {
  public:
   explicit BoundedSemaphore(int value = 1) : Semaphore(value, true) {}
+};
+
+// multiprocessing.Condition over an RLock (Python's default lock). notify(n) issues up to n
+// wake tokens, one per waiter not yet woken, and starts a new generation; a waiter returns
+// when it takes a token of a generation after the one it started waiting in (so not
+// strictly first-come first-woken, as POSIX's condvar and unlike CPython's FIFO). A waiter
+// SIGKILLed in wait() keeps counting as waiting: notify_all() still wakes every live
+// waiter, but notify(1) may hand its token to the dead one (the live waiter then waits on,
+// to its timeout), and a token left for the dead may end a later wait early (a spurious
+// wake-up, which wait_for()'s predicate loop absorbs).
+class Condition {
+ public:
+  // A condition with a new RLock.
+  Condition() : Condition(RLock()) {}
+  // A condition over `lock` (a handle to the same shared RLock).
+  explicit Condition(RLock lock);
+
+  // The lock's acquire/release.
+  bool acquire(bool block = true, Timeout timeout = {}) { return lock_.acquire(block, timeout); }
+  void release() { lock_.release(); }
+  void lock() { lock_.acquire(); }
+  void unlock() { lock_.release(); }
+
+  // Releases the lock (every level), waits for a notify or `timeout`, reacquires; false on
+  // timeout. RuntimeError "cannot wait on un-acquired lock" unless the caller owns it.
+  bool wait(Timeout timeout = {});
+  // Waits until pred() holds (checked under the lock) or `timeout`; returns pred().
+  template <class Pred>
+  bool wait_for(Pred pred, Timeout timeout = {}) {
+    const Deadline deadline = timeout.deadline();
+    bool ok = pred();
+    while (!ok) {
+      if (deadline.expired()) break;
+      wait(deadline.is_forever() ? Timeout() : Timeout(deadline.remaining()));
+      ok = pred();
+    }
+    return ok;
+  }
+  // Wakes up to n waiters; RuntimeError "cannot notify on un-acquired lock" unless owned.
+  void notify(int n = 1);
+  // Wakes every waiter.
+  void notify_all();
+
+ private:
+  RLock lock_;
+  std::shared_ptr<detail::CondBlock> b_;
 };
 
 // multiprocessing.Event: a flag that wait() blocks on until some process sets it.
