@@ -1,0 +1,73 @@
+// Test helpers for the process-shared objects: run a function in a fork child, wait for a
+// child with a bound (SIGKILL and a test failure past it), wait until a child sleeps.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <gtest/gtest.h>
+#include <thread>
+
+namespace mp_test {
+
+// Forks; the child runs fn and _exits with its result (3 if it throws), never returning
+// into the test framework.
+inline pid_t fork_child(const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  if (pid < 0) std::abort();
+  if (pid == 0) {
+    int rc = 3;
+    try {
+      rc = fn();
+    } catch (...) {
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+// Waits up to `limit` for the child; past it SIGKILLs it, reaps it and fails the test.
+// Returns the exit code, or 128+signal.
+inline int bounded_wait(pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > until) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      ADD_FAILURE() << "child " << pid << " did not end within the bound";
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The state letter of /proc/<pid>/stat ('S' sleeping, 'R' running, ...), or 0.
+inline char proc_state(pid_t pid) {
+  char path[64], buf[512];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  const char* rp = __builtin_strrchr(buf, ')');
+  return rp && rp[1] ? rp[2] : 0;
+}
+
+// Polls (bounded) until the child is asleep in the kernel — inside its futex wait.
+inline bool wait_until_sleeping(pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (proc_state(pid) == 'S') return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+}  // namespace mp_test
