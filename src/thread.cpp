@@ -311,38 +311,43 @@ void Thread::run() {
 }
 
 void Thread::start() {
+  // Our own reference: once the new thread runs, another thread may join it and destroy
+  // this Thread object (and with it state_) before start() returns.
+  std::shared_ptr<detail::ThreadState> st = state_;
   bool expected = false;
-  if (!state_->started.compare_exchange_strong(expected, true))
+  if (!st->started.compare_exchange_strong(expected, true))
     throw RuntimeError("threads can only be started once");
   auto& reg = detail::registry();
   {
     std::lock_guard g(reg.mu);
-    state_->self = this;
-    if (!state_->daemon && !reg.exit_hook_installed) {
+    st->self = this;
+    if (!st->daemon && !reg.exit_hook_installed) {
       reg.exit_hook_installed = true;
       std::atexit(detail::join_non_daemon_threads);
     }
   }
-  reg.add(state_);
+  reg.add(st);
   try {
-    std::thread t(detail::ThreadState::main, state_);
-    if (state_->daemon) {
+    // Under the state's lock, so a join() (whose reap() takes it) cannot run between the
+    // thread's start and the handle's store: it would find no handle to join, and the
+    // joinable handle stored after it would terminate the program when destroyed.
+    std::lock_guard g(st->mu);
+    std::thread t(detail::ThreadState::main, st);
+    if (st->daemon)
       t.detach();
-    } else {
-      std::lock_guard g(state_->mu);
-      state_->handle = std::move(t);
-    }
+    else
+      st->handle = std::move(t);
   } catch (const std::system_error& e) {
     // As Python: the thread never started, so it may be started again and is not joined.
-    reg.remove(state_.get());
+    reg.remove(st.get());
     {
       std::lock_guard g(reg.mu);
-      state_->self = nullptr;
+      st->self = nullptr;
     }
-    state_->started = false;
+    st->started = false;
     throw RuntimeError(std::string("can't start new thread: ") + e.what());
   }
-  state_->running.wait();
+  st->running.wait();
 }
 
 void Thread::join(Timeout timeout) {

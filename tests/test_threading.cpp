@@ -725,6 +725,35 @@ TEST(Thread, DaemonOutlivesItsObject) {
   EXPECT_EQ(name_inside, "ghost");
 }
 
+// start() must not touch the Thread object (or its state through it) once the new thread
+// runs: a reaper may join and destroy the object before start() returns (the IRC server's
+// reaper did). ThreadSanitizer and AddressSanitizer see the use-after-free if it does.
+TEST(Thread, JoinerMayDestroyTheObjectBeforeStartReturns) {
+  for (int round = 0; round < 100 * kStressScale; ++round) {
+    std::atomic<bool> ran{false};
+    auto* victim = new gilfree::Thread([&] { ran.store(true, std::memory_order_release); });
+    std::atomic<bool> reaped{false}, hung{false};
+    gilfree::Thread reaper([&] {
+      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (!ran.load(std::memory_order_acquire)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          hung = true;
+          return;
+        }
+        std::this_thread::yield();
+      }
+      victim->join();
+      delete victim;  // possibly while victim->start() is still running in the main thread
+      reaped = true;
+    });
+    reaper.start();
+    victim->start();
+    reaper.join();
+    ASSERT_FALSE(hung) << "the started thread never ran";
+    ASSERT_TRUE(reaped);
+  }
+}
+
 TEST(ThreadDeathTest, ProcessExitWaitsForNonDaemonThreads) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
