@@ -206,6 +206,8 @@ void registry_child() noexcept {
 
 }  // namespace
 
+void shutdown_threads() { join_non_daemon_threads(); }
+
 std::uint64_t thread_serial() noexcept {
   static std::atomic<std::uint64_t> counter{0};
   thread_local const std::uint64_t serial = ++counter;

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <random>
 
+#include "gilfree/detail/fork.hpp"
 #include "gilfree/multiprocessing/connection.hpp"
 
 extern "C" int __wrap_main(int, char**, char**) __attribute__((weak));
@@ -201,6 +202,12 @@ void exit_function();
     flush_std_streams();
     std::fprintf(stderr, "Process %s:\n%s\n", st->name.c_str(), type.c_str());
     code = 1;
+  }
+  // As Python's _bootstrap: threading._shutdown() (the child's own non-daemon threads;
+  // the parent's, inherited by a fork, read as finished), then the exit function.
+  try {
+    ::gilfree::detail::shutdown_threads();
+  } catch (...) {
   }
   try {
     exit_function();
