@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <gilfree/threading.hpp>
 #include <gtest/gtest.h>
 #include <string>
+#include <thread>
 
 namespace mp = gilfree::mp;
 using namespace std::chrono_literals;
@@ -385,6 +387,40 @@ TEST(ForkChild, StartedFromAThreadPoolWorkerSeesOneThread) {
   EXPECT_EQ(fut.result(30s), "1,1,main|0");
   busy_stop.set();
   busy.result(10s);
+}
+
+// A child made by a plain fork() (not by Process) has none of the parent's children
+// (the library's fork handler), and can start processes of its own.
+TEST(ForkChild, PlainForkChildHasNoChildrenAndCanStartProcesses) {
+  mp::Process sibling({.start_method = "fork"}, sleep_forever);
+  sibling.start();
+  ASSERT_EQ(mp::active_children().size(), 1u);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = mp::active_children().empty() ? 0 : 10;
+    if (code == 0) {
+      mp::Process q({.start_method = "fork"}, [] { std::exit(7); });
+      q.start();
+      q.join(10s);
+      code = q.exitcode() == 7 ? 0 : 11;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  pid_t r = 0;
+  while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);  // polling a child with a bound; no event to wait on
+  if (r == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    ADD_FAILURE() << "the plain fork child hung";
+  } else {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
+  sibling.kill();
+  bounded_join(sibling);
 }
 
 }  // namespace
