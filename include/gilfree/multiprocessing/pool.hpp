@@ -85,7 +85,7 @@ class AsyncResult {
     if (!ready()) {
       char buf[64];
       std::snprintf(buf, sizeof buf, "<AsyncResult at %p> not ready",
-                    static_cast<const void*>(detail::AnyFutureAccess::state(future_)));
+                    static_cast<const void*>(gilfree::detail::AnyFutureAccess::state(future_)));
       throw ValueError(buf);
     }
     return !future_.cancelled() && future_.exception() == nullptr;
