@@ -171,6 +171,10 @@ void join_non_daemon_threads() {
 void registry_prepare() noexcept { registry_ptr.load(std::memory_order_acquire)->mu.lock(); }
 void registry_parent() noexcept { registry_ptr.load(std::memory_order_acquire)->mu.unlock(); }
 
+// The handles of a fork parent's threads, which do not exist in the child; never
+// destroyed (a joinable std::thread's destructor would terminate).
+std::vector<std::thread>* abandoned_handles = nullptr;
+
 void registry_child() noexcept {
   Registry& reg = *registry_ptr.load(std::memory_order_acquire);
   tls_tid = 0;  // the forking thread has a new kernel id
@@ -184,8 +188,12 @@ void registry_child() noexcept {
     }
     st->alive = false;
     // Its OS thread does not exist here: joining or detaching the handle would act on
-    // the parent's thread, so the handle is let go (a few bytes, once per fork).
-    if (st->handle.joinable()) (void)new std::thread(std::move(st->handle));
+    // the parent's thread, so the handle is let go (a few bytes, once per fork), kept
+    // reachable so LeakSanitizer does not report it when the child exits.
+    if (st->handle.joinable()) {
+      if (!abandoned_handles) abandoned_handles = new std::vector<std::thread>;
+      abandoned_handles->push_back(std::move(st->handle));
+    }
     st->finished.set();  // join() and exit() do not wait for it
   }
   reg.alive.clear();
