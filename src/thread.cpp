@@ -171,6 +171,10 @@ void join_non_daemon_threads() {
 void registry_prepare() noexcept { registry_ptr.load(std::memory_order_acquire)->mu.lock(); }
 void registry_parent() noexcept { registry_ptr.load(std::memory_order_acquire)->mu.unlock(); }
 
+// The handles of a fork parent's threads, which do not exist in the child; never
+// destroyed (a joinable std::thread's destructor would terminate).
+std::vector<std::thread>* abandoned_handles = nullptr;
+
 void registry_child() noexcept {
   Registry& reg = *registry_ptr.load(std::memory_order_acquire);
   tls_tid = 0;  // the forking thread has a new kernel id
@@ -184,8 +188,12 @@ void registry_child() noexcept {
     }
     st->alive = false;
     // Its OS thread does not exist here: joining or detaching the handle would act on
-    // the parent's thread, so the handle is let go (a few bytes, once per fork).
-    if (st->handle.joinable()) (void)new std::thread(std::move(st->handle));
+    // the parent's thread, so the handle is let go (a few bytes, once per fork), kept
+    // reachable so LeakSanitizer does not report it when the child exits.
+    if (st->handle.joinable()) {
+      if (!abandoned_handles) abandoned_handles = new std::vector<std::thread>;
+      abandoned_handles->push_back(std::move(st->handle));
+    }
     st->finished.set();  // join() and exit() do not wait for it
   }
   reg.alive.clear();
@@ -205,6 +213,8 @@ void registry_child() noexcept {
 }
 
 }  // namespace
+
+void shutdown_threads() { join_non_daemon_threads(); }
 
 std::uint64_t thread_serial() noexcept {
   static std::atomic<std::uint64_t> counter{0};
@@ -311,38 +321,43 @@ void Thread::run() {
 }
 
 void Thread::start() {
+  // Our own reference: once the new thread runs, another thread may join it and destroy
+  // this Thread object (and with it state_) before start() returns.
+  std::shared_ptr<detail::ThreadState> st = state_;
   bool expected = false;
-  if (!state_->started.compare_exchange_strong(expected, true))
+  if (!st->started.compare_exchange_strong(expected, true))
     throw RuntimeError("threads can only be started once");
   auto& reg = detail::registry();
   {
     std::lock_guard g(reg.mu);
-    state_->self = this;
-    if (!state_->daemon && !reg.exit_hook_installed) {
+    st->self = this;
+    if (!st->daemon && !reg.exit_hook_installed) {
       reg.exit_hook_installed = true;
       std::atexit(detail::join_non_daemon_threads);
     }
   }
-  reg.add(state_);
+  reg.add(st);
   try {
-    std::thread t(detail::ThreadState::main, state_);
-    if (state_->daemon) {
+    // Under the state's lock, so a join() (whose reap() takes it) cannot run between the
+    // thread's start and the handle's store: it would find no handle to join, and the
+    // joinable handle stored after it would terminate the program when destroyed.
+    std::lock_guard g(st->mu);
+    std::thread t(detail::ThreadState::main, st);
+    if (st->daemon)
       t.detach();
-    } else {
-      std::lock_guard g(state_->mu);
-      state_->handle = std::move(t);
-    }
+    else
+      st->handle = std::move(t);
   } catch (const std::system_error& e) {
     // As Python: the thread never started, so it may be started again and is not joined.
-    reg.remove(state_.get());
+    reg.remove(st.get());
     {
       std::lock_guard g(reg.mu);
-      state_->self = nullptr;
+      st->self = nullptr;
     }
-    state_->started = false;
+    st->started = false;
     throw RuntimeError(std::string("can't start new thread: ") + e.what());
   }
-  state_->running.wait();
+  st->running.wait();
 }
 
 void Thread::join(Timeout timeout) {

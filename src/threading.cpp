@@ -208,8 +208,8 @@ Timer::~Timer() {
 }
 
 void Timer::run() {
-  finished_.wait(interval_);
-  if (!finished_.is_set()) action_();
+  // As Python: a cancel() during the interval, or one that lands just as it ends, wins.
+  if (!finished_.wait(interval_) && !finished_.is_set()) action_();
   finished_.set();
 }
 

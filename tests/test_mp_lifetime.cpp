@@ -12,8 +12,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <gilfree/multiprocessing/connection.hpp>
 #include <gilfree/multiprocessing/process.hpp>
+#include <gilfree/threading.hpp>
 #include <gtest/gtest.h>
 #include <sstream>
 #include <string>
@@ -156,13 +158,29 @@ TEST(Lifetime, ExitJoinsNonDaemonAndTerminatesDaemon) {
 }
 
 TEST(Lifetime, EachStartMethodFromAParentWithBusyThreads) {
+  // gilfree threads, so a fork child inherits their registry entries and Thread objects
+  // (and must neither list nor wait for them). Each spins until the test ends, or 60 s
+  // at most; the guard below stops them even when an assertion returns early.
   std::atomic<bool> stop{false};
-  std::vector<std::thread> busy;
-  for (int i = 0; i < 8; ++i)
-    busy.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-      }
-    });
+  std::vector<std::unique_ptr<gilfree::Thread>> busy;
+  struct StopGuard {
+    std::atomic<bool>& stop;
+    std::vector<std::unique_ptr<gilfree::Thread>>& threads;
+    ~StopGuard() {
+      stop = true;
+      for (auto& t : threads) t->join();
+    }
+  } guard{stop, busy};
+  for (int i = 0; i < 8; ++i) {
+    busy.push_back(std::make_unique<gilfree::Thread>(
+        gilfree::Thread::Options{.name = "busy-" + std::to_string(i)}, [&stop] {
+          const auto deadline = std::chrono::steady_clock::now() + 60s;
+          while (!stop.load(std::memory_order_relaxed) &&
+                 std::chrono::steady_clock::now() < deadline) {
+          }
+        }));
+    busy.back()->start();
+  }
   // A fork server started now, from a multi-threaded parent, is a fresh exec.
   mp::detail::stop_forkserver();
   testing::internal::CaptureStderr();
@@ -179,8 +197,6 @@ TEST(Lifetime, EachStartMethodFromAParentWithBusyThreads) {
     }
   }
   std::string err = testing::internal::GetCapturedStderr();
-  stop = true;
-  for (auto& t : busy) t.join();
   // fork warns, once.
   auto first = err.find("is multi-threaded, use of fork() may lead to deadlocks");
   EXPECT_NE(first, std::string::npos) << err;

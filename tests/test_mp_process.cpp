@@ -4,15 +4,19 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <gilfree/multiprocessing/connection.hpp>
+#include <gilfree/futures.hpp>
 #include <gilfree/multiprocessing/process.hpp>
+#include <gilfree/threading.hpp>
 #include <gtest/gtest.h>
 #include <string>
+#include <thread>
 
 namespace mp = gilfree::mp;
 using namespace std::chrono_literals;
@@ -295,4 +299,132 @@ TEST(Process, StdoutBufferedBeforeForkIsNotPrintedTwice) {
   EXPECT_EQ(out, "once");
 }
 
+// ---- fork children and the parent's gilfree threads ------------------------------------
+
+// A non-daemon gilfree::Thread of the parent that runs until the test ends (bounded).
+struct ParentSleeper {
+  gilfree::Event stop;
+  gilfree::Thread t{[this] { (void)stop.wait(60s); }};
+  ParentSleeper() { t.start(); }
+  ~ParentSleeper() {
+    stop.set();
+    t.join();
+  }
+};
+
+// Reads one byte from `fd` within `limit`; '?' on timeout or EOF.
+char read_byte(int fd, std::chrono::milliseconds limit = 10000ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(limit.count())) != 1) return '?';
+  char c = '?';
+  if (::read(fd, &c, 1) != 1) return '?';
+  return c;
+}
+
+// Python's process bootstrap calls threading._shutdown(): a child joins the threads it
+// started itself before it exits, and never waits for the parent's.
+TEST(ForkChild, JoinsItsOwnThreadsButNotTheParents) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "TSan does not support starting threads in a fork child of a threaded process";
+#endif
+  ParentSleeper parent_thread;
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  mp::Process p({.start_method = "fork"}, [w = fds[1]] {
+    auto* own = new gilfree::Thread([w] {
+      // Slow enough that an exit which did not wait for it would cut it off.
+      std::this_thread::sleep_for(100ms);
+      [[maybe_unused]] auto r = ::write(w, "T", 1);
+    });
+    own->start();  // not joined by run(): the bootstrap must join it
+  });
+  p.start();
+  ::close(fds[1]);
+  bounded_join(p, 10s);  // the parent's thread still runs: the child must not wait for it
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(read_byte(fds[0]), 'T') << "the child exited before its own thread finished";
+  ::close(fds[0]);
+}
+
+// std::exit in a fork child runs the atexit handlers it inherited, the thread join among
+// them: it must return promptly though the parent's non-daemon thread still runs.
+TEST(ForkChild, StdExitReturnsPromptlyWhileTheParentsThreadsRun) {
+  ParentSleeper parent_thread;
+  mp::Process p({.start_method = "fork"}, [] { std::exit(3); });
+  p.start();
+  bounded_join(p, 10s);
+  EXPECT_EQ(p.exitcode(), 3);
+  EXPECT_TRUE(parent_thread.t.is_alive());
+}
+
+// A Process forked from a worker of a running ThreadPoolExecutor: the child has one
+// thread, which is its main thread, and works.
+TEST(ForkChild, StartedFromAThreadPoolWorkerSeesOneThread) {
+  ParentSleeper parent_thread;
+  gilfree::ThreadPoolExecutor pool({.max_workers = 4});
+  gilfree::Event busy_stop;
+  auto busy = pool.submit([&] { (void)busy_stop.wait(60s); });  // another worker stays busy
+  auto fut = pool.submit([] {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return std::string("pipe failed");
+    mp::Process p({.start_method = "fork"}, [w = fds[1]] {
+      std::string s = std::to_string(gilfree::active_count()) + "," +
+                      std::to_string(gilfree::enumerate().size()) + "," +
+                      (&gilfree::current_thread() == &gilfree::main_thread() ? "main" : "not-main");
+      [[maybe_unused]] auto r = ::write(w, s.data(), s.size());
+    });
+    p.start();
+    ::close(fds[1]);
+    p.join(10s);
+    if (p.is_alive()) {
+      p.kill();
+      p.join();
+      ::close(fds[0]);
+      return std::string("child hung");
+    }
+    std::string got;
+    for (char c; (c = read_byte(fds[0])) != '?';) got += c;
+    ::close(fds[0]);
+    return got + "|" + std::to_string(p.exitcode().value_or(-999));
+  });
+  EXPECT_EQ(fut.result(30s), "1,1,main|0");
+  busy_stop.set();
+  busy.result(10s);
+}
+
+// A child made by a plain fork() (not by Process) has none of the parent's children
+// (the library's fork handler), and can start processes of its own.
+TEST(ForkChild, PlainForkChildHasNoChildrenAndCanStartProcesses) {
+  mp::Process sibling({.start_method = "fork"}, sleep_forever);
+  sibling.start();
+  ASSERT_EQ(mp::active_children().size(), 1u);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = mp::active_children().empty() ? 0 : 10;
+    if (code == 0) {
+      mp::Process q({.start_method = "fork"}, [] { std::exit(7); });
+      q.start();
+      q.join(10s);
+      code = q.exitcode() == 7 ? 0 : 11;
+    }
+    ::_exit(code);
+  }
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  pid_t r = 0;
+  while ((r = ::waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);  // polling a child with a bound; no event to wait on
+  if (r == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    ADD_FAILURE() << "the plain fork child hung";
+  } else {
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  }
+  sibling.kill();
+  bounded_join(sibling);
+}
+
 }  // namespace
+

@@ -4,6 +4,7 @@
 // and never sleep. The cross-thread tests use the real clock and the default,
 // interruptible delay.
 #include "gilfree/sched.hpp"
+#include "stress_scale.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,12 +26,7 @@ using gilfree::sched::Event;
 using gilfree::scheduler;
 using namespace std::chrono_literals;
 
-// Scales the stress tests down under sanitizers (they run ~10x slower there).
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kStressScale = 8;
-#else
-constexpr int kStressScale = 25;
-#endif
+using gilfree_test::kStressScale;  // base amounts below are sized for sanitizers
 
 // A clock that only moves when the scheduler delays; records every delay asked for.
 struct FakeClock {
@@ -325,7 +321,7 @@ TEST(Sched, ConcurrentEnterCancelAndRunStress) {
   // exactly once or was cancelled exactly once, never both; none ran before its time; every
   // snapshot is sorted.
   constexpr int kProducers = 3;
-  const int kPerProducer = 400 * kStressScale;
+  const int kPerProducer = 3200 * kStressScale;
   struct Slot {
     std::atomic<int> runs{0};
     Event handle;
@@ -405,7 +401,7 @@ TEST(Sched, ManyThreadsEnterIntoOneRunnerOnAFakeClockInOrder) {
   scheduler s([&] { std::lock_guard g(mu); return now; },
               [&](double d) { std::lock_guard g(mu); now += d; });
   constexpr int kThreads = 4;
-  const int kEach = 250 * kStressScale;
+  const int kEach = 2000 * kStressScale;
   std::vector<Event> ran;  // touched by the runner only
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {

@@ -1,5 +1,6 @@
 // Tests for gilfree/threading.hpp: Python's threading semantics, edge cases and stress.
 #include "gilfree/threading.hpp"
+#include "stress_scale.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -20,12 +21,8 @@ using gilfree::Timeout;
 
 namespace {
 
-// Stress sizes: enough to shake out races in a debug build, small enough for TSan on 2 cores.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int kScale = 1;
-#else
-constexpr int kScale = 5;
-#endif
+// Stress sizes: base amounts are sized for TSan on 2 cores (tests/stress_scale.hpp).
+using gilfree_test::kStressScale;
 
 template <class F>
 double seconds_of(F&& f) {
@@ -53,9 +50,9 @@ TEST(Timeout, NegativeIsValueError) {
   EXPECT_THROW(Timeout(-1ms), gilfree::ValueError);
   EXPECT_THROW(Timeout(std::nan("")), gilfree::ValueError);
   gilfree::Lock lock;
-  EXPECT_THROW(lock.acquire(true, -0.5), gilfree::ValueError);
+  EXPECT_THROW((void)lock.acquire(true, -0.5), gilfree::ValueError);
   gilfree::Event ev;
-  EXPECT_THROW(ev.wait(-1s), gilfree::ValueError);
+  EXPECT_THROW((void)ev.wait(-1s), gilfree::ValueError);
 }
 
 // ---- Lock -----------------------------------------------------------------------------
@@ -84,7 +81,7 @@ TEST(Lock, ReleaseUnlockedIsRuntimeError) {
 
 TEST(Lock, NonBlockingWithTimeoutIsValueError) {
   gilfree::Lock lock;
-  EXPECT_THROW(lock.acquire(false, 1.0), gilfree::ValueError);
+  EXPECT_THROW((void)lock.acquire(false, 1.0), gilfree::ValueError);
   EXPECT_FALSE(lock.locked());
 }
 
@@ -142,7 +139,7 @@ TEST(Lock, WorksWithStandardLockingTools) {
 TEST(Lock, StressMutualExclusion) {
   gilfree::Lock lock;
   long counter = 0;
-  const int per_thread = 20000 * kScale;
+  const int per_thread = 20000 * kStressScale;
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&] {
@@ -162,7 +159,7 @@ TEST(Lock, StressTimedAcquire) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&] {
-      for (int j = 0; j < 2000 * kScale; ++j) {
+      for (int j = 0; j < 2000 * kStressScale; ++j) {
         if (lock.acquire(true, 20us)) {
           EXPECT_EQ(inside.fetch_add(1), 0);
           inside.fetch_sub(1);
@@ -174,7 +171,7 @@ TEST(Lock, StressTimedAcquire) {
       }
     });
   for (auto& t : threads) t.join();
-  EXPECT_EQ(got + missed, 4L * 2000 * kScale);
+  EXPECT_EQ(got + missed, 4L * 2000 * kStressScale);
   EXPECT_GT(got.load(), 0);
   EXPECT_FALSE(lock.locked());
 }
@@ -237,7 +234,7 @@ TEST(RLock, StressNestedCounters) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i)
     threads.emplace_back([&] {
-      for (int j = 0; j < 5000 * kScale; ++j) {
+      for (int j = 0; j < 5000 * kStressScale; ++j) {
         std::scoped_lock outer(r);
         ++red;
         std::scoped_lock inner(r);
@@ -245,7 +242,7 @@ TEST(RLock, StressNestedCounters) {
       }
     });
   for (auto& t : threads) t.join();
-  EXPECT_EQ(red, 4L * 5000 * kScale);
+  EXPECT_EQ(red, 4L * 5000 * kStressScale);
   EXPECT_EQ(blue, red);
 }
 
@@ -253,7 +250,7 @@ TEST(RLock, StressNestedCounters) {
 
 TEST(Condition, WaitWithoutLockIsRuntimeError) {
   gilfree::Condition c;
-  EXPECT_THROW(c.wait(0.01), gilfree::RuntimeError);
+  EXPECT_THROW((void)c.wait(0.01), gilfree::RuntimeError);
   EXPECT_THROW(c.notify(), gilfree::RuntimeError);
   EXPECT_THROW(c.notify_all(), gilfree::RuntimeError);
   gilfree::Lock l;
@@ -380,7 +377,7 @@ TEST(Condition, StressBoundedBufferWithTwoConditions) {
   gilfree::Condition not_full(lock), not_empty(lock);
   std::vector<int> buffer;
   const std::size_t capacity = 4;
-  const int items = 5000 * kScale;
+  const int items = 5000 * kStressScale;
   long sum = 0;
   auto producer = [&](int base) {
     for (int i = 0; i < items; ++i) {
@@ -425,7 +422,7 @@ TEST(Condition, StressTimedWaitsRacingNotifies) {
         ++waits;
       }
     });
-  const long target = 1000L * kScale;
+  const long target = 1000L * kStressScale;
   for (std::size_t i = 0; waits.load() < target; ++i) {
     std::scoped_lock g(c);
     c.notify(i % 3);
@@ -445,7 +442,7 @@ TEST(Semaphore, CountsAndValidates) {
   EXPECT_TRUE(s.acquire(false));
   EXPECT_FALSE(s.acquire(false));
   EXPECT_FALSE(s.acquire(true, 10ms));
-  EXPECT_THROW(s.acquire(false, 1.0), gilfree::ValueError);
+  EXPECT_THROW((void)s.acquire(false, 1.0), gilfree::ValueError);
   EXPECT_THROW(s.release(0), gilfree::ValueError);
   s.release(2);
   EXPECT_EQ(s.value(), 2);
@@ -490,7 +487,7 @@ TEST(Semaphore, StressLimitsConcurrency) {
   std::vector<std::thread> threads;
   for (int i = 0; i < 6; ++i)
     threads.emplace_back([&] {
-      for (int j = 0; j < 2000 * kScale; ++j) {
+      for (int j = 0; j < 2000 * kStressScale; ++j) {
         std::scoped_lock g(s);
         int now = ++inside;
         int seen = max_inside.load();
@@ -535,7 +532,7 @@ TEST(Event, SetWakesAllWaiters) {
 
 TEST(Event, StressPingPong) {
   gilfree::Event ping, pong;
-  const int rounds = 2000 * kScale;
+  const int rounds = 2000 * kStressScale;
   std::thread other([&] {
     for (int i = 0; i < rounds; ++i) {
       ASSERT_TRUE(ping.wait(10s));
@@ -728,6 +725,35 @@ TEST(Thread, DaemonOutlivesItsObject) {
   EXPECT_EQ(name_inside, "ghost");
 }
 
+// start() must not touch the Thread object (or its state through it) once the new thread
+// runs: a reaper may join and destroy the object before start() returns (the IRC server's
+// reaper did). ThreadSanitizer and AddressSanitizer see the use-after-free if it does.
+TEST(Thread, JoinerMayDestroyTheObjectBeforeStartReturns) {
+  for (int round = 0; round < 100 * kStressScale; ++round) {
+    std::atomic<bool> ran{false};
+    auto* victim = new gilfree::Thread([&] { ran.store(true, std::memory_order_release); });
+    std::atomic<bool> reaped{false}, hung{false};
+    gilfree::Thread reaper([&] {
+      const auto deadline = std::chrono::steady_clock::now() + 10s;
+      while (!ran.load(std::memory_order_acquire)) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          hung = true;
+          return;
+        }
+        std::this_thread::yield();
+      }
+      victim->join();
+      delete victim;  // possibly while victim->start() is still running in the main thread
+      reaped = true;
+    });
+    reaper.start();
+    victim->start();
+    reaper.join();
+    ASSERT_FALSE(hung) << "the started thread never ran";
+    ASSERT_TRUE(reaped);
+  }
+}
+
 TEST(ThreadDeathTest, ProcessExitWaitsForNonDaemonThreads) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(
@@ -800,12 +826,12 @@ TEST(Thread, MoveOnlyArguments) {
 TEST(Thread, StressManyThreads) {
   std::atomic<int> ran{0};
   std::vector<std::unique_ptr<gilfree::Thread>> threads;
-  for (int i = 0; i < 50 * kScale; ++i) {
+  for (int i = 0; i < 50 * kStressScale; ++i) {
     threads.push_back(std::make_unique<gilfree::Thread>([&] { ++ran; }));
     threads.back()->start();
   }
   for (auto& t : threads) t->join();
-  EXPECT_EQ(ran.load(), 50 * kScale);
+  EXPECT_EQ(ran.load(), 50 * kStressScale);
   for (auto& t : threads) {  // each ran on a thread of its own, not the caller's
     ASSERT_TRUE(t->native_id().has_value());
     EXPECT_NE(*t->native_id(), gilfree::get_native_id());
@@ -905,16 +931,16 @@ TEST(Barrier, ReleasesAllWithDistinctIndicesAndRunsActionOnce) {
 
 TEST(Barrier, TimeoutBreaksIt) {
   gilfree::Barrier b(2);
-  EXPECT_THROW(b.wait(20ms), gilfree::BrokenBarrierError);
+  EXPECT_THROW((void)b.wait(20ms), gilfree::BrokenBarrierError);
   EXPECT_TRUE(b.broken());
-  EXPECT_THROW(b.wait(), gilfree::BrokenBarrierError);
+  EXPECT_THROW((void)b.wait(), gilfree::BrokenBarrierError);
   b.reset();
   EXPECT_FALSE(b.broken());
 }
 
 TEST(Barrier, DefaultTimeoutApplies) {
   gilfree::Barrier b(2, {}, 20ms);
-  EXPECT_THROW(b.wait(), gilfree::BrokenBarrierError);
+  EXPECT_THROW((void)b.wait(), gilfree::BrokenBarrierError);
 }
 
 TEST(Barrier, AbortWakesWaiters) {
@@ -976,7 +1002,7 @@ TEST(Barrier, FailingActionBreaksBarrier) {
 }
 
 TEST(Barrier, StressManyCycles) {
-  const int parties = 4, cycles = 300 * kScale;
+  const int parties = 4, cycles = 300 * kStressScale;
   std::atomic<int> actions{0};
   gilfree::Barrier b(parties, [&] { ++actions; });
   std::vector<std::thread> threads;
@@ -1064,7 +1090,7 @@ TEST(Barrier, ActionReadsStateWithoutTheLock) {
 TEST(Barrier, PollExceptionLeavesBarrierUnbroken) {
   gilfree::Barrier b(2);
   int polls = 0;
-  EXPECT_THROW(b.wait(Timeout(), Timeout(1ms),
+  EXPECT_THROW((void)b.wait(Timeout(), Timeout(1ms),
                       [&] {
                         EXPECT_FALSE(b.broken());  // called without the barrier's lock
                         if (++polls == 3) throw std::runtime_error("interrupted");
@@ -1081,7 +1107,7 @@ TEST(Barrier, PollExceptionLeavesBarrierUnbroken) {
 TEST(Barrier, PolledWaitStillTimesOut) {
   gilfree::Barrier b(2);
   int polls = 0;
-  EXPECT_THROW(b.wait(Timeout(30ms), Timeout(5ms), [&] { ++polls; }), gilfree::BrokenBarrierError);
+  EXPECT_THROW((void)b.wait(Timeout(30ms), Timeout(5ms), [&] { ++polls; }), gilfree::BrokenBarrierError);
   EXPECT_TRUE(b.broken());
   EXPECT_GE(polls, 1);
 }
@@ -1092,7 +1118,7 @@ TEST(Condition, CountsItsWaiters) {
   EXPECT_EQ(c.n_waiters(), 0u);
   std::thread t([&] {
     l.acquire();
-    c.wait(10s);
+    EXPECT_TRUE(c.wait(10s));  // notified below
     l.release();
   });
   while (c.n_waiters() != 1) std::this_thread::yield();

@@ -315,18 +315,18 @@ class BasicQueue {
 
   // Like get(true, timeout) but says "nothing" with nullopt instead of raising Empty or
   // ShutDown; the default timeout is zero (do not wait).
-  std::optional<T> try_get(Timeout timeout = Timeout::zero()) {
+  [[nodiscard]] std::optional<T> try_get(Timeout timeout = Timeout::zero()) {
     std::optional<T> item;
     get_item(item, true, timeout.deadline());
     return item;
   }
   // Like put(item, true, timeout) but returns false instead of raising Full or
   // ShutDown; `item` is moved from only on success. The default timeout is zero.
-  bool try_put(T&& item, Timeout timeout = Timeout::zero()) {
+  [[nodiscard]] bool try_put(T&& item, Timeout timeout = Timeout::zero()) {
     return put_item(item, true, timeout.deadline()) == Outcome::ok;
   }
   // Copying form of try_put.
-  bool try_put(const T& item, Timeout timeout = Timeout::zero())
+  [[nodiscard]] bool try_put(const T& item, Timeout timeout = Timeout::zero())
     requires std::copy_constructible<T>
   {
     T copy(item);
@@ -525,7 +525,9 @@ class SimpleQueue {
   // get(false): raises Empty rather than wait.
   T get_nowait() { return queue_.get(false); }
   // get with a timeout (default zero), nullopt instead of Empty.
-  std::optional<T> try_get(Timeout timeout = Timeout::zero()) { return queue_.try_get(timeout); }
+  [[nodiscard]] std::optional<T> try_get(Timeout timeout = Timeout::zero()) {
+    return queue_.try_get(timeout);
+  }
   // The number of items (approximate while other threads put and get).
   std::size_t qsize() const { return queue_.qsize(); }
   // As BasicQueue::try_visit.

@@ -118,9 +118,11 @@ class Lock : public detail::LockableBase<Lock> {
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 
+  // Blocks until the lock is acquired; always true (Python's acquire() with no arguments).
+  bool acquire() { return acquire(true, Timeout{}); }
   // Acquires the lock, blocking up to `timeout`; true when acquired. With
   // blocking=false a timeout other than forever is a ValueError, as in Python.
-  bool acquire(bool blocking = true, Timeout timeout = {}) {
+  [[nodiscard]] bool acquire(bool blocking, Timeout timeout = {}) {
     if (!blocking && !timeout.is_forever())
       throw ValueError("can't specify a timeout for a non-blocking call");
     if (try_acquire_once()) return true;
@@ -161,8 +163,10 @@ class RLock : public detail::LockableBase<RLock> {
   RLock(const RLock&) = delete;
   RLock& operator=(const RLock&) = delete;
 
+  // Blocks until the lock is acquired (or re-entered); always true.
+  bool acquire() { return acquire(true, Timeout{}); }
   // Acquires (or re-enters) the lock, blocking up to `timeout`; true when acquired.
-  bool acquire(bool blocking = true, Timeout timeout = {});
+  [[nodiscard]] bool acquire(bool blocking, Timeout timeout = {});
   // Undoes one acquire; RuntimeError "cannot release un-acquired lock" for a non-owner.
   void release();
   // True while some thread holds the lock.
@@ -224,14 +228,20 @@ class Condition : public detail::LockableBase<Condition> {
   Condition& operator=(const Condition&) = delete;
   ~Condition();
 
-  // Acquires / releases the underlying lock.
-  bool acquire(bool blocking = true, Timeout timeout = {}) {
+  // Blocks until the underlying lock is acquired; always true.
+  bool acquire() { return acquire(true, Timeout{}); }
+  // Acquires the underlying lock, blocking up to `timeout`; true when acquired.
+  [[nodiscard]] bool acquire(bool blocking, Timeout timeout = {}) {
     return ops_->acquire(lock_, blocking, timeout);
   }
+  // Releases the underlying lock.
   void release() { ops_->release(lock_); }
+  // Releases the lock, sleeps until notified, re-acquires the lock; always true.
+  // RuntimeError "cannot wait on un-acquired lock" if not held.
+  bool wait() { return wait(Timeout{}); }
   // Releases the lock, sleeps until notified or `timeout` passes, re-acquires the lock.
   // True when notified. RuntimeError "cannot wait on un-acquired lock" if not held.
-  bool wait(Timeout timeout = {});
+  [[nodiscard]] bool wait(Timeout timeout);
   // Waits until `predicate()` is true or `timeout` passes; returns the last value of the
   // predicate, as Python's wait_for.
   template <class Pred>
@@ -339,8 +349,10 @@ class Semaphore : public detail::LockableBase<Semaphore> {
   Semaphore& operator=(const Semaphore&) = delete;
   virtual ~Semaphore() = default;
 
+  // Blocks until a permit is free and takes it; always true.
+  bool acquire() { return acquire(true, Timeout{}); }
   // Takes a permit, blocking up to `timeout` while none is free; true when taken.
-  bool acquire(bool blocking = true, Timeout timeout = {}) {
+  [[nodiscard]] bool acquire(bool blocking, Timeout timeout = {}) {
     if (!blocking && !timeout.is_forever())
       throw ValueError("can't specify timeout for non-blocking acquire");
     if (try_take()) return true;
@@ -407,9 +419,11 @@ class Event {
   }
   // Resets the flag; later wait() calls block until the next set().
   void clear() noexcept { state_.fetch_and(~kSet, std::memory_order_relaxed); }
+  // Blocks until the flag is set; always true.
+  bool wait() { return wait(Timeout{}); }
   // Blocks until the flag is set or `timeout` passes; true when the flag was set (by a
   // set() during the wait, even one already undone by clear()).
-  bool wait(Timeout timeout = {}) {
+  [[nodiscard]] bool wait(Timeout timeout) {
     const std::uint32_t start = state_.load(std::memory_order_acquire);
     if (start & kSet) return true;
     return detail::await(ec_, timeout.deadline(), [this, start] {

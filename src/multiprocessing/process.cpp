@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/pidfd.h>
@@ -29,6 +30,7 @@
 #include <mutex>
 #include <random>
 
+#include "gilfree/detail/fork.hpp"
 #include "gilfree/multiprocessing/connection.hpp"
 
 extern "C" int __wrap_main(int, char**, char**) __attribute__((weak));
@@ -108,8 +110,21 @@ struct Globals {
   ForkServer server;
 };
 
+// The fork handlers (below) reach the globals through this pointer, not through G(): a
+// thread making them holds G()'s static-initialisation guard, and a fork() running the
+// handlers meanwhile must not wait for it. Atomic: TSan cannot see glibc's atfork lock.
+std::atomic<Globals*> globals_ptr{nullptr};
+void globals_prepare() noexcept;
+void globals_parent() noexcept;
+void globals_child() noexcept;
+
 Globals& G() {
-  static Globals* g = new Globals;  // never destroyed: used during exit
+  static Globals* g = [] {
+    auto* made = new Globals;  // never destroyed: used during exit
+    globals_ptr.store(made, std::memory_order_release);
+    ::pthread_atfork(globals_prepare, globals_parent, globals_child);
+    return made;
+  }();
   return *g;
 }
 
@@ -163,12 +178,51 @@ void close_inherited_fds(Globals& g) {
   g.server = ForkServer{};
 }
 
+// ---- fork handlers (see gilfree/detail/fork.hpp) ----------------------------------------
+// Whatever forks this process (a Process start, the fork server, a user's own fork()),
+// the child gets g.mu unlocked and none of the parent's children, fork server or
+// lifelines: they are not its own (and a child holding a sibling's lifeline would keep
+// the sibling alive). A start forks while holding g.mu, so the handlers cannot block on
+// it (that thread waits for glibc's atfork lock, which a forking thread holds while it
+// runs the handlers): they take g.mu only if it is free. If another thread holds it,
+// the child cannot trust the lists it guards and abandons them (their descriptors stay
+// open in that child), as Python abandons a lock held by another thread at a fork.
+
+thread_local bool tls_forks_under_mu = false;
+bool mu_held_across_fork = false;  // set and read by the forking thread only
+
+// fork() from a thread that holds g.mu.
+pid_t fork_holding_mu() {
+  tls_forks_under_mu = true;
+  pid_t pid = ::fork();
+  tls_forks_under_mu = false;
+  return pid;
+}
+
+void globals_prepare() noexcept {
+  mu_held_across_fork =
+      tls_forks_under_mu || globals_ptr.load(std::memory_order_acquire)->mu.try_lock();
+}
+void globals_parent() noexcept {
+  if (mu_held_across_fork && !tls_forks_under_mu)
+    globals_ptr.load(std::memory_order_acquire)->mu.unlock();
+}
+void globals_child() noexcept {
+  Globals& g = *globals_ptr.load(std::memory_order_acquire);
+  new (&g.mu) std::mutex;  // locked by a thread, perhaps this one, that is gone or done
+  if (mu_held_across_fork) {
+    close_inherited_fds(g);
+  } else {  // possibly half-updated: leaked, not read
+    new (&g.children) std::vector<std::shared_ptr<ProcessState>>;
+    g.server = ForkServer{};
+  }
+}
+
 void exit_function();
 
 // The last steps of every child: set up the globals, run, report, exit.
 [[noreturn]] void bootstrap(Process* self, pid_t parent_pid, std::string parent_name) {
   Globals& g = G();
-  new (&g.mu) std::mutex;  // a fork child may have copied it locked
   auto& st = ProcessAccess::state(*self);
   st->pid = ::getpid();
   st->started = true;
@@ -201,6 +255,12 @@ void exit_function();
     flush_std_streams();
     std::fprintf(stderr, "Process %s:\n%s\n", st->name.c_str(), type.c_str());
     code = 1;
+  }
+  // As Python's _bootstrap: threading._shutdown() (the child's own non-daemon threads;
+  // the parent's, inherited by a fork, read as finished), then the exit function.
+  try {
+    ::gilfree::detail::shutdown_threads();
+  } catch (...) {
   }
   try {
     exit_function();
@@ -476,7 +536,7 @@ void ensure_server(Globals& g) {
     }
   } else {
     flush_std_streams();
-    pid = ::fork();
+    pid = fork_holding_mu();
   }
   if (pid < 0) {
     int e = errno;
@@ -486,11 +546,9 @@ void ensure_server(Globals& g) {
     ::close(lf[1]);
     throw OSError("fork", e);
   }
-  if (pid == 0) {
-    new (&g.mu) std::mutex;
+  if (pid == 0) {  // the fork handler made g.mu and the inherited descriptors right
     ::close(ctl[0]);
     ::close(lf[1]);
-    close_inherited_fds(g);
     arm_lifeline(lf[0]);
     server_loop(ctl[1]);
   }
@@ -796,16 +854,15 @@ void Process::start() {
     detail::flush_std_streams();
     pid_t parent = ::getpid();
     std::string parent_name = current_process().name();
-    pid_t pid = ::fork();
+    pid_t pid = detail::fork_holding_mu();
     if (pid < 0) {
       int e = errno;
       ::close(lf[0]);
       ::close(lf[1]);
       throw OSError("fork", e);
     }
-    if (pid == 0) {
+    if (pid == 0) {  // the fork handler made g.mu and the inherited descriptors right
       ::close(lf[1]);
-      detail::close_inherited_fds(g);
       detail::arm_lifeline(lf[0]);
       detail::bootstrap(this, parent, std::move(parent_name));
     }

@@ -37,4 +37,10 @@ inline std::atomic<std::uint32_t> fork_generation_counter{0};
 // locks are held across a fork() only once they exist.
 void install_fork_handlers() noexcept;
 
+// Python's threading._shutdown(): waits until every non-daemon gilfree::Thread of this
+// process (other than the caller's) has finished. In a fork child the parent's threads
+// read as finished, so a child waits only for the threads it started itself; a process
+// child calls this after run(), as Python's process bootstrap does.
+void shutdown_threads();
+
 }  // namespace gilfree::detail
