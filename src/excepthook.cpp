@@ -1,40 +1,21 @@
 // threading.excepthook: what happens to an exception that escapes a Thread's run().
-#include <pthread.h>
-
-#include <atomic>
-
 #include <cstdio>
 #include <mutex>
 
 #include "describe.hpp"
+#include "fork_held.hpp"
 #include "gilfree/threading.hpp"
 
 namespace gilfree {
 
 namespace {
 
-// The hook's lock is taken around fork() (see detail/fork.hpp), so a child never inherits
-// it held.
-// Set once the mutex exists. The fork handlers use it, not hook_mutex(): a thread that
-// is registering them holds hook_mutex()'s static-initialisation guard, and a fork()
-// running the handlers meanwhile must not wait for that guard.
-std::atomic<std::mutex*> hook_mutex_ptr{nullptr};  // atomic: TSan cannot see glibc's atfork lock
-
-std::mutex& hook_mutex() {
-  static std::mutex* m = [] {
-    auto* made = new std::mutex;
-    hook_mutex_ptr.store(made, std::memory_order_release);
-    auto lock = [] { hook_mutex_ptr.load(std::memory_order_acquire)->lock(); };
-    auto unlock = [] { hook_mutex_ptr.load(std::memory_order_acquire)->unlock(); };
-    pthread_atfork(lock, unlock, unlock);
-    return made;
-  }();
-  return *m;
-}
-ExceptHook& hook_slot() {
-  static ExceptHook* h = new ExceptHook;  // never destroyed: threads may end during exit
-  return *h;
-}
+// The installed hook, behind a lock that fork() cannot leave held in a child.
+struct HookSlot {
+  std::mutex mu;
+  ExceptHook hook;
+};
+HookSlot& slot() { return detail::fork_held<HookSlot>(); }
 
 }  // namespace
 
@@ -50,8 +31,8 @@ void default_excepthook(const ExceptHookArgs& args) {
 void excepthook(const ExceptHookArgs& args) {
   ExceptHook hook;
   {
-    std::lock_guard g(hook_mutex());
-    hook = hook_slot();
+    std::lock_guard g(slot().mu);
+    hook = slot().hook;
   }
   if (hook)
     hook(args);
@@ -60,8 +41,8 @@ void excepthook(const ExceptHookArgs& args) {
 }
 
 ExceptHook set_excepthook(ExceptHook hook) {
-  std::lock_guard g(hook_mutex());
-  std::swap(hook_slot(), hook);
+  std::lock_guard g(slot().mu);
+  std::swap(slot().hook, hook);
   return hook;
 }
 

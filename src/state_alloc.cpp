@@ -1,15 +1,13 @@
 // The futures' slab allocator (see detail/state_alloc.hpp).
 #include "gilfree/detail/state_alloc.hpp"
 
-#include <pthread.h>
-
-#include <atomic>
-
 #include <cstddef>
 #include <mutex>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "fork_held.hpp"
 
 namespace gilfree::detail {
 
@@ -38,21 +36,7 @@ struct Depot {
 // The depot's lock is held across fork() (see detail/fork.hpp): the child gets the
 // batches consistent and the lock free. The forking thread's own cache comes along whole;
 // the other threads' caches are simply gone (their blocks are lost to the child).
-// For the fork handlers, which must not wait on depot()'s initialisation guard (atomic:
-// ThreadSanitizer cannot see glibc's atfork lock).
-std::atomic<Depot*> depot_ptr{nullptr};
-
-Depot& depot() {
-  static Depot* d = [] {
-    auto* made = new Depot;  // never destroyed: threads may free states during exit
-    depot_ptr.store(made, std::memory_order_release);
-    auto lock = [] { depot_ptr.load(std::memory_order_acquire)->mu.lock(); };
-    auto unlock = [] { depot_ptr.load(std::memory_order_acquire)->mu.unlock(); };
-    pthread_atfork(lock, unlock, unlock);
-    return made;
-  }();
-  return *d;
-}
+Depot& depot() { return fork_held<Depot>(); }
 
 struct LocalCache {
   FreeBlock* head[kClasses] = {};

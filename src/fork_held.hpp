@@ -1,0 +1,33 @@
+// src/fork_held.hpp — the library's process-wide objects whose lock is held across fork().
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+
+namespace gilfree::detail {
+
+// The one T of the process, made on first use and never destroyed (threads may use it
+// during exit). Its member `mu` is held across fork() by pthread_atfork handlers, so a
+// child gets T consistent and `mu` free (see gilfree/detail/fork.hpp). Each T is its own
+// object: give every use its own type.
+//
+// The handlers reach T through an atomic pointer, never through the function-local
+// static: a thread inside the static's initialisation holds its guard, and a fork()
+// running the handlers meanwhile must not wait for it. (Atomic because ThreadSanitizer
+// cannot see glibc's atfork lock, which orders the store before the handlers run.)
+template <class T>
+T& fork_held() {
+  static constinit std::atomic<T*> ptr{nullptr};
+  static T* const made = [] {
+    auto* p = new T;
+    ptr.store(p, std::memory_order_release);
+    pthread_atfork([] { ptr.load(std::memory_order_acquire)->mu.lock(); },
+                   [] { ptr.load(std::memory_order_acquire)->mu.unlock(); },
+                   [] { ptr.load(std::memory_order_acquire)->mu.unlock(); });
+    return p;
+  }();
+  return *made;
+}
+
+}  // namespace gilfree::detail
