@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "mp_child.hpp"
+
 namespace mp = gilfree::mp;
 using mp::shared_memory::SharedMemory;
 
@@ -31,22 +33,6 @@ int count_dir(const char* path) {
 }
 
 bool shm_exists(const std::string& name) { return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0; }
-
-// Waits for a child for up to `limit`, then SIGKILLs it; returns its wait status.
-int bounded_wait(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > until) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      ADD_FAILURE() << "child " << pid << " did not end within the bound";
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return status;
-}
 
 bool have_python() { return std::system("python3 -c 'import multiprocessing.shared_memory' 2>/dev/null") == 0; }
 
@@ -97,8 +83,7 @@ TEST(SharedMemory, SeenByAForkedChild) {
     }
     ::_exit(0);
   }
-  int st = bounded_wait(pid);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  EXPECT_EQ(mp_test::bounded_wait(pid), 0);
   EXPECT_EQ(std::memcmp(a.buf().data(), "from child", 10), 0);
   a.unlink();
 }
@@ -123,9 +108,9 @@ TEST(SharedMemory, TrackedSegmentIsUnlinkedAtCreatorExit) {
     char name[32] = {};
     ssize_t n = ::read(fds[0], name, sizeof name);
     ::close(fds[0]);
-    int st = bounded_wait(pid);
+    int rc = mp_test::bounded_wait(pid);
     ASSERT_EQ(n, 32);
-    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    EXPECT_EQ(rc, 0);
     EXPECT_EQ(shm_exists(name), !track) << "track=" << track;
     if (!track) SharedMemory(name).unlink();
   }
@@ -136,8 +121,7 @@ TEST(SharedMemory, ForkChildDoesNotUnlinkItsParentsSegments) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) std::exit(0);  // runs atexit handlers in the child
-  int st = bounded_wait(pid);
-  EXPECT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(mp_test::bounded_wait(pid), 0);
   EXPECT_TRUE(shm_exists(a.name()));
   a.unlink();
 }
