@@ -16,6 +16,7 @@ struct HookSlot {
   ExceptHook hook;
 };
 HookSlot& slot() { return detail::fork_held<HookSlot>(); }
+[[maybe_unused]] const bool slot_made_early = detail::fork_held_early<HookSlot>();
 
 }  // namespace
 

@@ -20,6 +20,12 @@ void install_fork_handlers() noexcept {
   (void)installed;
 }
 
+namespace {
+// Installed during static initialisation (see detail/fork.hpp: a lazy first use racing a
+// fork).
+[[maybe_unused]] const bool handlers_installed_early = (install_fork_handlers(), true);
+}  // namespace
+
 std::uint32_t fork_generation() noexcept {
   install_fork_handlers();
   return fork_generation_counter.load(std::memory_order_relaxed);

@@ -12,6 +12,8 @@ namespace gilfree::detail {
 // child gets T consistent and `mu` free (see gilfree/detail/fork.hpp). Each T is its own
 // object: give every use its own type.
 //
+// Call it once during static initialisation (see fork_held_early below and detail/fork.hpp).
+//
 // The handlers reach T through an atomic pointer, never through the function-local
 // static: a thread inside the static's initialisation holds its guard, and a fork()
 // running the handlers meanwhile must not wait for it. (Atomic because ThreadSanitizer
@@ -28,6 +30,14 @@ T& fork_held() {
     return p;
   }();
   return *made;
+}
+
+// For a namespace-scope initialiser in the file that owns T: `const bool made_early =
+// fork_held_early<T>();` makes T while the program is still single-threaded.
+template <class T>
+bool fork_held_early() {
+  (void)fork_held<T>();
+  return true;
 }
 
 }  // namespace gilfree::detail

@@ -19,6 +19,7 @@ struct HookSlot {
   LogHook hook;
 };
 HookSlot& slot() { return detail::fork_held<HookSlot>(); }
+[[maybe_unused]] const bool slot_made_early = detail::fork_held_early<HookSlot>();
 
 void default_log(std::string_view message, std::exception_ptr error) {
   std::string line(message);

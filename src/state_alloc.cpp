@@ -37,6 +37,7 @@ struct Depot {
 // batches consistent and the lock free. The forking thread's own cache comes along whole;
 // the other threads' caches are simply gone (their blocks are lost to the child).
 Depot& depot() { return fork_held<Depot>(); }
+[[maybe_unused]] const bool depot_made_early = fork_held_early<Depot>();
 
 struct LocalCache {
   FreeBlock* head[kClasses] = {};

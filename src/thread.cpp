@@ -112,6 +112,9 @@ Registry& registry() {
   return *r;
 }
 
+// Made during static initialisation (see detail/fork.hpp: a lazy first use racing a fork).
+[[maybe_unused]] const bool registry_made_early = (registry(), true);
+
 std::string new_name(const char* prefix) {
   return prefix + std::to_string(++registry().name_counter);
 }

@@ -127,6 +127,9 @@ Globals& G() {
   }();
   return *g;
 }
+// Made during static initialisation (see gilfree/detail/fork.hpp: a lazy first use racing
+// a fork).
+[[maybe_unused]] const bool globals_made_early = (G(), true);
 
 constexpr const char* kWorkerEnv = "GILFREE_MP_WORKER";
 constexpr int kSpawnPayloadFd = 3;

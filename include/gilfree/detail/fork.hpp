@@ -14,6 +14,10 @@
 //    (its allocator cache, its "I am a worker of executor X" mark) is valid again;
 //  * objects whose threads did not come along (a ThreadPoolExecutor) remember the
 //    fork_generation() they were made in and refuse work in a child with a clear error.
+//  * each of those objects, and its pthread_atfork registration, is made during static
+//    initialisation, while the program has one thread: made lazily, a first use racing a
+//    fork() in another thread would leave the child its one-time-setup guard taken by a
+//    thread the child does not have, and the child's first use would wait forever;
 // Not covered: a user's own lock, or a Future's internal lock, held by another thread at
 // the time of fork() stays held in the child (as in Python).
 #pragma once
