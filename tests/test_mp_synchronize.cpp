@@ -324,4 +324,21 @@ TEST(MpCondition, KilledWaiterDoesNotStopNotifyAll) {
   for (pid_t k : live) EXPECT_EQ(bounded_wait(k), 0);
 }
 
+// The standard library's TimedLockable contract: a past deadline or a negative duration
+// tries once (Python's acquire would call a negative timeout a ValueError).
+TEST(MpLockable, PastDeadlinesTryOnceOnEveryLockKind) {
+  mp::Lock lock;
+  ASSERT_TRUE(lock.try_lock_for(-1s));
+  EXPECT_FALSE(lock.try_lock_for(-1s));
+  EXPECT_FALSE(lock.try_lock_until(std::chrono::steady_clock::now() - 1s));
+  lock.unlock();
+  mp::RLock rlock;
+  EXPECT_TRUE(rlock.try_lock_until(std::chrono::steady_clock::now() - 1s));  // re-entry
+  rlock.unlock();
+  mp::Semaphore sem(1);
+  EXPECT_TRUE(sem.try_lock_for(-1s));
+  EXPECT_FALSE(sem.try_lock_until(std::chrono::steady_clock::now() - 1s));
+  sem.unlock();
+}
+
 }  // namespace

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "../threading.hpp"  // detail::LockableBase: the Lockable/TimedLockable spelling
 #include "../timeout.hpp"
 #include "exceptions.hpp"
 
@@ -57,9 +58,8 @@ struct EventBlock {
 // How often a sleeper rechecks on its own (owner liveness, lost wakes).
 inline constexpr std::chrono::milliseconds kRecheck{50};
 
-// multiprocessing.Lock: a non-recursive lock that any process or thread may release.
-// Lockable and TimedLockable.
-class Lock {
+// Lockable and TimedLockable (through the same base as the threading locks).
+class Lock : public gilfree::detail::LockableBase<Lock> {
  public:
   // An unlocked lock in new shared memory.
   Lock();
@@ -76,16 +76,6 @@ class Lock {
   // to the holder, until it releases.
   bool owner_died() const noexcept;
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class R, class P>
-  bool try_lock_for(std::chrono::duration<R, P> d) { return acquire(true, d); }
-  template <class C, class D>
-  bool try_lock_until(std::chrono::time_point<C, D> t) {
-    auto left = t - C::now();
-    return acquire(true, left.count() > 0 ? Timeout(left) : Timeout::zero());
-  }
 
  private:
   std::shared_ptr<detail::LockBlock> b_;
@@ -93,7 +83,7 @@ class Lock {
 
 // multiprocessing.RLock: recursive; only the owning thread (of the owning process) may
 // release it. Takes over from a dead owner thread as Lock does.
-class RLock {
+class RLock : public gilfree::detail::LockableBase<RLock> {
  public:
   // An unowned lock in new shared memory.
   RLock();
@@ -109,11 +99,6 @@ class RLock {
   // As Lock::owner_died().
   bool owner_died() const noexcept;
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class R, class P>
-  bool try_lock_for(std::chrono::duration<R, P> d) { return acquire(true, d); }
 
  private:
   friend class Condition;
@@ -125,7 +110,7 @@ class RLock {
 };
 
 // multiprocessing.Semaphore: a counter that acquire() decrements, waiting while it is zero.
-class Semaphore {
+class Semaphore : public gilfree::detail::LockableBase<Semaphore> {
  public:
   // A semaphore at `value` (ValueError if negative).
   explicit Semaphore(int value = 1);
@@ -137,11 +122,6 @@ class Semaphore {
   // The current value (exact: it is the shared word).
   int get_value() const noexcept;
 
-  void lock() { acquire(); }
-  void unlock() { release(); }
-  bool try_lock() { return acquire(false); }
-  template <class R, class P>
-  bool try_lock_for(std::chrono::duration<R, P> d) { return acquire(true, d); }
 
  protected:
   Semaphore(int value, bool bounded);
