@@ -710,19 +710,23 @@ TEST(Thread, DestructorJoinsNonDaemon) {
 }
 
 TEST(Thread, DaemonOutlivesItsObject) {
-  gilfree::Event go, done;
-  std::string name_inside;
+  // Shared with the daemon: its done.set() may still be returning after the test ends.
+  struct Shared {
+    gilfree::Event go, done;
+    std::string name_inside;
+  };
+  auto sh = std::make_shared<Shared>();
   {
-    gilfree::Thread t({.name = "ghost", .daemon = true}, [&] {
-      go.wait();
-      name_inside = gilfree::current_thread().name();
-      done.set();
+    gilfree::Thread t({.name = "ghost", .daemon = true}, [sh] {
+      sh->go.wait();
+      sh->name_inside = gilfree::current_thread().name();
+      sh->done.set();
     });
     t.start();
   }  // destroyed while running: the thread goes on, with a stand-in Thread object
-  go.set();
-  ASSERT_TRUE(done.wait(10s));
-  EXPECT_EQ(name_inside, "ghost");
+  sh->go.set();
+  ASSERT_TRUE(sh->done.wait(10s));
+  EXPECT_EQ(sh->name_inside, "ghost");
 }
 
 // start() must not touch the Thread object (or its state through it) once the new thread
