@@ -60,6 +60,28 @@ TEST(TaskQueue, FifoForOneProducer) {
 
 // Producers push concurrently with consumers popping: every node comes out exactly once,
 // and each producer's nodes in the order it pushed them.
+// empty() is exact once producers are quiet, through every path of pop (the last node
+// taken by re-pushing the stub, a node left behind it), and false while a node waits.
+TEST(TaskQueue, EmptyIsExactWhenQuiet) {
+  d::TaskQueue q;
+  Node a, b, c;
+  EXPECT_TRUE(q.empty());
+  for (int round = 0; round < 3; ++round) {
+    q.push(&a);
+    EXPECT_FALSE(q.empty());
+    EXPECT_EQ(q.try_pop(), &a);  // the last node: the stub goes back in behind it
+    EXPECT_TRUE(q.empty());
+    q.push(&b);
+    q.push(&c);
+    EXPECT_EQ(q.pop(), &b);
+    EXPECT_FALSE(q.empty());  // c is still queued
+    EXPECT_EQ(q.pop(), &c);
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.try_pop(), nullptr);
+    EXPECT_TRUE(q.empty());
+  }
+}
+
 TEST(TaskQueue, ManyProducersManyConsumersEachNodeOnceInProducerOrder) {
   constexpr int kProducers = 3, kConsumers = 2;
   const int per = 20000 * kStressScale;
