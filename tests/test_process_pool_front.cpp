@@ -69,6 +69,7 @@ TEST_P(PoolOn, SeedMethods) {
   std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}};
   EXPECT_EQ(pool.starmap([](int a, int b) { return a * b; }, pairs), (std::vector<int>{2, 12}));
   EXPECT_EQ(pool.apply([](int a, int b) { return a - b; }, 10, 4), 6);
+  EXPECT_EQ(pool.map([](int) {}, in, 7).size(), 100u);  // void: a vector of monostate
   // the `time.sleep` timeout case of seed 002
   auto slow = pool.apply_async(sleep_ms, std::tuple(300));
   EXPECT_THROW(slow.get(10ms), gilfree::TimeoutError);
