@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -136,6 +137,26 @@ SharedMemory& SharedMemory::operator=(SharedMemory&& o) noexcept {
     o.addr_ = nullptr;
     o.size_ = 0;
   }
+  return *this;
+}
+
+SharedMemory::SharedMemory(const SharedMemory& o) : name_(o.name_) {
+  if (o.fd_ < 0 || !o.addr_) return;
+  fd_ = ::fcntl(o.fd_, F_DUPFD_CLOEXEC, 0);
+  if (fd_ < 0) throw OSError("dup", errno);
+  addr_ = ::mmap(nullptr, o.size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (addr_ == MAP_FAILED) {
+    const int err = errno;
+    addr_ = nullptr;
+    ::close(fd_);
+    fd_ = -1;
+    throw OSError("mmap", err);
+  }
+  size_ = o.size_;
+}
+
+SharedMemory& SharedMemory::operator=(const SharedMemory& o) {
+  if (this != &o) *this = SharedMemory(o);
   return *this;
 }
 

@@ -29,6 +29,7 @@
 #include "../timeout.hpp"
 #include "detail/shared_futex.hpp"
 #include "exceptions.hpp"
+#include "reduction.hpp"
 #include "synchronize.hpp"
 
 namespace gilfree::multiprocessing {
@@ -65,14 +66,34 @@ class Queue {
   // A queue holding at most `maxsize` items (<= 0: kDefaultCapacity).
   explicit Queue(int maxsize = 0) : maxsize_(maxsize) {
     const std::uint32_t cap = maxsize > 0 ? static_cast<std::uint32_t>(maxsize) : kDefaultCapacity;
-    auto mem = detail::map_shared_anonymous(sizeof(detail::QueueHeader) + alignof(T) +
-                                            std::size_t{cap} * sizeof(T));
+    auto mem = detail::map_shared(bytes_for(cap));
     h_ = new (mem.get()) detail::QueueHeader();
     h_->capacity = cap;
-    auto base = reinterpret_cast<std::uintptr_t>(h_ + 1);
-    base = (base + alignof(T) - 1) / alignof(T) * alignof(T);
-    slots_ = reinterpret_cast<T*>(base);
-    mem_ = std::move(mem);
+    point_at(std::move(mem));
+  }
+  virtual ~Queue() = default;
+  Queue(const Queue&) = default;
+  Queue& operator=(const Queue&) = default;
+
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // ring and its lock; close() does not cross (it is per process, as CPython's).
+  template <class A>
+  void save(A& ar) const {
+    ar(static_cast<std::int32_t>(maxsize_), lock_);
+    detail::save_block(ar, mem_, bytes_for(h_->capacity));
+  }
+  template <class A>
+  void load(A& ar) {
+    std::int32_t maxsize = 0;
+    detail::SharedRef ref;
+    ar(maxsize, lock_, ref);
+    if (ref.size < sizeof(detail::QueueHeader)) throw UnpicklingError("a Queue's ring is too small");
+    auto mem = detail::attach_shared(ref);
+    const std::uint32_t cap = static_cast<detail::QueueHeader*>(mem.get())->capacity;
+    if (cap == 0 || ref.size < bytes_for(cap)) throw UnpicklingError("a Queue's ring is too small");
+    maxsize_ = maxsize;
+    closed_ = false;
+    point_at(std::move(mem));
   }
 
   // Puts `item`, waiting up to `timeout` while full (Full then; at once if !block);
@@ -156,6 +177,16 @@ class Queue {
   detail::QueueHeader* h_ = nullptr;
 
  private:
+  static std::size_t bytes_for(std::uint32_t cap) {
+    return sizeof(detail::QueueHeader) + alignof(T) + std::size_t{cap} * sizeof(T);
+  }
+  void point_at(std::shared_ptr<void> mem) {
+    h_ = static_cast<detail::QueueHeader*>(mem.get());
+    auto base = reinterpret_cast<std::uintptr_t>(h_ + 1);
+    base = (base + alignof(T) - 1) / alignof(T) * alignof(T);
+    slots_ = reinterpret_cast<T*>(base);
+    mem_ = std::move(mem);
+  }
   static Timeout remaining(const Deadline& d) {
     if (d.is_forever()) return Timeout();
     return Timeout(d.remaining());
@@ -216,6 +247,16 @@ class SimpleQueue {
   bool empty() const noexcept { return q_.empty(); }
   // This process will use the queue no more.
   void close() noexcept { q_.close(); }
+
+  // The wire form: the underlying ring's.
+  template <class A>
+  void save(A& ar) const {
+    ar(q_);
+  }
+  template <class A>
+  void load(A& ar) {
+    ar(q_);
+  }
 
  private:
   Queue<T> q_;

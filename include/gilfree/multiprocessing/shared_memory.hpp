@@ -10,6 +10,7 @@
 #include <string>
 
 #include "exceptions.hpp"
+#include "reduction.hpp"
 
 namespace gilfree::multiprocessing::shared_memory {
 
@@ -38,16 +39,20 @@ class SharedMemory {
  public:
   using Options = SharedMemoryOptions;
 
-  // SharedMemory(name=None, create=False, size=0): with create, makes a new segment of
+  // SharedMemory(name, create=False, size=0): with create, makes a new segment of
   // `size` bytes (ValueError unless size > 0; FileExistsError if the name is taken; an
   // empty name picks a fresh random one); without, attaches to `name` (FileNotFoundError
   // if absent; ValueError if the name is empty) and maps its whole size.
-  explicit SharedMemory(std::string name = {}, bool create = false, std::size_t size = 0,
+  explicit SharedMemory(std::string name, bool create = false, std::size_t size = 0,
                         Options options = {});
+  // A closed handle with no name (to be assigned, or read from a message).
+  SharedMemory() noexcept = default;
   SharedMemory(SharedMemory&& other) noexcept;
   SharedMemory& operator=(SharedMemory&& other) noexcept;
-  SharedMemory(const SharedMemory&) = delete;
-  SharedMemory& operator=(const SharedMemory&) = delete;
+  // Another mapping of the same segment (Python objects are references; this is an attach
+  // that never registers with the tracker). A copy of a closed handle is closed.
+  SharedMemory(const SharedMemory& other);
+  SharedMemory& operator=(const SharedMemory& other);
   ~SharedMemory();
 
   // The segment's name, without the leading slash (what Python's .name returns).
@@ -61,6 +66,25 @@ class SharedMemory {
   // Removes the name (the memory lives on while anyone maps it) and unregisters it from
   // this process's tracking; FileNotFoundError if it is already gone.
   void unlink();
+
+  // The wire form (a Process argument under forkserver/spawn): the name, which the
+  // receiver attaches to (untracked, as every attach); a closed handle arrives closed.
+  template <class A>
+  void save(A& ar) const {
+    ar(name_, addr_ != nullptr);
+  }
+  template <class A>
+  void load(A& ar) {
+    std::string name;
+    bool open = false;
+    ar(name, open);
+    if (open) {
+      *this = SharedMemory(name);
+    } else {
+      close();
+      name_ = std::move(name);
+    }
+  }
 
  private:
   std::string name_;
