@@ -3,6 +3,7 @@
 // through /proc/<pid>/fd/<n>, checked against the arena's random id). See
 // detail/shared_futex.hpp.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -179,6 +180,20 @@ std::shared_ptr<void> attach_shared(const SharedRef& ref) {
     throw UnpicklingError("a shared object's reference points outside its segment");
   void* p = seg->base + ref.offset;
   return std::shared_ptr<void>(std::move(seg), p);
+}
+
+void discard_shared(const std::shared_ptr<void>& block, std::size_t offset, std::size_t len) noexcept {
+  auto* d = std::get_deleter<SegmentDeleter>(block);
+  if (!d || !d->seg || len == 0) return;
+  Segment* s = d->seg;
+  const std::size_t page = 4096;
+  std::size_t a = static_cast<std::size_t>(static_cast<const char*>(block.get()) - s->base) + offset;
+  std::size_t b = a + len;
+  a = round_up(a, page);
+  b = b / page * page;
+  if (b <= a) return;
+  ::fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(a),
+              static_cast<off_t>(b - a));
 }
 
 }  // namespace gilfree::multiprocessing::detail

@@ -61,6 +61,11 @@ SharedRef shared_ref(const std::shared_ptr<void>& block, std::size_t size);
 // has the arena); UnpicklingError when it cannot be opened (its holder exited or closed it).
 std::shared_ptr<void> attach_shared(const SharedRef& ref);
 
+// Gives the pages of [offset, offset + len) of `block` (rounded inward to whole pages) back
+// to the kernel: they read as zero afterwards and cost no memory until written again. For
+// rings that a long-lived queue wraps around (a consumed region must not pin memory).
+void discard_shared(const std::shared_ptr<void>& block, std::size_t offset, std::size_t len) noexcept;
+
 // A T constructed in its own shared block (T must be trivially destructible: no process
 // runs its destructor, the kernel just drops the pages).
 template <class T, class... A>
