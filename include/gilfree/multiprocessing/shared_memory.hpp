@@ -27,10 +27,12 @@ struct FileExistsError : OSError {
 // Options of SharedMemory.
 struct SharedMemoryOptions {
   // Python 3.13's `track`: when true, a segment this process *created* and has not
-  // unlinked is unlinked when this process exits normally (with a warning on stderr, as
-  // CPython's resource tracker prints). Attaching never registers (CPython issue 82300:
-  // an attaching process must not unlink someone else's segment). A SIGKILLed creator
-  // leaves its tracked segments behind (no tracker process yet).
+  // unlinked is unlinked when this process exits (with a warning on stderr, as CPython's
+  // resource tracker prints): at normal exit by the process itself, and after any death
+  // (SIGKILL included) by its tracker process, a small fork started at the first tracked
+  // create that unlinks what is still registered once the creator (and the fork children
+  // it made afterwards) are gone. Attaching never registers (CPython issue 82300: an
+  // attaching process must not unlink someone else's segment).
   bool track = true;
 };
 
