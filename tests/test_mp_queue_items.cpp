@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "mp_child.hpp"
+#include "stress_scale.hpp"
 
 namespace mp = gilfree::mp;
 using namespace std::chrono_literals;
@@ -29,6 +30,11 @@ using mp_test::bounded_wait;
 using mp_test::fork_child;
 
 namespace {
+
+// Sanitizer runtimes check every byte a large item's several copies touch (5-20x slower on
+// the 2-core machine): there the large items are smaller and the kill trials fewer.
+constexpr bool kSanitized = gilfree_test::kStressScale == 1;
+constexpr std::size_t kBigBytes = kSanitized ? (8u << 20) : (64u << 20);
 
 struct Point {
   std::string label;
@@ -101,7 +107,7 @@ TEST(MpQueueItems, ManyProducersOfStringsAcrossProcessesExact) {
 }
 
 void put_big(mp::Queue<std::vector<std::uint32_t>> q, std::uint32_t seed) {
-  std::vector<std::uint32_t> v((64u << 20) / sizeof(std::uint32_t));
+  std::vector<std::uint32_t> v(kBigBytes / sizeof(std::uint32_t));
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = seed + static_cast<std::uint32_t>(i) * 2654435761u;
   q.put(v, true, 30.0);
   q.put(v, true, 30.0);  // two at once in the ring
@@ -109,13 +115,14 @@ void put_big(mp::Queue<std::vector<std::uint32_t>> q, std::uint32_t seed) {
 
 class BigItem : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(BigItem, SixtyFourMiBItemsCrossIntact) {
+// 64 MiB items (8 MiB under sanitizers), two in the ring at once.
+TEST_P(BigItem, LargeItemsCrossIntact) {
   mp::Queue<std::vector<std::uint32_t>> q;
   auto p = mp::get_context(GetParam()).Process({}, put_big, q, 12345u);
   p.start();
   for (int k = 0; k < 2; ++k) {
     auto v = q.get(true, 60.0);
-    ASSERT_EQ(v.size(), (64u << 20) / sizeof(std::uint32_t));
+    ASSERT_EQ(v.size(), kBigBytes / sizeof(std::uint32_t));
     bool ok = true;
     for (std::size_t i = 0; i < v.size() && ok; ++i) ok = v[i] == 12345u + static_cast<std::uint32_t>(i) * 2654435761u;
     EXPECT_TRUE(ok);
@@ -156,11 +163,12 @@ TEST(MpQueueItems, UnboundedQueuesNeverWaitAndGiveConsumedMemoryBack) {
   {
     mp::Queue<int> q;  // maxsize 0: unbounded
     EXPECT_EQ(q.maxsize(), 0);
-    constexpr int kN = 3'000'000;  // 12 MiB of ints, far past the old 65536-slot ring
+    // 12 MiB of ints (6 MiB under sanitizers), far past the old 65536-slot ring.
+    constexpr int kN = 1'500'000 * gilfree_test::kStressScale;
     for (int i = 0; i < kN; ++i) q.put_nowait(i);
     EXPECT_FALSE(q.full());
     EXPECT_EQ(q.qsize(), static_cast<std::size_t>(kN));
-    EXPECT_GE(ring_bytes_allocated() - before, 11u << 20);
+    EXPECT_GE(ring_bytes_allocated() - before, std::uint64_t{kN} * sizeof(int) - (1u << 20));
     for (int i = 0; i < kN; ++i) ASSERT_EQ(q.get_nowait(), i);
     EXPECT_TRUE(q.empty());
     // Whole consumed chunks went back to the kernel: at most the last partial chunk stays.
@@ -168,9 +176,10 @@ TEST(MpQueueItems, UnboundedQueuesNeverWaitAndGiveConsumedMemoryBack) {
 
     mp::Queue<std::string> qs(-1);  // negative: unbounded too
     const std::string item(1000, 's');
-    for (int i = 0; i < 20000; ++i) qs.put_nowait(item);  // ~20 MiB queued
-    EXPECT_EQ(qs.qsize(), 20000u);
-    for (int i = 0; i < 20000; ++i) ASSERT_EQ(qs.get_nowait().size(), 1000u);
+    constexpr int kS = 10000 * gilfree_test::kStressScale;  // ~20 MiB queued (10 sanitized)
+    for (int i = 0; i < kS; ++i) qs.put_nowait(item);
+    EXPECT_EQ(qs.qsize(), static_cast<std::size_t>(kS));
+    for (int i = 0; i < kS; ++i) ASSERT_EQ(qs.get_nowait().size(), 1000u);
     EXPECT_LE(ring_bytes_allocated() - before, 8u << 20);
   }
   EXPECT_EQ(ring_bytes_allocated(), before);
@@ -191,17 +200,18 @@ TEST(MpQueueItems, UnboundedQueueFromAChildThatExitsIsDrainedLater) {
 
 TEST(MpQueueItems, ProducerKilledWhilePuttingLargeItems) {
   std::mt19937 rng(777);
-  for (int trial = 0; trial < 30; ++trial) {
+  constexpr std::size_t kKillItem = kSanitized ? (256u << 10) : (1u << 20);
+  for (int trial = 0; trial < (kSanitized ? 6 : 30); ++trial) {
     mp::Queue<std::string> q(3);
     pid_t prod = fork_child([&] {
-      for (int i = 0;; ++i) q.put(std::string(static_cast<std::size_t>(1 << 20), static_cast<char>('a' + i % 26)), true, 30.0);
+      for (int i = 0;; ++i) q.put(std::string(kKillItem, static_cast<char>('a' + i % 26)), true, 30.0);
       return 0;
     });
     int next = 0;
     const int take = 1 + static_cast<int>(rng() % 6);
     for (int i = 0; i < take; ++i) {
       const std::string s = q.get(true, 20.0);
-      ASSERT_EQ(s, std::string(static_cast<std::size_t>(1 << 20), static_cast<char>('a' + next++ % 26)));
+      ASSERT_EQ(s, std::string(kKillItem, static_cast<char>('a' + next++ % 26)));
     }
     std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
     ::kill(prod, SIGKILL);  // blocked in put, or in the middle of copying one in
@@ -218,7 +228,7 @@ TEST(MpQueueItems, ProducerKilledWhilePuttingLargeItems) {
       // here on qsize() is exact.
       if (first) left = q.qsize();
       else ++got;
-      ASSERT_EQ(s, std::string(static_cast<std::size_t>(1 << 20), static_cast<char>('a' + next++ % 26)))
+      ASSERT_EQ(s, std::string(kKillItem, static_cast<char>('a' + next++ % 26)))
           << "trial " << trial;
     }
     EXPECT_EQ(got, left) << "qsize() was exact after the take-over";
