@@ -24,7 +24,23 @@ using namespace std::chrono_literals;
 using mp_test::bounded_wait;
 using mp_test::fork_child;
 
+// Objects at namespace scope are made during static initialisation, possibly before the
+// library's own statics: the shared-memory registry must be there for them anyway.
+mp::Value<long> g_global_value(5);
+mp::Lock g_global_lock;
+
 namespace {
+
+TEST(MpSegments, ObjectsAtNamespaceScopeWork) {
+  pid_t kid = fork_child([] {
+    std::lock_guard<mp::Lock> g(g_global_lock);
+    g_global_value.set_value(g_global_value.value() + 1);
+    return 0;
+  });
+  EXPECT_EQ(bounded_wait(kid), 0);
+  EXPECT_EQ(g_global_value.value(), 6);
+  EXPECT_FALSE(g_global_lock.locked());
+}
 
 int count_entries(const char* dir, const char* prefix = "") {
   int n = 0;

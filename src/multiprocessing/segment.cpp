@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -61,11 +62,29 @@ struct Registry {
   std::shared_ptr<Segment> current;                          // the arena small blocks come from
   std::unordered_map<std::uint64_t, std::weak_ptr<Segment>> by_id;  // mapped here, by id
 };
-// Made during static initialisation and never destroyed (blocks may die during exit). The
-// fork handlers keep the mutex consistent in a fork child.
-Registry* const g_reg = new Registry;
-const int g_reg_atfork = ::pthread_atfork([] { g_reg->mu.lock(); }, [] { g_reg->mu.unlock(); },
-                                          [] { g_reg->mu.unlock(); });
+// Never destroyed (blocks may die during exit). Made on first use, since a program's own
+// static objects (a global mp::Value) may need it before this file's statics are
+// initialised, and in any case during static initialisation (below), so that no first use
+// can race a fork(). The fork handlers keep the mutex consistent in a fork child.
+// The handlers reach it through this pointer, not through reg(): a fork() during reg()'s
+// first call must not wait for its initialisation guard.
+std::atomic<Registry*> g_reg_ptr{nullptr};
+void reg_lock() noexcept {
+  if (auto* r = g_reg_ptr.load(std::memory_order_acquire)) r->mu.lock();
+}
+void reg_unlock() noexcept {
+  if (auto* r = g_reg_ptr.load(std::memory_order_acquire)) r->mu.unlock();
+}
+Registry& reg() {
+  static Registry* r = [] {
+    auto* made = new Registry;
+    g_reg_ptr.store(made, std::memory_order_release);  // before the handlers: they pair
+    ::pthread_atfork(reg_lock, reg_unlock, reg_unlock);
+    return made;
+  }();
+  return *r;
+}
+[[maybe_unused]] Registry& g_reg_made_early = reg();
 
 std::uint64_t random_id() {
   std::uint64_t id = 0;
@@ -101,7 +120,7 @@ std::size_t round_up(std::size_t n, std::size_t a) { return (n + a - 1) / a * a;
 // Records a segment mapped here (called with the mutex); drops the expired entries now
 // and then so the table stays the size of what is alive.
 void remember(const std::shared_ptr<Segment>& seg) {
-  auto& m = g_reg->by_id;
+  auto& m = reg().by_id;
   if (m.size() >= 64 && (m.size() & (m.size() - 1)) == 0) std::erase_if(m, [](auto& kv) { return kv.second.expired(); });
   m[seg->id] = seg;
 }
@@ -114,11 +133,11 @@ std::shared_ptr<void> map_shared(std::size_t bytes) {
   std::size_t off = kHeader;
   if (bytes > kArenaBytes / 4) {
     seg = new_segment(round_up(kHeader + bytes, 4096));
-    std::lock_guard<std::mutex> g(g_reg->mu);
+    std::lock_guard<std::mutex> g(reg().mu);
     remember(seg);
   } else {
-    std::lock_guard<std::mutex> g(g_reg->mu);
-    auto& cur = g_reg->current;
+    std::lock_guard<std::mutex> g(reg().mu);
+    auto& cur = reg().current;
     // A fork child must not allocate from its parent's arena: both would hand out the same
     // offsets.
     if (!cur || cur->maker != self_pid() || cur->used + bytes > cur->size) {
@@ -148,9 +167,9 @@ SharedRef shared_ref(const std::shared_ptr<void>& block, std::size_t size) {
 }
 
 std::shared_ptr<void> attach_shared(const SharedRef& ref) {
-  std::lock_guard<std::mutex> g(g_reg->mu);
+  std::lock_guard<std::mutex> g(reg().mu);
   std::shared_ptr<Segment> seg;
-  if (auto it = g_reg->by_id.find(ref.id); it != g_reg->by_id.end()) seg = it->second.lock();
+  if (auto it = reg().by_id.find(ref.id); it != reg().by_id.end()) seg = it->second.lock();
   if (!seg) {
     char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/fd/%d", static_cast<int>(ref.pid),
