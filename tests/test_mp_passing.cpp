@@ -88,6 +88,17 @@ void meet_with_action(mp::Barrier b) {
 }
 
 void meet_with_action_any(mp::Barrier b) { b.wait(20.0); }
+void add_one(mp::Value<long> v) { v.set_value(v.value() + 1); }
+// A child passes on what it received: the grandchild opens the child's descriptor.
+void forward(mp::Value<long> v, std::string method) {
+  add_one(v);
+  auto p = mp::get_context(method).Process({}, add_one, v);
+  p.start();
+  p.join(20s);
+  if (p.is_alive()) p.kill();
+  p.join();
+  check(p.exitcode() == 0, "the grandchild failed");
+}
 
 class Passing : public ::testing::TestWithParam<const char*> {
  protected:
@@ -254,6 +265,12 @@ TEST_P(Passing, QueueJoinableQueueSimpleQueue) {
   in.put(21);
   EXPECT_EQ(run(echo_simple, in, out), 0);
   EXPECT_EQ(out.get(), 42);
+}
+
+TEST_P(Passing, AChildPassesItOnToAGrandchild) {
+  mp::Value<long> v(0);
+  EXPECT_EQ(run(forward, v, std::string(GetParam())), 0);
+  EXPECT_EQ(v.value(), 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, Passing, ::testing::Values("fork", "forkserver", "spawn"));
