@@ -51,7 +51,12 @@ class ExecutorContract : public ::testing::Test {
   static std::unique_ptr<E> make(int workers) { return ExecutorTraits<E>::make(workers); }
 };
 
+#ifdef GILFREE_EXECUTOR_CONTRACT_TYPES
+// Another executor's build of this suite (tests/mpi): its ExecutorTraits and ExecutorTypes.
+#include GILFREE_EXECUTOR_CONTRACT_TYPES
+#else
 using ExecutorTypes = ::testing::Types<gilfree::ThreadPoolExecutor, gilfree_test::MessageExecutor>;
+#endif
 TYPED_TEST_SUITE(ExecutorContract, ExecutorTypes);
 
 int square(int x) { return x * x; }
