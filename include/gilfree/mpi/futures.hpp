@@ -9,6 +9,7 @@
 //     gilfree::mpi::Session session(argc, argv);  // ranks 1..N-1 serve tasks here, then exit(0)
 //     gilfree::mpi::MPIPoolExecutor ex;           // rank 0 only: N-1 workers
 //     auto f = ex.submit(&square, 7);             // f.result() == 49
+//     for (int y : ex.map(square, xs, {.chunksize = 100})) use(y);  // lazily, in order
 //   }
 //
 //   mpirun -n 4 ./app
