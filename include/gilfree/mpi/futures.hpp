@@ -362,7 +362,8 @@ class MPIPoolExecutor : public Executor {
   // is submitted now, or, with `buffersize`, at most that many ahead of the consumer (so
   // an unbounded input works). Reaching a failed item rethrows its exception; TimeoutError
   // if `timeout` passes first; destroying the range cancels chunks not started. A void fn
-  // yields std::monostate. ValueError for a chunksize or buffersize of 0.
+  // yields std::monostate. ValueError for a chunksize or buffersize of 0. The range
+  // submits through this executor: use it while the executor lives.
   template <class F, std::ranges::viewable_range... Rs>
     requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...))
   auto map(F fn, Rs&&... ranges) {
