@@ -27,7 +27,9 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <typeindex>
 #include <typeinfo>
+#include <unordered_map>
 
 #include "gilfree/errors.hpp"
 #include "gilfree/multiprocessing/exceptions.hpp"
@@ -441,6 +443,35 @@ std::exception_ptr rebuild_exception(std::string_view frame) {
   return std::make_exception_ptr(RemoteError(type + ": " + what));
 }
 
+namespace {
+struct CallTable {
+  std::mutex mu;
+  std::unordered_map<std::type_index, ForwardCall> forwards;
+};
+CallTable& call_table() {
+  static CallTable t;  // first used during static initialisation (CallRegistrar)
+  return t;
+}
+}  // namespace
+
+bool register_call(const std::type_info& call, ForwardCall forward) noexcept {
+  try {
+    CallTable& t = call_table();
+    std::lock_guard g(t.mu);
+    t.forwards.emplace(std::type_index(call), forward);
+    return true;
+  } catch (...) {
+    return false;  // out of memory: that call type stays unreachable through Executor&
+  }
+}
+
+ForwardCall find_call(const std::type_info& call) noexcept {
+  CallTable& t = call_table();
+  std::lock_guard g(t.mu);
+  auto it = t.forwards.find(std::type_index(call));
+  return it == t.forwards.end() ? nullptr : it->second;
+}
+
 void enqueue(Entry e) { Dispatcher::get().enqueue(std::move(e)); }
 
 std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner) {
@@ -549,10 +580,14 @@ MPIPoolExecutor& MPIPoolExecutor::bootup(bool /*wait*/) {
   return *this;
 }
 
-void MPIPoolExecutor::schedule(gilfree::detail::WorkItem*, const Deadline&) {
+void MPIPoolExecutor::schedule(gilfree::detail::WorkItem* item, const Deadline&) {
+  if (detail::ForwardCall forward = detail::find_call(item->call_type())) {
+    forward(*this, item);
+    return;
+  }
   throw RuntimeError(
-      "MPIPoolExecutor cannot run a closure on another rank: call submit() on the "
-      "MPIPoolExecutor itself (not through Executor&), with a function that can cross");
+      "MPIPoolExecutor cannot send this call to another rank: no MPIPoolExecutor::submit of "
+      "its function and argument types is in the program (a closure cannot cross)");
 }
 
 void MPIPoolExecutor::admit(detail::Entry e) {

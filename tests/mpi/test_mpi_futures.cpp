@@ -209,9 +209,17 @@ TEST(MPIPoolExecutor, IsAnExecutor) {
   for (int v : gilfree::progress(ex.map(square, std::vector<int>{1, 2, 3}), {.fd = -1})) seen += v > 0;
   EXPECT_EQ(seen, 3u);
   gilfree::Executor& base = ex;
-  // A closure cannot cross: submitting one through Executor& is refused, not run here.
-  EXPECT_THROW((void)base.submit([] { return 1; }), gilfree::RuntimeError);
+  // Through Executor&: a call type that MPIPoolExecutor::submit registered (square(int)
+  // above) is sent to a worker, completing the future Executor::submit made.
+  gilfree::Future<int> f = base.submit(square, 9);
+  EXPECT_EQ(f.result(std::chrono::seconds(30)), 81);
+  gilfree::Future<int> g = base.submit(my_pid);
+  EXPECT_NE(g.result(std::chrono::seconds(30)), static_cast<int>(::getpid()));
+  // One that no MPIPoolExecutor::submit names (a closure, here) is refused, not run here.
+  int local = 5;
+  EXPECT_THROW((void)base.submit([local] { return local; }), gilfree::RuntimeError);
   base.shutdown(true);
+  EXPECT_THROW((void)base.submit(square, 1), gilfree::RuntimeError);
   EXPECT_THROW(ex.submit(square, 1), gilfree::RuntimeError);
   EXPECT_THROW(ex.bootup(), gilfree::RuntimeError);
 }

@@ -32,10 +32,12 @@
 // mpi::Pool is multiprocessing's Pool front (apply_async, map, imap, imap_unordered,
 // starmap) over an MPIPoolExecutor, as mpi4py 4's mpi4py.util.pool.
 //
-// MPIPoolExecutor is a gilfree::Executor: shutdown() through Executor&, and its futures
-// work with as_completed, wait and progress. Its submit and map are its own templates
-// (they encode the call), as for any executor that cannot run closures: a closure
-// submitted through Executor& is a RuntimeError.
+// MPIPoolExecutor is a gilfree::Executor: its futures work with as_completed, wait and
+// progress, and shutdown() and submit() work through Executor&. Its own submit and map are
+// templates that see F and Args and encode the call; through Executor&, submit(f, args...)
+// reaches it as a typed call (WorkItem::call_type()), which it can send when the same call
+// type is encodable and MPIPoolExecutor::submit<F, Args...> is instantiated somewhere in
+// the program (that registers it); any other call through Executor& is a RuntimeError.
 #pragma once
 
 #include <mpi.h>
@@ -55,6 +57,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -66,6 +69,8 @@
 #include "../multiprocessing/reduction.hpp"
 
 namespace gilfree::mpi {
+
+class MPIPoolExecutor;
 
 // A task's exception whose type has no counterpart on the caller's side: what() is
 // "<type>: <message>", as Python's RemoteTraceback shows the remote error.
@@ -314,6 +319,13 @@ struct ExecutorState {
   }
 };
 
+// Executor& support: how to send a detail::Call of one type that a WorkItem holds.
+using ForwardCall = void (*)(MPIPoolExecutor& ex, gilfree::detail::WorkItem* item);
+// Records `forward` for calls of type `call` (once per type; thread-safe).
+bool register_call(const std::type_info& call, ForwardCall forward) noexcept;
+// The forward for `call`, or nullptr when no submit<F, Args...> registered it.
+ForwardCall find_call(const std::type_info& call) noexcept;
+
 // The process-wide dispatcher on rank 0 (one thread, the only one making MPI calls while
 // executors live): queues entries, hands them to idle worker ranks, completes futures.
 void enqueue(Entry e);
@@ -351,6 +363,8 @@ class MPIPoolExecutor : public Executor {
     if constexpr (detail::is_chunk_call<Fn>::value) {  // from the Pool front (mpi::Pool)
       return submit(detail::to_remote(fn), std::forward<Args>(args)...);
     } else {
+      // So that Executor::submit(fn, args...) of this call type can reach this executor.
+      (void)CallRegistrar<Fn, std::decay_t<Args>...>::registered;
       return submit_remote<Fn>(std::forward<F>(fn), std::forward<Args>(args)...);
     }
   }
@@ -409,17 +423,45 @@ class MPIPoolExecutor : public Executor {
   int num_workers() const noexcept { return workers_; }
 
  private:
-  // submit() for a callable that crosses as it is (Fn: F with functions as pointers).
+  // Registers, once per call type, how a detail::Call<Fn, Args...> that reaches schedule()
+  // (through Executor::submit) is sent: as submit(fn, args...) would, completing the
+  // WorkItem's own future.
+  template <class Fn, class... Args>
+  struct CallRegistrar {
+    static void forward(MPIPoolExecutor& ex, gilfree::detail::WorkItem* item) {
+      using C = gilfree::detail::Call<Fn, Args...>;
+      using R = typename C::result_type;
+      item->future().add_ref();  // ours; the queue's reference is dropped once admitted
+      auto future = gilfree::detail::AnyFutureAccess::adopt_as<Future<R>>(&item->future());
+      C& call = *static_cast<C*>(item->call());
+      std::apply(
+          [&](Args&... args) {
+            ex.template submit_remote_into<Fn>(future, std::move(call.fn), std::move(args)...);
+          },
+          call.args);
+      item->release();
+    }
+    static inline const bool registered =
+        detail::register_call(typeid(gilfree::detail::Call<Fn, Args...>), &forward);
+  };
+
+  // submit() for a callable that crosses as it is (Fn: F with functions as pointers); the
+  // result completes `future` (a new one when none is given).
   template <class Fn, class F, class... Args>
   auto submit_remote(F&& fn, Args&&... args) {
     using Wire = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
     using R = typename detail::from_wire<Wire>::type;
+    return submit_remote_into<Fn>(Future<R>(), std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+  template <class Fn, class R, class F, class... Args>
+  auto submit_remote_into(Future<R> future, F&& fn, Args&&... args) {
+    using Wire = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
+    static_assert(std::is_same_v<R, typename detail::from_wire<Wire>::type>);
     static_assert(std::is_void_v<Wire> || multiprocessing::serializable<Wire>,
                   "the result of a task that runs on another rank must be serializable");
     detail::Capture<Fn> cap{detail::FnBox<Fn>{Fn(std::forward<F>(fn))}};
     detail::Entry e;
     e.frame = multiprocessing::encode_call(std::move(cap), std::forward<Args>(args)...);
-    Future<R> future;
     e.future = future;
     e.complete = [future](bool ok, std::string_view frame) {
       try {
@@ -462,8 +504,8 @@ class MPIPoolExecutor : public Executor {
                                options.timeout));
   }
 
-  // Executor's entry for closures (submit through Executor&): refused, since a closure
-  // cannot cross to another rank.
+  // Executor::submit's entry: sends the item's call if its type was registered (see
+  // CallRegistrar), else refuses it with a RuntimeError (a closure cannot cross).
   void schedule(gilfree::detail::WorkItem* item, const Deadline& deadline) override;
 
   void admit(detail::Entry e);
