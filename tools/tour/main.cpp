@@ -43,6 +43,7 @@ void usage() {
       "  --quick       small sizes (seconds, for the smoke test)\n"
       "  --json FILE   also write every figure to FILE (tools/plots/ draws them)\n"
       "  --only KEYS   run only these: race,queue,count,bad_fib,integrate,flags,wordcount,\n"
+      "                integrate_mpi,\n"
       "                scale_integrate,scale_fib\n"
       "  --scaling [K] also run the thread-count scaling (1, 2, 4, ... K threads; default K:\n"
       "                the hardware threads) of the integration and of bad_fib\n"
@@ -125,6 +126,7 @@ int main(int argc, char** argv) {
       {"count", tour::run_count},         {"bad_fib", tour::run_bad_fib},
       {"integrate", tour::run_integrate}, {"flags", tour::run_flags},
       {"wordcount", tour::run_wordcount},
+      {"integrate_mpi", tour::run_integrate_mpi},
       {"scale_integrate", tour::run_scale_integrate}, {"scale_fib", tour::run_scale_fib},
   };
   std::vector<tour::Experiment> done;
