@@ -93,6 +93,8 @@ Experiment run_flags(const Options& opt);
 Experiment run_wordcount(const Options& opt);
 Experiment run_race(const Options& opt);
 Experiment run_message_queue(const Options& opt);
+// Processes (exp_processes.cpp): the Value counter race on 4 processes.
+Experiment run_race_processes(const Options& opt);
 // --scaling only: thread counts 1, 2, 4, ... up to K, both sides.
 Experiment run_scale_integrate(const Options& opt);
 Experiment run_scale_fib(const Options& opt);
