@@ -57,15 +57,14 @@
 
 #include "../futures.hpp"
 #include "../multiprocessing/pool.hpp"
+#include "../multiprocessing/detail/remote_call.hpp"
 #include "../multiprocessing/reduction.hpp"
 
 namespace gilfree::mpi {
 
 // A task's exception whose type has no counterpart on the caller's side: what() is
-// "<type>: <message>", as Python's RemoteTraceback shows the remote error.
-struct RemoteError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// "<type>: <message>" (the same type as a worker process's, multiprocessing/exceptions.hpp).
+using RemoteError = multiprocessing::RemoteError;
 
 // The MPI environment of one process: MPI_Init_thread in the constructor, MPI_Finalize in
 // the destructor. The constructor does not return in a worker: on ranks other than 0 of a
@@ -114,75 +113,15 @@ namespace detail {
 
 namespace mpd = gilfree::multiprocessing::detail;
 
-// Holds any callable that can cross: a plain function travels as its module offset, a
-// captureless lambda as nothing, a function object as its cereal form.
-template <class F>
-struct FnBox {
-  F fn{};
-  template <class Archive>
-  void save(Archive& ar) const {
-    if constexpr (mpd::plain_function<F>) {
-      ar(mpd::function_to_ref(reinterpret_cast<const void*>(fn)));
-    } else if constexpr (!mpd::stateless_callable<F>) {
-      ar(fn);
-    }
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    if constexpr (mpd::plain_function<F>) {
-      mpd::FunctionRef ref;
-      ar(ref);
-      fn = reinterpret_cast<F>(mpd::ref_to_function(ref));
-    } else if constexpr (!mpd::stateless_callable<F>) {
-      ar(fn);
-    }
-  }
-};
-
-// What a worker sends back for one task: a value frame (dumps<R>) or an error.
-struct Reply {
-  bool ok = false;
-  std::string frame;
-};
-// The reply of the task this worker thread is running.
-Reply& current_reply() noexcept;
-// Stores the exception in flight as an error reply ("<type>\0<message>").
-void reply_current_exception() noexcept;
-// Rebuilds a task's exception from an error reply's frame.
-std::exception_ptr rebuild_exception(std::string_view frame);
-
-// The value a void task sends.
-struct VoidResult {
-  template <class Archive>
-  void serialize(Archive&) {}
-};
-
-// The function object that crosses for every task: runs fn(args...) on the worker and
-// leaves its result (or exception) in current_reply().
-template <class F>
-struct Capture {
-  FnBox<F> box;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(box);
-  }
-  template <class... A>
-  void operator()(A&&... args) {
-    Reply& r = current_reply();
-    try {
-      using R = std::invoke_result_t<F&, A&&...>;
-      if constexpr (std::is_void_v<R>) {
-        std::invoke(box.fn, std::forward<A>(args)...);
-        r.frame = multiprocessing::dumps(VoidResult{});
-      } else {
-        r.frame = multiprocessing::dumps(std::invoke(box.fn, std::forward<A>(args)...));
-      }
-      r.ok = true;
-    } catch (...) {
-      reply_current_exception();
-    }
-  }
-};
+// How a call, its result and its exception cross: shared with ProcessPoolExecutor
+// (multiprocessing/detail/remote_call.hpp).
+using mpd::Capture;
+using mpd::current_reply;
+using mpd::FnBox;
+using mpd::rebuild_exception;
+using mpd::Reply;
+using mpd::reply_current_exception;
+using mpd::VoidResult;
 
 // A chunk of map(): fn over each item (a tuple of arguments), results in order.
 template <class F, class Item>
@@ -208,27 +147,8 @@ struct ChunkFn {
   }
 };
 
-// The Pool front's chunk (multiprocessing::detail::ChunkCall, which holds the user's
-// function as is) in a form that crosses: the same loop, the function in a FnBox.
-template <class F, class Item, bool Star>
-struct RemoteChunk {
-  FnBox<F> box;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(box);
-  }
-  auto operator()(std::vector<Item>&& items) {
-    return multiprocessing::detail::ChunkCall<F, Item, Star>{box.fn}(std::move(items));
-  }
-};
-template <class T>
-struct is_chunk_call : std::false_type {};
-template <class F, class Item, bool Star>
-struct is_chunk_call<multiprocessing::detail::ChunkCall<F, Item, Star>> : std::true_type {};
-template <class F, class Item, bool Star>
-RemoteChunk<F, Item, Star> to_remote(const multiprocessing::detail::ChunkCall<F, Item, Star>& c) {
-  return RemoteChunk<F, Item, Star>{FnBox<F>{c.fn}};
-}
+using mpd::is_chunk_call;
+using mpd::to_remote;
 
 // One task on its way: its frame, and how to complete its future from the reply.
 struct Entry {
