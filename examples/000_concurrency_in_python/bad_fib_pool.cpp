@@ -9,7 +9,7 @@
 // expect: func:'foo' args:\[Pool\(3\)\] took: [0-9.]+ sec
 // expect: Pool\(3\) is [0-9.]+x Pool\(1\)
 // expect: every worker computed 196418
-// requires: futures/process
+// requires: multiprocessing/pool: class Pool 
 #include <cstdlib>
 #include <iostream>
 #include <string>

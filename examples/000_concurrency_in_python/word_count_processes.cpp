@@ -9,7 +9,7 @@
 // expect: func:'scrape_all_and_merge' args:\[8 documents\] took
 // expect: func:'foo' args:\[Pool\(4\)\] took
 // expect: Pool\(4\) processes: the same [0-9]+ words, [0-9]+ distinct
-// requires: futures/process
+// requires: multiprocessing/pool: class Pool 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>

@@ -8,7 +8,7 @@
 // expect: func:'pool_integrate' args:\[Pool\(2\)\] took: [0-9.]+ sec
 // expect: Numerical solution with N=1000000 : 333\.33
 // expect: the same as 2 threads: yes
-// requires: futures/process
+// requires: multiprocessing/pool: class Pool 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -8,7 +8,7 @@
 // expect: \[0, 1, 4, 9, 16, 25, 36, 49, 64, 81\]
 // expect: imap: 0 1 4
 // expect: TimeoutError, as the seed's result.get\(timeout=1\)
-// requires: futures/process
+// requires: multiprocessing/pool: class Pool 
 #include <gilfree/multiprocessing/pool.hpp>
 
 #include "pooling_example.hpp"
