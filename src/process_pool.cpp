@@ -456,8 +456,7 @@ void ProcessPoolCore::send_to(Worker& w, std::vector<ProcessTask>& batch) {
   if (w.inflight.empty()) w.head_started = Clock::now();
   for (auto& t : batch) {
     put_u32(w.out, static_cast<std::uint32_t>(t.frame.size()));
-    w.out += t.frame;
-    std::string().swap(t.frame);
+    w.out += t.frame;  // kept: a call requeued after its worker died is sent again
     w.inflight.push_back(std::move(t));
   }
   w.sent += batch.size();
