@@ -1,15 +1,95 @@
-// The process experiments of the tour (issues 10 and 11): the shared counter on processes,
-// beside the thread race. The gilfree side is the seed program's own code
-// (examples/000_concurrency_in_python/shared_counter_processes.hpp); the CPython side is
-// tools/tour/python/counter_processes.py.
+// The process side of the tour (issues 10 and 11): the shared counter on processes, beside
+// the thread race; and gilfree's process-pool variants of the CPU-bound experiments (bad_fib,
+// the integration, the word count), which exp_compute.cpp and exp_io.cpp add beside their
+// thread variants. Every variant calls the seed programs' own code (examples/.../*.hpp).
+// The CPython sides are tools/tour/python/counter_processes.py and the experiments' scripts.
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <gilfree/multiprocessing/sharedctypes.hpp>
 
+#include "000_concurrency_in_python/bad_fib.hpp"
 #include "000_concurrency_in_python/shared_counter_processes.hpp"
+#include "000_concurrency_in_python/word_count.hpp"
+#include "002_threading_multiprocessing/integrate_pool.hpp"
 #include "tour.hpp"
 
+// mp::Pool came with issue 11's futures/process.hpp; without it the process rows say so.
+#if __has_include(<gilfree/futures/process.hpp>)
+#include <cereal/types/unordered_map.hpp>  // a word Counter crosses back from a worker
+#include <gilfree/multiprocessing/pool.hpp>
+#define TOUR_HAVE_PROCESS_POOL 1
+#endif
+
 namespace tour {
+
+// ---- process-pool variants of the CPU-bound experiments ----------------------------------
+
+#ifdef TOUR_HAVE_PROCESS_POOL
+namespace {
+
+// A Pool started now (its start-up timed: creation until the first result comes back) and
+// kept for the experiment's repetitions, so each timed run is the map alone, as CPython's
+// side times `p.map` on a started pool.
+std::shared_ptr<gilfree::mp::Pool> started_pool(int processes, double& startup_seconds) {
+  const double t0 = now();
+  auto pool = std::make_shared<gilfree::mp::Pool>(processes);
+  (void)pool->map(fib::recurse, std::vector<int>(processes, 1));  // every worker answered once
+  startup_seconds = now() - t0;
+  return pool;
+}
+
+}  // namespace
+
+ProcessVariant fib_on_processes(int processes, int n, int jobs, std::vector<long>& results) {
+  ProcessVariant v;
+  auto pool = started_pool(processes, v.startup_seconds);
+  v.run = [pool, n, jobs, &results] { results = pool->map(fib::recurse, std::vector<int>(jobs, n)); };
+  return v;
+}
+
+ProcessVariant integrate_on_processes(int processes, double a, double b, long N, double& value) {
+  ProcessVariant v;
+  auto pool = started_pool(processes, v.startup_seconds);
+  v.run = [pool, processes, a, b, N, &value] {
+    value = integrate_pool::pool_integrate(*pool, a, b, N, processes);
+  };
+  return v;
+}
+
+ProcessVariant wordcount_on_processes(int processes, const std::vector<std::string>& urls,
+                                      std::unordered_map<std::string, long>& words) {
+  ProcessVariant v;
+  auto pool = started_pool(processes, v.startup_seconds);
+  v.run = [pool, processes, urls, &words] {
+    word_count::Counter merged;
+    for (const auto& c : pool->map(word_count::scrape_files, word_count::split_chunk(urls, processes)))
+      word_count::update(merged, c);
+    words = std::move(merged);
+  };
+  return v;
+}
+#else
+ProcessVariant fib_on_processes(int, int, int, std::vector<long>&) { return {}; }
+ProcessVariant integrate_on_processes(int, double, double, long, double&) { return {}; }
+ProcessVariant wordcount_on_processes(int, const std::vector<std::string>&,
+                                      std::unordered_map<std::string, long>&) {
+  return {};
+}
+#endif
+
+std::string processes_worth(double threads_seconds, double processes_seconds,
+                            double startup_seconds) {
+  std::string s = fmt("gilfree processes cost %.0f ms to start", startup_seconds * 1e3) +
+                  fmt(" and run %.2f× the threads' time", processes_seconds / threads_seconds);
+  s += processes_seconds > 1.1 * threads_seconds
+           ? ": threads now suffice; processes pay off for isolation (a crash or a leak stays in "
+             "its worker), not for speed"
+           : ": for work this coarse processes cost little — worth it where a task may crash or "
+             "must be killed";
+  return s;
+}
 
 // ---- the shared counter on processes: seed 000, multiprocessing.Value --------------------
 
