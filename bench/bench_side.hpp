@@ -123,7 +123,8 @@ inline std::string per_op(double seconds) {
 inline std::string rate(double ops_per_s) {
   char b[32];
   if (ops_per_s >= 1e6) std::snprintf(b, sizeof b, "%.2f M/s", ops_per_s / 1e6);
-  else std::snprintf(b, sizeof b, "%.1f k/s", ops_per_s / 1e3);
+  else if (ops_per_s >= 1e3) std::snprintf(b, sizeof b, "%.1f k/s", ops_per_s / 1e3);
+  else std::snprintf(b, sizeof b, "%.1f /s", ops_per_s);
   return b;
 }
 
