@@ -13,7 +13,8 @@ Cases (fork start method, as gilfree's side; the machine's python3, CPython 3.11
                      Value('i') at once
   ppe_submit W N     ProcessPoolExecutor(W): submit N tiny tasks, wait for all (started pool)
   ppe_map W N        ProcessPoolExecutor(W).map(square, range(N), chunksize=1) (started pool)
-  ppe_startup W      create ProcessPoolExecutor(W) and get the first result of a tiny task
+  ppe_startup W K    K times: create ProcessPoolExecutor(W) and get the first result of a
+                     tiny task (the total; one untimed start-up first loads the modules)
   pool_map W N C     multiprocessing.Pool(W).map(square, range(N), chunksize=C; 0 = default)
                      (started pool)
 Run by hand: python3 bench/py_mp_peers.py queue 1000000
@@ -105,13 +106,17 @@ def ppe_map(workers, n):
     return t
 
 
-def ppe_startup(workers):
-    t0 = time.perf_counter()
-    ex = cf.ProcessPoolExecutor(workers)
-    ex.submit(nothing).result()
-    t = time.perf_counter() - t0
-    ex.shutdown()
-    return t
+def ppe_startup(workers, count):
+    total = 0
+    for i in range(count + 1):
+        t0 = time.perf_counter()
+        ex = cf.ProcessPoolExecutor(workers)
+        ex.submit(nothing).result()
+        t = time.perf_counter() - t0
+        ex.shutdown()
+        if i:  # the first loaded concurrent.futures.process (imported lazily): not timed
+            total += t
+    return total
 
 
 def pool_map(workers, n, chunksize):
