@@ -69,6 +69,7 @@ TEST_P(PoolOn, SeedMethods) {
   std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}};
   EXPECT_EQ(pool.starmap([](int a, int b) { return a * b; }, pairs), (std::vector<int>{2, 12}));
   EXPECT_EQ(pool.apply([](int a, int b) { return a - b; }, 10, 4), 6);
+  EXPECT_EQ(pool.map([](int) {}, in, 7).size(), 100u);  // void: a vector of monostate
   // the `time.sleep` timeout case of seed 002
   auto slow = pool.apply_async(sleep_ms, std::tuple(300));
   EXPECT_THROW(slow.get(10ms), gilfree::TimeoutError);
@@ -148,7 +149,12 @@ TEST_P(PoolOn, ExitAbortAndSegfaultAreDeathsToo) {
   };
   EXPECT_NE(what(a).find("exit code 3"), std::string::npos) << what(a);
   EXPECT_NE(what(b).find("SIGABRT"), std::string::npos) << what(b);
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  // The sanitizer's SIGSEGV handler reports the crash and exits (TSan: 66): still a death.
+  EXPECT_NE(what(c).find("Worker exited prematurely"), std::string::npos) << what(c);
+#else
   EXPECT_NE(what(c).find("SIGSEGV"), std::string::npos) << what(c);
+#endif
   EXPECT_EQ(ok.get(20s), 9);
 }
 

@@ -14,6 +14,7 @@
 
 #include <cereal/types/variant.hpp>  // std::monostate: what a void call yields in a chunk
 
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <string>
@@ -21,6 +22,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "../exceptions.hpp"
@@ -83,6 +85,11 @@ struct VoidResult {
   void serialize(Archive&) {}
 };
 
+// A chunk of void calls yields a vector of monostates, which has no bytes per element for
+// the bounded archive to count: it crosses as its length.
+template <class R>
+inline constexpr bool is_monostate_vector = std::is_same_v<R, std::vector<std::monostate>>;
+
 // The function object that crosses for every call: runs fn(args...) on the worker and
 // leaves its result (or exception) in current_reply().
 template <class F>
@@ -100,6 +107,9 @@ struct Capture {
       if constexpr (std::is_void_v<R>) {
         std::invoke(box.fn, std::forward<A>(args)...);
         r.frame = multiprocessing::dumps(VoidResult{});
+      } else if constexpr (is_monostate_vector<R>) {
+        r.frame = multiprocessing::dumps(
+            static_cast<std::uint64_t>(std::invoke(box.fn, std::forward<A>(args)...).size()));
       } else {
         r.frame = multiprocessing::dumps(std::invoke(box.fn, std::forward<A>(args)...));
       }
@@ -142,6 +152,10 @@ void complete_from_reply(const Fut& future, bool ok, std::string_view frame) {
     } else if constexpr (std::is_void_v<R>) {
       (void)multiprocessing::loads<VoidResult>(frame);
       future.set_result();
+    } else if constexpr (is_monostate_vector<R>) {
+      const auto n = multiprocessing::loads<std::uint64_t>(frame);
+      if (n > (std::uint64_t(1) << 32)) throw UnpicklingError("absurd chunk length");
+      future.set_result(R(static_cast<std::size_t>(n)));
     } else {
       future.set_result(multiprocessing::loads<R>(frame));
     }
