@@ -317,7 +317,7 @@ void ProcessPoolCore::start_worker() {
 void ProcessPoolCore::update_pids() {
   std::vector<pid_t> p;
   for (auto& [id, w] : workers_)
-    if (!w.reaped) p.push_back(w.pid);
+    if (!w.reaped && !w.timed_out) p.push_back(w.pid);  // not one being killed
   std::lock_guard g(mu_);
   pids_ = std::move(p);
 }
