@@ -42,6 +42,32 @@ TEST(MpSegments, ObjectsAtNamespaceScopeWork) {
   EXPECT_FALSE(g_global_lock.locked());
 }
 
+TEST(MpSegments, AReferenceThatCannotBeOpenedIsAClearError) {
+  auto block = mp::detail::make_shared_block<long>(1);
+  mp::detail::SharedRef good = mp::detail::shared_ref(block, sizeof(long));
+  auto wrong_id = good;
+  wrong_id.id ^= 0x5555;  // another arena's id on the same descriptor: a reused number
+  EXPECT_THROW(mp::detail::attach_shared(wrong_id), mp::UnpicklingError);
+  auto no_fd = good;
+  no_fd.id ^= 0x5555;
+  no_fd.fd = 100000;  // no such descriptor
+  EXPECT_THROW(mp::detail::attach_shared(no_fd), mp::UnpicklingError);
+  auto gone = good;
+  gone.id ^= 0x5555;
+  pid_t dead = fork_child([] { return 0; });
+  ASSERT_EQ(bounded_wait(dead), 0);
+  gone.pid = dead;  // the sender exited
+  EXPECT_THROW(mp::detail::attach_shared(gone), mp::UnpicklingError);
+  auto outside = good;
+  outside.offset = 1ull << 40;
+  EXPECT_THROW(mp::detail::attach_shared(outside), mp::UnpicklingError);
+  // The good one maps the same memory (here: this process's own view).
+  auto same = mp::detail::attach_shared(good);
+  EXPECT_EQ(*static_cast<long*>(same.get()), 1);
+  // Memory not made by map_shared cannot be referenced.
+  EXPECT_THROW(mp::detail::shared_ref(std::make_shared<long>(0), sizeof(long)), mp::PicklingError);
+}
+
 int count_entries(const char* dir, const char* prefix = "") {
   int n = 0;
   if (DIR* d = ::opendir(dir)) {

@@ -35,7 +35,9 @@ std::shared_ptr<void> map_shared_anonymous(std::size_t bytes);
 // attach_shared(). Small blocks share a memfd arena (one descriptor per 64 KiB, not one per
 // object); large ones get their own memfd. Nothing has a name, so nothing can leak: the
 // kernel frees an arena when the last process that maps it or holds its descriptor lets
-// go, whoever dies how. The returned pointer keeps this process's view alive.
+// go, whoever dies how. The returned pointer keeps this process's view alive. (Whoever
+// holds a descriptor keeps the arena too: a fork server made by a plain fork keeps those
+// that existed when it started, until it exits with its parent.)
 std::shared_ptr<void> map_shared(std::size_t bytes);
 
 // Where a block made by map_shared lives, as another process on this machine can open it:
