@@ -18,6 +18,11 @@ install(TARGETS gilfree_mpi EXPORT gilfreeMpiTargets
 install(EXPORT gilfreeMpiTargets NAMESPACE gilfree::
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/gilfree)
 set(GILFREE_HAVE_MPI ON)
+# What mpirun needs here (DESIGN.md): root, more ranks than cores, loopback only.
+set(GILFREE_MPIRUN_ENV
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  OMPI_MCA_rmaps_base_oversubscribe=1
+  OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo)
 
 # The side-by-side benchmark against mpi4py.futures (BENCHMARKS.md).
 if(GILFREE_BUILD_BENCH)

@@ -21,3 +21,12 @@ if(GILFREE_BUILD_EXAMPLES AND TARGET gilfree_seedkit)
     endif()
   endforeach()
 endif()
+
+# The tour's MPI row (tools/tour/exp_mpi.cpp) runs integrate_mpi under mpirun -n 4.
+if(TARGET gilfree-tour AND TARGET exmpi_integrate_mpi AND GILFREE_MPIRUN)
+  list(JOIN GILFREE_MPIRUN_ENV " " mpirun_env)
+  target_compile_definitions(gilfree-tour PRIVATE
+    TOUR_MPI_INTEGRATE="$<TARGET_FILE:exmpi_integrate_mpi>"
+    TOUR_MPIRUN="env ${mpirun_env} ${GILFREE_MPIRUN}")
+  add_dependencies(gilfree-tour exmpi_integrate_mpi)
+endif()

@@ -1,6 +1,6 @@
-// The Executor contract, as a typed suite that every executor runs: the thread pool now,
-// the process pool under each start method; the MPI executor when it comes (add it to
-// ExecutorTypes with an ExecutorTraits specialisation). The calls are captureless lambdas and plain functions
+// The Executor contract, as a typed suite that every executor runs: the thread pool, the
+// process pool under each start method, and (built again by tests/mpi with its own
+// ExecutorTraits and ExecutorTypes) the MPI executor. The calls are captureless lambdas and plain functions
 // over values, so an executor that sends calls to another process can run them too.
 #include <gtest/gtest.h>
 
@@ -66,9 +66,14 @@ class ExecutorContract : public ::testing::Test {
   static auto make(int workers) { return ExecutorTraits<E>::make(workers); }
 };
 
+#ifdef GILFREE_EXECUTOR_CONTRACT_TYPES
+// Another executor's build of this suite (tests/mpi): its ExecutorTraits and ExecutorTypes.
+#include GILFREE_EXECUTOR_CONTRACT_TYPES
+#else
 using ExecutorTypes =
     ::testing::Types<gilfree::ThreadPoolExecutor, gilfree_test::MessageExecutor,
                      ProcessPoolOn<kFork>, ProcessPoolOn<kForkserver>, ProcessPoolOn<kSpawn>>;
+#endif
 TYPED_TEST_SUITE(ExecutorContract, ExecutorTypes);
 
 int square(int x) { return x * x; }

@@ -39,9 +39,10 @@ int main(int argc, char** argv) {
   std::vector<long> xs(m);
   for (long i = 0; i < m; ++i) xs[i] = i;
   t = Clock::now();
-  auto out = ex.map(square, xs, {.chunksize = 100});
+  long last = 0;
+  for (long y : ex.map(square, xs, {.chunksize = 100})) last = y;  // as list(ex.map(...))
   double chunked = m / seconds_since(t);
-  sum += out.back();
+  sum += last;
 
   std::vector<double> rt;
   for (int i = 0; i < 2000; ++i) {

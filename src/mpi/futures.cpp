@@ -27,7 +27,9 @@
 #include <fstream>
 #include <iterator>
 #include <thread>
+#include <typeindex>
 #include <typeinfo>
+#include <unordered_map>
 
 #include "gilfree/errors.hpp"
 #include "gilfree/multiprocessing/exceptions.hpp"
@@ -393,6 +395,35 @@ int Session::size() const noexcept { return world().size; }
 
 namespace detail {
 
+namespace {
+struct CallTable {
+  std::mutex mu;
+  std::unordered_map<std::type_index, ForwardCall> forwards;
+};
+CallTable& call_table() {
+  static CallTable t;  // first used during static initialisation (CallRegistrar)
+  return t;
+}
+}  // namespace
+
+bool register_call(const std::type_info& call, ForwardCall forward) noexcept {
+  try {
+    CallTable& t = call_table();
+    std::lock_guard g(t.mu);
+    t.forwards.emplace(std::type_index(call), forward);
+    return true;
+  } catch (...) {
+    return false;  // out of memory: that call type stays unreachable through Executor&
+  }
+}
+
+ForwardCall find_call(const std::type_info& call) noexcept {
+  CallTable& t = call_table();
+  std::lock_guard g(t.mu);
+  auto it = t.forwards.find(std::type_index(call));
+  return it == t.forwards.end() ? nullptr : it->second;
+}
+
 void enqueue(Entry e) { Dispatcher::get().enqueue(std::move(e)); }
 
 std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner) {
@@ -443,22 +474,35 @@ int world_workers(std::optional<int> max_workers) {
 
 // ---- MPICommExecutor -------------------------------------------------------------------
 
-MPICommExecutor::MPICommExecutor(int root) {
+MPICommExecutor::MPICommExecutor(MPI_Comm comm, int root) {
   World& w = world();
   if (!w.active) throw RuntimeError("gilfree::mpi: create a gilfree::mpi::Session first (in main)");
-  if (w.spawned || !w.workers.empty())
-    throw RuntimeError("MPICommExecutor: the workers are taken (a Session that serves, or "
-                       "spawned workers); create the Session with {.serve = false}");
-  if (root < 0 || root >= w.size) throw ValueError("MPICommExecutor: root out of range");
-  if (w.size < 2) throw RuntimeError("MPICommExecutor needs at least 2 ranks");
-  w.tasks = w.comm;
+  if (w.spawned || !w.workers.empty() || w.tasks != MPI_COMM_NULL)
+    throw RuntimeError("MPICommExecutor: the workers are taken (a Session that serves, "
+                       "spawned workers, or another MPICommExecutor); create the Session "
+                       "with {.serve = false}");
+  if (comm == MPI_COMM_NULL) throw RuntimeError("MPICommExecutor: MPI_COMM_NULL");
+  int inter = 0;
+  MPI_Comm_test_inter(comm, &inter);
+  if (inter) throw RuntimeError("MPICommExecutor: an intra-communicator is needed");
+  int rank = 0, size = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  // Checked alike on every rank of `comm`, so all of them throw or none does.
+  if (root < 0 || root >= size) throw ValueError("MPICommExecutor: root out of range");
+  if (size < 2) throw RuntimeError("MPICommExecutor needs at least 2 ranks");
+  MPI_Comm tasks = MPI_COMM_NULL;
+  MPI_Comm_dup(comm, &tasks);  // collective: our traffic apart from the program's
+  w.tasks = tasks;
   w.root = root;
-  if (w.rank != root) {
+  if (rank != root) {
     serve();  // until the root's MPICommExecutor ends
+    MPI_Comm_free(&w.tasks);
     w.tasks = MPI_COMM_NULL;
+    w.root = 0;
     return;
   }
-  for (int r = 0; r < w.size; ++r)
+  for (int r = 0; r < size; ++r)
     if (r != root) w.workers.push_back(r);
   executor_ = std::make_unique<MPIPoolExecutor>();
 }
@@ -470,7 +514,9 @@ MPICommExecutor::~MPICommExecutor() {
   Dispatcher::get().stop();
   for (int r : w.workers) MPI_Send(nullptr, 0, MPI_BYTE, r, kStop, w.tasks);
   w.workers.clear();
+  MPI_Comm_free(&w.tasks);
   w.tasks = MPI_COMM_NULL;
+  w.root = 0;
 }
 
 // ---- MPIPoolExecutor -------------------------------------------------------------------
@@ -479,6 +525,22 @@ MPIPoolExecutor::MPIPoolExecutor(MPIPoolExecutorOptions options)
     : workers_(detail::world_workers(options.max_workers)), state_(std::make_shared<detail::ExecutorState>()) {}
 
 MPIPoolExecutor::~MPIPoolExecutor() { shutdown(true); }
+
+MPIPoolExecutor& MPIPoolExecutor::bootup(bool /*wait*/) {
+  std::lock_guard g(state_->mu);
+  if (state_->shut) throw RuntimeError("cannot bootup after shutdown");
+  return *this;
+}
+
+void MPIPoolExecutor::schedule(gilfree::detail::WorkItem* item, const Deadline&) {
+  if (detail::ForwardCall forward = detail::find_call(item->call_type())) {
+    forward(*this, item);
+    return;
+  }
+  throw RuntimeError(
+      "MPIPoolExecutor cannot send this call to another rank: no MPIPoolExecutor::submit of "
+      "its function and argument types is in the program (a closure cannot cross)");
+}
 
 void MPIPoolExecutor::admit(detail::Entry e) {
   {

@@ -1,7 +1,9 @@
 // MPICommExecutor in a static world where every rank runs main (Session {.serve = false}):
-// run as `mpirun -n 3 ./test_mpi_comm_executor`. Root 1 first (a root other than 0), then
-// root 0 with the same ranks, then a task that throws. Exit status 0 on every rank, or 1
-// with a message on the rank whose check failed (mpirun then fails the job).
+// run as `mpirun -n 4 ./test_mpi_comm_executor`. Over MPI_COMM_WORLD: root 1 first (a root
+// other than 0), then root 0 with the same ranks, then a task that throws. Then over the
+// two halves of an MPI_Comm_split (even and odd world ranks), each half with its own
+// executor at the same time, one of them rooted at its rank 1. Exit status 0 on every
+// rank, or 1 with a message on the rank whose check failed (mpirun then fails the job).
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,6 +24,11 @@ void check(bool ok, const char* what) {
 }
 int square(int x) { return x * x; }
 int my_pid() { return static_cast<int>(::getpid()); }
+int world_rank() {
+  int r = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
 int fail(int) { throw gilfree::ValueError("from a worker"); }
 }  // namespace
 
@@ -37,7 +44,9 @@ int main(int argc, char** argv) {
       check(ex->submit(square, 12).result() == 144, "a task runs");
       check(ex->submit(my_pid).result() != static_cast<int>(::getpid()), "on another rank");
       std::vector<int> xs{1, 2, 3, 4, 5};
-      check(ex->map(square, xs, {.chunksize = 2}) == std::vector<int>{1, 4, 9, 16, 25}, "map");
+      std::vector<int> ys;
+      for (int y : ex->map(square, xs, {.chunksize = 2})) ys.push_back(y);
+      check(ys == std::vector<int>{1, 4, 9, 16, 25}, "map");
       bool threw = false;
       try {
         ex->submit(fail, 0).result();
@@ -50,6 +59,48 @@ int main(int argc, char** argv) {
     }
   }
   check(roots_seen == (session.rank() <= 1 ? 1 : 0), "each root had its executor once");
+
+  // Two executors at once, one per half of the world.
+  const int parity = session.rank() % 2;
+  MPI_Comm half = MPI_COMM_NULL;
+  MPI_Comm_split(MPI_COMM_WORLD, parity, session.rank(), &half);
+  int half_size = 0, half_rank = 0;
+  MPI_Comm_size(half, &half_size);
+  MPI_Comm_rank(half, &half_rank);
+  const int half_root = parity == 0 ? 0 : half_size - 1;
+  bool in_charge = false;
+  {
+    mpi::MPICommExecutor ce(half, half_root);
+    if (auto* ex = ce.executor()) {
+      in_charge = true;
+      check(half_rank == half_root, "the half's executor is on its root");
+      check(ex->num_workers() == half_size - 1, "every other rank of the half is a worker");
+      std::vector<gilfree::Future<int>> fs;
+      for (int i = 0; i < 20; ++i) fs.push_back(ex->submit(world_rank));
+      for (auto& f : fs) {
+        int r = f.result();
+        check(r % 2 == parity && r != session.rank(), "tasks run on the other ranks of the half");
+      }
+      long sum = 0;
+      for (int y : ex->map(square, std::vector<int>{1, 2, 3, 4}, {.unordered = true})) sum += y;
+      check(sum == 30, "map over the half");
+    } else {
+      check(half_rank != half_root, "no executor off the half's root");
+    }
+  }
+  check(in_charge == (half_rank == half_root), "each half had one root");
+  // The program's own traffic on the communicator is untouched by the executor's.
+  int one = 1, total = 0;
+  MPI_Allreduce(&one, &total, 1, MPI_INT, MPI_SUM, half);
+  check(total == half_size, "the half is still usable");
+  MPI_Comm_free(&half);
+  bool bad_root = false;
+  try {
+    mpi::MPICommExecutor ce(MPI_COMM_WORLD, session.size());
+  } catch (const gilfree::ValueError&) {
+    bad_root = true;
+  }
+  check(bad_root, "a root out of range is a ValueError");
   bool refused = false;
   try {
     mpi::MPIPoolExecutor plain;  // no workers: the Session does not serve

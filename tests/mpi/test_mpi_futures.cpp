@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ranges>
+#include <variant>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +15,7 @@
 
 #include "gilfree/errors.hpp"
 #include "gilfree/mpi/futures.hpp"
+#include "gilfree/progress.hpp"
 
 namespace mpi = gilfree::mpi;
 
@@ -45,6 +48,14 @@ struct Scale {
     ar(k);
   }
 };
+
+// Every element of a lazy result range, in the order it yields them.
+template <class R>
+auto collect(R&& range) {
+  std::vector<std::remove_cvref_t<decltype(*range.begin())>> out;
+  for (auto& v : range) out.push_back(std::move(v));
+  return out;
+}
 
 }  // namespace
 
@@ -94,36 +105,123 @@ TEST(MPIPoolExecutor, MapKeepsInputOrderWithAnyChunksize) {
   std::vector<int> xs(103);
   for (int i = 0; i < 103; ++i) xs[i] = i;
   for (std::size_t cs : {1u, 2u, 10u, 200u}) {
-    auto out = ex.map(square, xs, {.chunksize = cs});
+    auto out = collect(ex.map(square, xs, {.chunksize = cs}));
     ASSERT_EQ(out.size(), xs.size()) << cs;
     for (int i = 0; i < 103; ++i) ASSERT_EQ(out[i], i * i) << "chunksize " << cs;
   }
-  EXPECT_TRUE(ex.map(square, std::vector<int>{}).empty());
-  EXPECT_THROW(ex.map(square, xs, {.chunksize = 0}), gilfree::ValueError);
+  EXPECT_TRUE(collect(ex.map(square, std::vector<int>{})).empty());
+  EXPECT_THROW((void)ex.map(square, xs, {.chunksize = 0}), gilfree::ValueError);
+  EXPECT_THROW((void)ex.map(square, xs, {.buffersize = 0}), gilfree::ValueError);
+}
+
+TEST(MPIPoolExecutor, MapIsLazy) {
+  mpi::MPIPoolExecutor ex;
+  // The results come one by one while later chunks still run: the first one is in hand
+  // long before the last chunk (2 s of naps on the workers) is done.
+  std::vector<int> ms{0, 0, 1000, 1000};
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = ex.map(nap, ms);
+  auto it = r.begin();
+  ASSERT_FALSE(it == std::default_sentinel);
+  EXPECT_EQ(*it, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(900));
+  std::vector<int> rest;
+  for (++it; it != std::default_sentinel; ++it) rest.push_back(*it);
+  EXPECT_EQ(rest, (std::vector<int>{0, 1000, 1000}));
+}
+
+TEST(MPIPoolExecutor, MapWithBuffersizeTakesAnUnboundedInput) {
+  mpi::MPIPoolExecutor ex;
+  int n = 0;
+  for (int v : ex.map(square, std::views::iota(0), {.chunksize = 3, .buffersize = 2})) {
+    ASSERT_EQ(v, n * n);
+    if (++n == 40) break;
+  }
+  EXPECT_EQ(n, 40);
+}
+
+TEST(MPIPoolExecutor, MapZipsRangesToTheShortest) {
+  mpi::MPIPoolExecutor ex;
+  std::vector<int> a{1, 2, 3, 4};
+  std::vector<std::string> b{"a", "b", "c"};
+  auto rep = [](int n, const std::string& t) { return std::string(static_cast<std::size_t>(n), t[0]); };
+  EXPECT_EQ(collect(ex.map(rep, a, b)), (std::vector<std::string>{"a", "bb", "ccc"}));
+  EXPECT_EQ(collect(ex.map(add, a, std::vector<int>{10, 20}, {.chunksize = 2})),
+            (std::vector<int>{11, 22}));
 }
 
 TEST(MPIPoolExecutor, MapUnorderedYieldsEveryResult) {
   mpi::MPIPoolExecutor ex;
   std::vector<int> xs(50);
   for (int i = 0; i < 50; ++i) xs[i] = i;
-  auto out = ex.map(square, xs, {.chunksize = 7, .unordered = true});
+  auto out = collect(ex.map(square, xs, {.chunksize = 7, .unordered = true}));
   std::multiset<int> got(out.begin(), out.end()), want;
   for (int x : xs) want.insert(x * x);
   EXPECT_EQ(got, want);
+  // A slow first chunk comes last.
+  std::vector<int> ms{400, 0, 0};
+  auto first = *ex.map(nap, ms, {.unordered = true}).begin();
+  EXPECT_EQ(first, 0);
 }
 
 TEST(MPIPoolExecutor, StarmapAndMapErrors) {
   mpi::MPIPoolExecutor ex;
   std::vector<std::tuple<int, int>> pairs{{1, 2}, {3, 4}, {5, 6}};
-  EXPECT_EQ(ex.starmap(add, pairs, {.chunksize = 2}), (std::vector<int>{3, 7, 11}));
+  EXPECT_EQ(collect(ex.starmap(add, pairs, {.chunksize = 2})), (std::vector<int>{3, 7, 11}));
+  // The items before the failing one are yielded, then its exception.
   std::vector<int> xs{1, 2, 13, 4};
-  EXPECT_THROW(ex.map(fail_value, xs, {.chunksize = 1}), gilfree::ValueError);
+  std::vector<int> got;
+  try {
+    for (int v : ex.map(fail_value, xs, {.chunksize = 1})) got.push_back(v);
+    FAIL() << "no exception";
+  } catch (const gilfree::ValueError& e) {
+    EXPECT_STREQ(e.what(), "unlucky 13");
+  }
+  EXPECT_EQ(got, (std::vector<int>{1, 2}));
+  int n = 0;
+  for (auto m : ex.map(nothing, xs)) {
+    static_assert(std::is_same_v<decltype(m), std::monostate>);
+    ++n;
+  }
+  EXPECT_EQ(n, 4);
 }
 
 TEST(MPIPoolExecutor, MapTimeout) {
   mpi::MPIPoolExecutor ex;
   std::vector<int> xs{500};
-  EXPECT_THROW(ex.map(nap, xs, {.timeout = std::chrono::milliseconds(50)}), gilfree::TimeoutError);
+  auto r = ex.map(nap, xs, {.timeout = std::chrono::milliseconds(50)});
+  EXPECT_THROW(r.begin(), gilfree::TimeoutError);
+  auto u = ex.map(nap, xs, {.timeout = std::chrono::milliseconds(50), .unordered = true});
+  EXPECT_THROW(u.begin(), gilfree::TimeoutError);
+}
+
+TEST(MPIPoolExecutor, IsAnExecutor) {
+  mpi::MPIPoolExecutor ex;
+  EXPECT_EQ(&ex.bootup(), &ex);
+  std::vector<gilfree::Future<int>> fs;
+  for (int i = 0; i < 20; ++i) fs.push_back(ex.submit(square, i));
+  int sum = 0;
+  for (auto f : gilfree::as_completed(fs, std::chrono::seconds(30))) sum += f.result();
+  EXPECT_EQ(sum, 2470);
+  auto w = gilfree::wait(fs, std::chrono::seconds(30));
+  EXPECT_EQ(w.done.size(), 20u);
+  std::size_t seen = 0;
+  for (int v : gilfree::progress(ex.map(square, std::vector<int>{1, 2, 3}), {.fd = -1})) seen += v > 0;
+  EXPECT_EQ(seen, 3u);
+  gilfree::Executor& base = ex;
+  // Through Executor&: a call type that MPIPoolExecutor::submit registered (square(int)
+  // above) is sent to a worker, completing the future Executor::submit made.
+  gilfree::Future<int> f = base.submit(square, 9);
+  EXPECT_EQ(f.result(std::chrono::seconds(30)), 81);
+  gilfree::Future<int> g = base.submit(my_pid);
+  EXPECT_NE(g.result(std::chrono::seconds(30)), static_cast<int>(::getpid()));
+  // One that no MPIPoolExecutor::submit names (a closure, here) is refused, not run here.
+  int local = 5;
+  EXPECT_THROW((void)base.submit([local] { return local; }), gilfree::RuntimeError);
+  base.shutdown(true);
+  EXPECT_THROW((void)base.submit(square, 1), gilfree::RuntimeError);
+  EXPECT_THROW(ex.submit(square, 1), gilfree::RuntimeError);
+  EXPECT_THROW(ex.bootup(), gilfree::RuntimeError);
 }
 
 TEST(MPIPoolExecutor, ShutdownWaitsForPendingWork) {

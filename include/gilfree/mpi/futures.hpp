@@ -9,6 +9,7 @@
 //     gilfree::mpi::Session session(argc, argv);  // ranks 1..N-1 serve tasks here, then exit(0)
 //     gilfree::mpi::MPIPoolExecutor ex;           // rank 0 only: N-1 workers
 //     auto f = ex.submit(&square, 7);             // f.result() == 49
+//     for (int y : ex.map(square, xs, {.chunksize = 100})) use(y);  // lazily, in order
 //   }
 //
 //   mpirun -n 4 ./app
@@ -31,9 +32,15 @@
 // mpi::Pool is multiprocessing's Pool front (apply_async, map, imap, imap_unordered,
 // starmap) over an MPIPoolExecutor, as mpi4py 4's mpi4py.util.pool.
 //
-// Not done yet: map's lazy results (MPIPoolExecutor::map returns a vector); MPICommExecutor
-// takes MPI_COMM_WORLD only (any root), not an arbitrary communicator.
+// MPIPoolExecutor is a gilfree::Executor: its futures work with as_completed, wait and
+// progress, and shutdown() and submit() work through Executor&. Its own submit and map are
+// templates that see F and Args and encode the call; through Executor&, submit(f, args...)
+// reaches it as a typed call (WorkItem::call_type()), which it can send when the same call
+// type is encodable and MPIPoolExecutor::submit<F, Args...> is instantiated somewhere in
+// the program (that registers it); any other call through Executor& is a RuntimeError.
 #pragma once
+
+#include <mpi.h>
 
 #include <atomic>
 #include <cstddef>
@@ -50,17 +57,21 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
 #include <cereal/types/variant.hpp>  // std::monostate: what a void call yields in a chunk
 
 #include "../futures.hpp"
+#include "../futures/executor.hpp"
 #include "../multiprocessing/pool.hpp"
 #include "../multiprocessing/detail/remote_call.hpp"
 #include "../multiprocessing/reduction.hpp"
 
 namespace gilfree::mpi {
+
+class MPIPoolExecutor;
 
 // A task's exception whose type has no counterpart on the caller's side: what() is
 // "<type>: <message>" (the same type as a worker process's, multiprocessing/exceptions.hpp).
@@ -93,10 +104,15 @@ class Session {
 
 // MPIPoolExecutor::map's keyword arguments (as mpi4py.futures' map).
 struct MapOptions {
-  // How long the whole iteration may take, counted from the call (forever by default).
+  // How long the whole iteration may take, counted from the call (forever by default);
+  // reaching a result after it passes throws TimeoutError.
   Timeout timeout{};
   // How many items each task carries (at least 1); larger chunks amortise the messages.
   std::size_t chunksize = 1;
+  // How many chunks may be in flight ahead of the consumer (Python 3.14's buffersize, in
+  // chunks as ProcessPoolExecutor counts it). Unset: every chunk is submitted by map()
+  // itself, so the input must be finite. Zero is a ValueError.
+  std::optional<std::size_t> buffersize{};
   // Yield results as chunks complete instead of in input order.
   bool unordered = false;
 };
@@ -123,31 +139,56 @@ using mpd::Reply;
 using mpd::reply_current_exception;
 using mpd::VoidResult;
 
-// A chunk of map(): fn over each item (a tuple of arguments), results in order.
-template <class F, class Item>
-struct ChunkFn {
-  FnBox<F> box;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(box);
-  }
-  auto operator()(std::vector<Item>&& items) {
-    using R = decltype(std::apply(box.fn, std::move(items[0])));
-    std::vector<std::conditional_t<std::is_void_v<R>, VoidResult, R>> out;
-    out.reserve(items.size());
-    for (auto& it : items) {
-      if constexpr (std::is_void_v<R>) {
-        std::apply(box.fn, std::move(it));
-        out.emplace_back();
-      } else {
-        out.push_back(std::apply(box.fn, std::move(it)));
-      }
+// map() over several ranges: an input view of tuples of their elements (copies), ending
+// with the shortest (std::views::zip is C++23).
+template <class... Vs>
+class ZipView {
+ public:
+  using tuple_type = std::tuple<std::remove_cvref_t<std::ranges::range_reference_t<Vs>>...>;
+
+  class iterator {
+   public:
+    using value_type = tuple_type;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    value_type operator*() const {
+      return std::apply([](const auto&... it) { return value_type(*it...); }, its_);
     }
-    return out;
-  }
+    iterator& operator++() {
+      std::apply([](auto&... it) { (++it, ...); }, its_);
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& i, std::default_sentinel_t) { return i.at_end(); }
+
+   private:
+    friend class ZipView;
+    explicit iterator(ZipView* z)
+        : z_(z), its_(std::apply([](auto&... v) { return std::tuple(std::ranges::begin(v)...); },
+                                 z->views_)) {}
+    bool at_end() const {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        return ((std::get<I>(its_) == std::ranges::end(std::get<I>(z_->views_))) || ...);
+      }(std::index_sequence_for<Vs...>{});
+    }
+    ZipView* z_ = nullptr;
+    std::tuple<std::ranges::iterator_t<Vs>...> its_;
+  };
+
+  explicit ZipView(Vs... views) : views_(std::move(views)...) {}
+  // Once, and only after the view has reached its final place (the iterator points to it).
+  // const, so that a const view can be asked for its end (ImapCore does); the inner views
+  // are mutable because begin() advances them, as any input view's does.
+  iterator begin() const { return iterator(const_cast<ZipView*>(this)); }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  mutable std::tuple<Vs...> views_;
 };
 
+
 using mpd::is_chunk_call;
+using mpd::RemoteChunk;
 using mpd::to_remote;
 
 // One task on its way: its frame, and how to complete its future from the reply.
@@ -170,6 +211,13 @@ struct ExecutorState {
   }
 };
 
+// Executor& support: how to send a detail::Call of one type that a WorkItem holds.
+using ForwardCall = void (*)(MPIPoolExecutor& ex, gilfree::detail::WorkItem* item);
+// Records `forward` for calls of type `call` (once per type; thread-safe).
+bool register_call(const std::type_info& call, ForwardCall forward) noexcept;
+// The forward for `call`, or nullptr when no submit<F, Args...> registered it.
+ForwardCall find_call(const std::type_info& call) noexcept;
+
 // The process-wide dispatcher on rank 0 (one thread, the only one making MPI calls while
 // executors live): queues entries, hands them to idle worker ranks, completes futures.
 void enqueue(Entry e);
@@ -184,7 +232,7 @@ int world_workers(std::optional<int> max_workers);
 // Python's concurrent.futures executor over MPI worker ranks (mpi4py.futures'
 // MPIPoolExecutor), in the static world: needs a Session in an `mpirun -n N` job, N > 1,
 // and runs on rank 0. Executors share the world's workers.
-class MPIPoolExecutor {
+class MPIPoolExecutor : public Executor {
  public:
   // Uses the static world's worker ranks (`mpirun -n N`, N > 1); in a plain program (a
   // singleton), spawns the workers with MPI_Comm_spawn on first use (Open MPI: needs the
@@ -192,7 +240,7 @@ class MPIPoolExecutor {
   // executors. On rank 0 only. RuntimeError without a Session or when the spawn fails.
   explicit MPIPoolExecutor(MPIPoolExecutorOptions options = {});
   // shutdown(true), as Python's `with` block.
-  ~MPIPoolExecutor();
+  ~MPIPoolExecutor() override;
   MPIPoolExecutor(const MPIPoolExecutor&) = delete;
   MPIPoolExecutor& operator=(const MPIPoolExecutor&) = delete;
 
@@ -207,112 +255,139 @@ class MPIPoolExecutor {
     if constexpr (detail::is_chunk_call<Fn>::value) {  // from the Pool front (mpi::Pool)
       return submit(detail::to_remote(fn), std::forward<Args>(args)...);
     } else {
+      // So that Executor::submit(fn, args...) of this call type can reach this executor.
+      (void)CallRegistrar<Fn, std::decay_t<Args>...>::registered;
       return submit_remote<Fn>(std::forward<F>(fn), std::forward<Args>(args)...);
     }
   }
 
-  // mpi4py.futures' map(fn, iterable, timeout, chunksize, unordered): fn over the items, in
-  // tasks of `chunksize` items, all submitted at once. Returns the results in input order
-  // (or completion order of chunks if `unordered`); rethrows the first failed item's
-  // exception when its chunk is reached (and cancels the chunks not started); TimeoutError
-  // if `timeout` passes first. ValueError for a chunksize of 0.
-  template <class F, std::ranges::input_range Rng>
-  auto map(F fn, Rng&& items, MapOptions options = {}) {
-    using Item = std::tuple<std::ranges::range_value_t<Rng>>;
-    return map_items<F, Item>(std::move(fn), std::forward<Rng>(items), options,
-                              [](auto&& x) { return Item(std::forward<decltype(x)>(x)); });
+  // mpi4py.futures' map(fn, *iterables, timeout, chunksize, buffersize, unordered): fn over
+  // the items (zipped over several ranges, stopping at the shortest), in tasks of
+  // `chunksize` items. Returns an input range of the results, produced lazily: in input
+  // order, or as chunks complete if `unordered` (input order within a chunk). Every chunk
+  // is submitted now, or, with `buffersize`, at most that many ahead of the consumer (so
+  // an unbounded input works). Reaching a failed item rethrows its exception; TimeoutError
+  // if `timeout` passes first; destroying the range cancels chunks not started. A void fn
+  // yields std::monostate. ValueError for a chunksize or buffersize of 0. The range
+  // submits through this executor: use it while the executor lives.
+  template <class F, std::ranges::viewable_range... Rs>
+    requires(sizeof...(Rs) > 0 && (std::ranges::input_range<Rs> && ...))
+  auto map(F fn, Rs&&... ranges) {
+    if constexpr (sizeof...(Rs) == 1) {
+      return map_view<false>(std::move(fn), std::views::all(std::forward<Rs>(ranges))..., MapOptions{});
+    } else {
+      return map_view<true>(std::move(fn),
+                            detail::ZipView<std::views::all_t<Rs>...>(
+                                std::views::all(std::forward<Rs>(ranges))...),
+                            MapOptions{});
+    }
+  }
+  template <class F, std::ranges::viewable_range R>
+    requires std::ranges::input_range<R>
+  auto map(F fn, R&& range, MapOptions options) {
+    return map_view<false>(std::move(fn), std::views::all(std::forward<R>(range)), options);
+  }
+  template <class F, std::ranges::viewable_range R1, std::ranges::viewable_range R2>
+    requires(std::ranges::input_range<R1> && std::ranges::input_range<R2>)
+  auto map(F fn, R1&& r1, R2&& r2, MapOptions options) {
+    using Z = detail::ZipView<std::views::all_t<R1>, std::views::all_t<R2>>;
+    return map_view<true>(std::move(fn),
+                          Z(std::views::all(std::forward<R1>(r1)), std::views::all(std::forward<R2>(r2))),
+                          options);
   }
   // As map(), with each item a tuple of arguments (Python's starmap).
-  template <class F, std::ranges::input_range Rng>
-  auto starmap(F fn, Rng&& items, MapOptions options = {}) {
-    using Item = std::ranges::range_value_t<Rng>;
-    return map_items<F, Item>(std::move(fn), std::forward<Rng>(items), options,
-                              [](auto&& x) { return Item(std::forward<decltype(x)>(x)); });
+  template <class F, std::ranges::viewable_range R>
+    requires std::ranges::input_range<R>
+  auto starmap(F fn, R&& items, MapOptions options = {}) {
+    return map_view<true>(std::move(fn), std::views::all(std::forward<R>(items)), options);
   }
+
+  // mpi4py's bootup(wait): makes sure the workers are up and returns this executor. Ours
+  // are up once the constructor returns (spawned or the world's), so this only checks
+  // that the executor is usable: RuntimeError("cannot bootup after shutdown") otherwise.
+  MPIPoolExecutor& bootup(bool wait = true);
 
   // Stops accepting tasks; with `cancel_futures`, cancels those not yet sent to a worker;
   // with `wait`, returns once this executor's other tasks are done. Idempotent.
-  void shutdown(bool wait = true, bool cancel_futures = false);
+  void shutdown(bool wait = true, bool cancel_futures = false) override;
 
   // The number of worker ranks this executor uses.
   int num_workers() const noexcept { return workers_; }
 
  private:
-  // submit() for a callable that crosses as it is (Fn: F with functions as pointers).
+  // Registers, once per call type, how a detail::Call<Fn, Args...> that reaches schedule()
+  // (through Executor::submit) is sent: as submit(fn, args...) would, completing the
+  // WorkItem's own future.
+  template <class Fn, class... Args>
+  struct CallRegistrar {
+    static void forward(MPIPoolExecutor& ex, gilfree::detail::WorkItem* item) {
+      using C = gilfree::detail::Call<Fn, Args...>;
+      using R = typename C::result_type;
+      item->future().add_ref();  // ours; the queue's reference is dropped once admitted
+      auto future = gilfree::detail::AnyFutureAccess::adopt_as<Future<R>>(&item->future());
+      C& call = *static_cast<C*>(item->call());
+      std::apply(
+          [&](Args&... args) {
+            ex.template submit_remote_into<Fn>(future, std::move(call.fn), std::move(args)...);
+          },
+          call.args);
+      item->release();
+    }
+    static inline const bool registered =
+        detail::register_call(typeid(gilfree::detail::Call<Fn, Args...>), &forward);
+  };
+
+  // submit() for a callable that crosses as it is (Fn: F with functions as pointers); the
+  // result completes `future` (a new one when none is given).
   template <class Fn, class F, class... Args>
   auto submit_remote(F&& fn, Args&&... args) {
-    using R = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
-    static_assert(std::is_void_v<R> || multiprocessing::serializable<R>,
+    using Wire = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
+    using R = Wire;
+    return submit_remote_into<Fn>(Future<R>(), std::forward<F>(fn), std::forward<Args>(args)...);
+  }
+  template <class Fn, class R, class F, class... Args>
+  auto submit_remote_into(Future<R> future, F&& fn, Args&&... args) {
+    using Wire = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
+    static_assert(std::is_same_v<R, Wire>);
+    static_assert(std::is_void_v<Wire> || multiprocessing::serializable<Wire>,
                   "the result of a task that runs on another rank must be serializable");
     detail::Capture<Fn> cap{detail::FnBox<Fn>{Fn(std::forward<F>(fn))}};
     detail::Entry e;
     e.frame = multiprocessing::encode_call(std::move(cap), std::forward<Args>(args)...);
-    Future<R> future;
     e.future = future;
     e.complete = [future](bool ok, std::string_view frame) {
-      try {
-        if (!ok) {
-          future.set_exception(detail::rebuild_exception(frame));
-        } else if constexpr (std::is_void_v<R>) {
-          (void)multiprocessing::loads<detail::VoidResult>(frame);
-          future.set_result();
-        } else {
-          future.set_result(multiprocessing::loads<R>(frame));
-        }
-      } catch (...) {
-        if (!future.done()) future.set_exception(std::current_exception());
-      }
+      multiprocessing::detail::complete_from_reply<R>(future, ok, frame);
     };
     admit(std::move(e));
     return future;
   }
 
-  template <class F, class Item, class Rng, class MakeItem>
-  auto map_items(F fn, Rng&& items, const MapOptions& options, MakeItem make) {
-    if (options.chunksize == 0) throw ValueError("chunksize must be >= 1");
+  // map() over one view V of items: fn(item), or, if Star, std::apply(fn, item). The
+  // chunks, their order and the timeout are the Pool front's imap engine (ImapCore); each
+  // chunk crosses as a RemoteChunk.
+  template <bool Star, class F, class V>
+  auto map_view(F fn, V view, const MapOptions& options) {
+    if (options.buffersize && *options.buffersize == 0)
+      throw ValueError("buffersize must be None or > 0");
     using Fn = std::conditional_t<multiprocessing::detail::plain_function<F>,
                                   std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
                                   std::decay_t<F>>;
-    using Chunk = detail::ChunkFn<Fn, Item>;
-    using V = typename std::invoke_result_t<Chunk&, std::vector<Item>&&>::value_type;
-    std::vector<Future<std::vector<V>>> chunks;
-    std::vector<Item> cur;
-    for (auto&& x : items) {
-      cur.push_back(make(std::forward<decltype(x)>(x)));
-      if (cur.size() == options.chunksize) {
-        chunks.push_back(submit(Chunk{detail::FnBox<Fn>{Fn(fn)}}, std::move(cur)));
-        cur.clear();
-      }
-    }
-    if (!cur.empty()) chunks.push_back(submit(Chunk{detail::FnBox<Fn>{Fn(fn)}}, std::move(cur)));
-    return collect<V>(std::move(chunks), options);
+    using Item = multiprocessing::detail::item_t<V>;
+    using Chunk = detail::RemoteChunk<Fn, Item, Star>;
+    using R = typename multiprocessing::detail::ChunkCall<Fn, Item, Star>::raw_result;
+    using Core = multiprocessing::detail::ImapCore<R, Fn, V>;
+    auto submit = [this, fn = Fn(std::move(fn))](std::vector<Item> items) {
+      return submit_remote<Chunk>(Chunk{detail::FnBox<Fn>{fn}}, std::move(items));
+    };
+    return ResultRange<typename Core::value_type, Core>(
+        std::make_unique<Core>(std::move(submit), std::move(view), options.chunksize,
+                               !options.unordered, options.buffersize.value_or(0),
+                               options.timeout));
   }
 
-  // Waits for the chunks and flattens them (see map()).
-  template <class V>
-  std::vector<V> collect(std::vector<Future<std::vector<V>>> chunks, const MapOptions& options) {
-    Deadline deadline = options.timeout.deadline();
-    std::vector<V> out;
-    auto take = [&](Future<std::vector<V>>& f) {
-      try {
-        auto& part = deadline.is_forever() ? f.result() : f.result(deadline.remaining());
-        out.insert(out.end(), part.begin(), part.end());
-      } catch (...) {
-        for (auto& g : chunks) g.cancel();
-        throw;
-      }
-    };
-    if (!options.unordered) {
-      for (auto& f : chunks) take(f);
-      return out;
-    }
-    std::vector<AnyFuture> any(chunks.begin(), chunks.end());
-    for (AnyFuture done : as_completed(any, options.timeout)) {
-      auto f = done.as<std::vector<V>>();
-      take(f);
-    }
-    return out;
-  }
+  // Executor::submit's entry: sends the item's call if its type was registered (see
+  // CallRegistrar), else refuses it with a RuntimeError (a closure cannot cross).
+  void schedule(gilfree::detail::WorkItem* item, const Deadline& deadline) override;
 
   void admit(detail::Entry e);
 
@@ -321,21 +396,28 @@ class MPIPoolExecutor {
 };
 
 // mpi4py.futures' MPICommExecutor(comm=COMM_WORLD, root): for a program whose ranks all
-// run main (a Session created with {.serve = false}). Collective: every rank constructs
-// one. On `root` it holds an MPIPoolExecutor over all the other ranks; on the others the
-// constructor serves tasks until the root's MPICommExecutor is destroyed, and then
-// executor() is null — as mpi4py's `with MPICommExecutor() as ex: if ex is not None:`.
+// run main (a Session created with {.serve = false}). Collective over `comm`: every rank
+// of it constructs one (ranks outside it do not take part; several disjoint communicators,
+// e.g. the halves of an MPI_Comm_split, can each have their own at the same time). On
+// `root` (a rank of `comm`) it holds an MPIPoolExecutor over all the other ranks of
+// `comm`; on those the constructor serves tasks until the root's MPICommExecutor is
+// destroyed, and then executor() is null — as mpi4py's
+// `with MPICommExecutor(comm, root) as ex: if ex is not None:`. The traffic goes on a
+// duplicate of `comm`, so the program's own messages on `comm` never mix with it.
 //
 //   gilfree::mpi::Session session(argc, argv, {.serve = false});
 //   {
-//     gilfree::mpi::MPICommExecutor ce(/*root=*/0);
+//     gilfree::mpi::MPICommExecutor ce(MPI_COMM_WORLD, /*root=*/0);
 //     if (auto* ex = ce.executor()) use(ex->submit(f, 1).result());
 //   }  // every rank goes on from here
 class MPICommExecutor {
  public:
-  // RuntimeError when the Session serves already or workers were spawned, or with one
-  // rank; ValueError for a root out of range.
-  explicit MPICommExecutor(int root = 0);
+  // Over MPI_COMM_WORLD. RuntimeError when the Session serves already or workers were
+  // spawned, or with one rank; ValueError for a root out of range.
+  explicit MPICommExecutor(int root = 0) : MPICommExecutor(MPI_COMM_WORLD, root) {}
+  // Over `comm` (an intra-communicator this process belongs to), with the same errors
+  // (RuntimeError for MPI_COMM_NULL or an inter-communicator).
+  MPICommExecutor(MPI_Comm comm, int root);
   // On the root: waits for the tasks (shutdown(true)) and releases the other ranks.
   ~MPICommExecutor();
   MPICommExecutor(const MPICommExecutor&) = delete;

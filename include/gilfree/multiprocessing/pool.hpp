@@ -228,8 +228,9 @@ T take_value(const Future<T>& f) {
   return std::move(static_cast<SharedState<T>*>(AnyFutureAccess::state(f))->value());
 }
 
-// Pool::imap's engine: cuts the input into chunks, keeps them in flight, hands results
-// back one by one, in input order or in completion order.
+// Pool::imap's engine (and MPIPoolExecutor::map's): cuts the input into chunks, keeps them
+// in flight, hands results back one by one, in input order or in completion order.
+// `timeout` counts from construction; reaching a result after it passes is a TimeoutError.
 template <class R, class F, class V>
 class ImapCore {
  public:
@@ -237,13 +238,16 @@ class ImapCore {
   using Chunk = std::vector<value_type>;
   using SubmitChunk = std::function<Future<Chunk>(std::vector<item_t<V>>)>;
 
-  ImapCore(SubmitChunk submit, V view, std::size_t chunksize, bool ordered, std::size_t ahead)
+  ImapCore(SubmitChunk submit, V view, std::size_t chunksize, bool ordered, std::size_t ahead,
+           Timeout timeout = {})
       : submit_(std::move(submit)),
         view_(std::move(view)),
         it_(std::ranges::begin(view_)),
         chunksize_(chunksize),
         ordered_(ordered),
-        ahead_(ahead) {
+        ahead_(ahead),
+        deadline_(timeout.deadline()),
+        completions_(timeout) {
     if (chunksize_ == 0) throw ValueError("Chunksize must be 1+, not 0");
     fill();
   }
@@ -277,8 +281,12 @@ class ImapCore {
   }
 
   Chunk take(const Future<Chunk>& f) {
-    failed_ = f;       // alive while the caller handles a rethrown exception (see MapCore)
-    (void)f.result();  // rethrows the chunk's exception
+    failed_ = f;  // alive while the caller handles a rethrown exception (see MapCore)
+    if (deadline_.is_forever()) {
+      (void)f.result();  // rethrows the chunk's exception
+    } else {
+      (void)f.result(deadline_.remaining());
+    }
     failed_ = AnyFuture();
     return take_value(f);
   }
@@ -313,6 +321,7 @@ class ImapCore {
   std::size_t chunksize_;
   bool ordered_;
   std::size_t ahead_;
+  Deadline deadline_;
   std::size_t in_flight_ = 0;
   std::deque<Future<Chunk>> fs_;
   AsCompleted<Future<Chunk>> completions_;
