@@ -263,6 +263,7 @@ void no_orphans(const std::string& method, int sig) {
 TEST(ProcessPoolParent, SigkilledParentLeavesNoWorker) {
   no_orphans("fork", SIGKILL);
   no_orphans("forkserver", SIGKILL);
+  no_orphans("spawn", SIGKILL);
 }
 
 TEST(ProcessPoolParent, CtrlCStopsTheParentAndItsWorkers) { no_orphans("fork", SIGINT); }

@@ -418,6 +418,11 @@ class ProcessPoolExecutor final : public Executor {
   template <class F, class... Vs>
   auto map_impl(F fn, ProcessMapOptions options, Vs... views) {
     using Fn = multiprocessing::detail::stored_fn_t<F>;
+    static_assert(multiprocessing::detail::plain_function<F> ||
+                      multiprocessing::detail::stateless_callable<F> ||
+                      multiprocessing::serializable<Fn>,
+                  "a lambda with captures cannot cross a process boundary: pass the values "
+                  "as arguments, or give the callable a serialize() member");
     using Item = std::tuple<std::remove_cvref_t<std::ranges::range_reference_t<Vs>>...>;
     using Chunk = detail::ProcessMapChunk<Fn, Item>;
     using V = typename Chunk::value_type;
