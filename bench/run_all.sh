@@ -14,6 +14,10 @@ build_dir=$(cd "$1" && pwd) || exit 2
 shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# bench_mp_objects and bench_mp_pools run CPython's side from bench/py_mp_peers.py, found
+# here even when the build dir was configured elsewhere.
+export GILFREE_BENCH_DIR="$here"
+
 status=0
 ran=0
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(nproc) CPUs, load: $(cut -d' ' -f1-3 /proc/loadavg)"

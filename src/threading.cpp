@@ -17,22 +17,12 @@ namespace gilfree {
 
 bool Lock::acquire_slow(bool blocking, const Timeout& timeout) {
   if (!blocking || timeout.duration().count() == 0) return false;
-  Deadline deadline = timeout.deadline();
-  if (detail::spin_until([this] {
-        return state_.load(std::memory_order_relaxed) == kUnlocked && try_acquire_once();
-      }))
-    return true;
-  // Mark the lock contended before sleeping, so the releaser knows to wake someone.
-  while (state_.exchange(kContended, std::memory_order_acquire) != kUnlocked) {
-    if (!detail::futex_wait(state_, kContended, deadline))
-      return state_.exchange(kContended, std::memory_order_acquire) == kUnlocked;
-  }
-  return true;
+  return core_.lock_slow(timeout.deadline());
 }
 
 void Lock::release_slow(std::uint32_t prev) {
-  if (prev == kUnlocked) throw RuntimeError("release unlocked lock");
-  detail::futex_wake(state_, 1);
+  if (prev == Core::kUnlocked) throw RuntimeError("release unlocked lock");
+  core_.wake_one();
 }
 
 // ---- RLock ----------------------------------------------------------------------------
@@ -166,33 +156,28 @@ void Condition::notify_all() { notify(SIZE_MAX); }
 
 // ---- Semaphore ------------------------------------------------------------------------
 
-Semaphore::Semaphore(std::int64_t value) : value_(value) {
+Semaphore::Semaphore(std::int64_t value) : core_(value) {
   if (value < 0) throw ValueError("semaphore initial value must be >= 0");
 }
 
 bool Semaphore::acquire_slow(bool blocking, const Timeout& timeout) {
   if (!blocking || timeout.duration().count() == 0) return false;
-  return detail::await(ec_, timeout.deadline(), [this] { return try_take(); });
-}
-
-void Semaphore::wake(std::int64_t n) noexcept {
-  ec_.notify(static_cast<int>(std::min<std::int64_t>(n, INT_MAX)));
+  return core_.take_slow(timeout.deadline());
 }
 
 void Semaphore::release(std::int64_t n) {
   if (n < 1) throw ValueError("n must be one or more");
-  value_.fetch_add(n, std::memory_order_release);
-  wake(n);
+  core_.give(n);
 }
 
 void BoundedSemaphore::release(std::int64_t n) {
   if (n < 1) throw ValueError("n must be one or more");
-  std::int64_t v = value_.load(std::memory_order_relaxed);
+  std::int64_t v = core_.value.load(std::memory_order_relaxed);
   do {
     if (v + n > initial_) throw ValueError("Semaphore released too many times");
-  } while (!value_.compare_exchange_weak(v, v + n, std::memory_order_release,
-                                         std::memory_order_relaxed));
-  wake(n);
+  } while (!core_.value.compare_exchange_weak(v, v + n, std::memory_order_release,
+                                              std::memory_order_relaxed));
+  core_.wake(n);
 }
 
 // ---- Timer ----------------------------------------------------------------------------

@@ -3,12 +3,15 @@
 // split's two sides and their glue). Waiting (EventCount, futex, Parking) is in
 // tests/test_wait.cpp.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <set>
 #include <string>
@@ -57,6 +60,28 @@ TEST(TaskQueue, FifoForOneProducer) {
 
 // Producers push concurrently with consumers popping: every node comes out exactly once,
 // and each producer's nodes in the order it pushed them.
+// empty() is exact once producers are quiet, through every path of pop (the last node
+// taken by re-pushing the stub, a node left behind it), and false while a node waits.
+TEST(TaskQueue, EmptyIsExactWhenQuiet) {
+  d::TaskQueue q;
+  Node a, b, c;
+  EXPECT_TRUE(q.empty());
+  for (int round = 0; round < 3; ++round) {
+    q.push(&a);
+    EXPECT_FALSE(q.empty());
+    EXPECT_EQ(q.try_pop(), &a);  // the last node: the stub goes back in behind it
+    EXPECT_TRUE(q.empty());
+    q.push(&b);
+    q.push(&c);
+    EXPECT_EQ(q.pop(), &b);
+    EXPECT_FALSE(q.empty());  // c is still queued
+    EXPECT_EQ(q.pop(), &c);
+    EXPECT_TRUE(q.empty());
+    EXPECT_EQ(q.try_pop(), nullptr);
+    EXPECT_TRUE(q.empty());
+  }
+}
+
 TEST(TaskQueue, ManyProducersManyConsumersEachNodeOnceInProducerOrder) {
   constexpr int kProducers = 3, kConsumers = 2;
   const int per = 20000 * kStressScale;
@@ -179,6 +204,83 @@ TEST(BoundedRing, ConcurrentPushPopLosesNothing) {
   for (auto& t : ts) t.join();
   EXPECT_EQ(count.load(), 2 * per);
   EXPECT_EQ(sum.load(), per * (per + 1));
+}
+
+// The ring's bytes hold no address inside themselves: scanned word by word right after
+// construction and after pushes and pops (cells included), none points into the storage.
+TEST(RingCore, HoldsNoPointerIntoItself) {
+  using Ring = d::RingCore<std::uint64_t>;
+  constexpr std::size_t kCap = 64;
+  const std::size_t bytes = Ring::bytes_for(kCap);
+  void* mem = ::operator new(bytes, std::align_val_t{Ring::kAlignment});
+  std::memset(mem, 0xA5, bytes);
+  Ring* ring = Ring::create_at(mem, kCap);
+  auto self_pointers = [&] {
+    const auto lo = reinterpret_cast<std::uintptr_t>(mem);
+    int found = 0;
+    for (std::size_t off = 0; off + sizeof(std::uintptr_t) <= bytes; off += sizeof(std::uintptr_t)) {
+      std::uintptr_t word;
+      std::memcpy(&word, static_cast<unsigned char*>(mem) + off, sizeof word);
+      if (word >= lo && word < lo + bytes) ++found;
+    }
+    return found;
+  };
+  EXPECT_EQ(self_pointers(), 0);
+  std::optional<std::uint64_t> out;
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    std::uint64_t v = i;
+    ASSERT_EQ(ring->try_push(v), d::PushResult::ok);
+    ASSERT_EQ(ring->try_pop(out), d::PopResult::ok);
+    EXPECT_EQ(*out, i);
+  }
+  EXPECT_EQ(self_pointers(), 0);
+  std::destroy_at(ring);
+  ::operator delete(mem, std::align_val_t{Ring::kAlignment});
+}
+
+// A ring in a memfd mapped at one address, filled there, then used through a second
+// mapping at another address after the first is unmapped: it works only if nothing in it
+// is an absolute address of the first mapping (as in a segment that several processes
+// map wherever their address space has room).
+TEST(RingCore, WorksFromASecondMappingAtAnotherAddress) {
+  using Ring = d::RingCore<std::uint64_t>;
+  static_assert(Ring::kAlignment <= 4096);
+  constexpr std::size_t kCap = 16;
+  const std::size_t bytes = Ring::bytes_for(kCap);
+  int fd = ::memfd_create("gilfree-ring-test", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(bytes)), 0);
+  void* first = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(first, MAP_FAILED);
+  Ring* a = Ring::create_at(first, kCap);
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    std::uint64_t v = i;
+    ASSERT_EQ(a->try_push(v), d::PushResult::ok);
+  }
+  void* second = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(second, MAP_FAILED);
+  ASSERT_NE(second, first);
+  ASSERT_EQ(::munmap(first, bytes), 0);  // any pointer into `first` now faults
+  ::close(fd);
+  auto* b = std::launder(static_cast<Ring*>(second));
+  EXPECT_EQ(b->capacity(), kCap);
+  EXPECT_EQ(b->size(), 10u);
+  std::optional<std::uint64_t> out;
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    ASSERT_EQ(b->try_pop(out), d::PopResult::ok);
+    EXPECT_EQ(*out, i);
+  }
+  for (std::uint64_t i = 0; i < kCap; ++i) {  // a full lap and more through the new view
+    std::uint64_t v = i;
+    ASSERT_EQ(b->try_push(v), d::PushResult::ok);
+  }
+  std::uint64_t extra = 0;
+  EXPECT_EQ(b->try_push(extra), d::PushResult::full);
+  b->close();
+  for (std::uint64_t i = 0; i < kCap; ++i) ASSERT_EQ(b->try_pop(out), d::PopResult::ok);
+  EXPECT_EQ(b->try_pop(out), d::PopResult::drained);
+  std::destroy_at(b);
+  ::munmap(second, bytes);
 }
 
 // ---- Call, Outcome, TaskState -------------------------------------------------------------

@@ -1,6 +1,6 @@
-// The Executor contract, as a typed suite that every executor runs: the thread pool now,
-// the process pool and the MPI executor when they come (add them to ExecutorTypes with an
-// ExecutorTraits specialisation). The calls are captureless lambdas and plain functions
+// The Executor contract, as a typed suite that every executor runs: the thread pool, the
+// process pool under each start method, and (built again by tests/mpi with its own
+// ExecutorTraits and ExecutorTypes) the MPI executor. The calls are captureless lambdas and plain functions
 // over values, so an executor that sends calls to another process can run them too.
 #include <gtest/gtest.h>
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gilfree/futures.hpp"
+#include "gilfree/futures/process.hpp"
 #include "gilfree/multiprocessing/pool.hpp"
 #include "gilfree/threading.hpp"
 #include "message_executor.hpp"
@@ -45,17 +46,33 @@ struct ExecutorTraits<gilfree_test::MessageExecutor> {
   }
 };
 
+// ProcessPoolExecutor under one start method (a tag: the executor type is the same).
+template <const char* Method>
+struct ProcessPoolOn {};
+constexpr char kFork[] = "fork";
+constexpr char kForkserver[] = "forkserver";
+constexpr char kSpawn[] = "spawn";
+template <const char* Method>
+struct ExecutorTraits<ProcessPoolOn<Method>> {
+  static std::unique_ptr<gilfree::ProcessPoolExecutor> make(int workers) {
+    return std::make_unique<gilfree::ProcessPoolExecutor>(gilfree::ProcessPoolExecutor::Options{
+        .max_workers = workers, .mp_context = gilfree::mp::get_context(Method)});
+  }
+};
+
 template <class E>
 class ExecutorContract : public ::testing::Test {
  protected:
-  static std::unique_ptr<E> make(int workers) { return ExecutorTraits<E>::make(workers); }
+  static auto make(int workers) { return ExecutorTraits<E>::make(workers); }
 };
 
 #ifdef GILFREE_EXECUTOR_CONTRACT_TYPES
 // Another executor's build of this suite (tests/mpi): its ExecutorTraits and ExecutorTypes.
 #include GILFREE_EXECUTOR_CONTRACT_TYPES
 #else
-using ExecutorTypes = ::testing::Types<gilfree::ThreadPoolExecutor, gilfree_test::MessageExecutor>;
+using ExecutorTypes =
+    ::testing::Types<gilfree::ThreadPoolExecutor, gilfree_test::MessageExecutor,
+                     ProcessPoolOn<kFork>, ProcessPoolOn<kForkserver>, ProcessPoolOn<kSpawn>>;
 #endif
 TYPED_TEST_SUITE(ExecutorContract, ExecutorTypes);
 

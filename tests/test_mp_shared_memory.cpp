@@ -116,6 +116,39 @@ TEST(SharedMemory, TrackedSegmentIsUnlinkedAtCreatorExit) {
   }
 }
 
+TEST(SharedMemory, TrackedSegmentIsUnlinkedWhenItsCreatorIsKilled) {
+  // The tracker process sees the creator's end of its socket close, whatever killed it,
+  // and unlinks what the creator registered; untracked segments stay.
+  for (bool track : {true, false}) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      ::freopen("/dev/null", "w", stderr);  // the tracker's warning is expected here
+      SharedMemory s("", true, 64, {.track = track});
+      char name[32] = {};
+      std::snprintf(name, sizeof name, "%s", s.name().c_str());
+      if (::write(fds[1], name, sizeof name) != sizeof name) ::_exit(3);
+      for (;;) ::pause();
+    }
+    ::close(fds[1]);
+    char name[32] = {};
+    ssize_t n = ::read(fds[0], name, sizeof name);
+    ::close(fds[0]);
+    ASSERT_EQ(n, 32);
+    EXPECT_TRUE(shm_exists(name));
+    ::kill(pid, SIGKILL);
+    EXPECT_EQ(mp_test::bounded_wait(pid), 128 + SIGKILL);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (track && shm_exists(name) && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_EQ(shm_exists(name), !track) << "track=" << track;
+    if (!track) SharedMemory(name).unlink();
+  }
+}
+
 TEST(SharedMemory, ForkChildDoesNotUnlinkItsParentsSegments) {
   SharedMemory a("", true, 64);
   pid_t pid = ::fork();
@@ -129,6 +162,7 @@ TEST(SharedMemory, ForkChildDoesNotUnlinkItsParentsSegments) {
 TEST(SharedMemory, NoLeakedEntriesOrFds) {
   // /dev/shm is shared with whatever else runs on the machine, so the entries counted are
   // the ones this test made; the fds are this process's own.
+  { SharedMemory warm("", true, 64); warm.unlink(); }  // the tracker's socket lasts: count after it
   const int fd_before = count_dir("/proc/self/fd");
   std::vector<std::string> names;
   for (int i = 0; i < 50; ++i) {

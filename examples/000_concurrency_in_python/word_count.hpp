@@ -39,10 +39,17 @@ inline Counter scrape_all_and_merge(const std::vector<Path>& urls) {
   return words;
 }
 
+// The map step for a worker process: the same, on paths given as strings (what crosses to a
+// process must serialize; std::filesystem::path does not, with cereal).
+inline Counter scrape_files(const std::vector<std::string>& urls) {
+  return scrape_all_and_merge(std::vector<Path>(urls.begin(), urls.end()));
+}
+
 // Split l into a list of n lists (ceil-sized; the seed's slices would drop the tail).
-inline std::vector<std::vector<Path>> split_chunk(const std::vector<Path>& l, std::size_t n) {
+template <class T>
+std::vector<std::vector<T>> split_chunk(const std::vector<T>& l, std::size_t n) {
   std::size_t step = (l.size() + n - 1) / n;
-  std::vector<std::vector<Path>> out(n);
+  std::vector<std::vector<T>> out(n);
   for (std::size_t i = 0; i < l.size(); ++i) out[i / step].push_back(l[i]);
   return out;
 }

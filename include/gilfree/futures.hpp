@@ -19,9 +19,11 @@
 
 // The pieces, by concern: futures/state.hpp (FutureState, the log hook), futures/future.hpp
 // (Future, AnyFuture), futures/as_completed.hpp (as_completed, wait), futures/executor.hpp
-// (Executor and its data flow), futures/thread_pool_executor.hpp.
+// (Executor and its data flow), futures/thread_pool_executor.hpp, futures/process.hpp
+// (ProcessPoolExecutor).
 #include "futures/as_completed.hpp"
 #include "futures/executor.hpp"
 #include "futures/future.hpp"
 #include "futures/state.hpp"
 #include "futures/thread_pool_executor.hpp"
+#include "futures/process.hpp"

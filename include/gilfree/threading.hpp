@@ -5,8 +5,10 @@
 // Barrier — with Python's names, states, errors and messages (see DESIGN.md).
 //
 // Every blocking call takes a gilfree::Timeout: default = forever, zero = don't block.
-// All waiting goes through detail::futex / detail::EventCount: a short adaptive spin, then
-// a futex sleep; a releasing thread makes no syscall when nobody sleeps.
+// All waiting goes through detail/wait/ (futex, EventCount, the spin policy): a short
+// spin, then a futex sleep; a releasing thread makes no syscall when nobody sleeps. Lock,
+// Semaphore and Event are the process-private instances of detail/wait/primitives.hpp's
+// cores, whose process-shared instances may live in shared memory.
 #pragma once
 
 #include <atomic>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "detail/wait/event_count.hpp"
+#include "detail/wait/primitives.hpp"
 #include "errors.hpp"
 #include "timeout.hpp"
 
@@ -125,32 +128,26 @@ class Lock : public detail::LockableBase<Lock> {
   [[nodiscard]] bool acquire(bool blocking, Timeout timeout = {}) {
     if (!blocking && !timeout.is_forever())
       throw ValueError("can't specify a timeout for a non-blocking call");
-    if (try_acquire_once()) return true;
+    if (core_.try_lock()) return true;
     return acquire_slow(blocking, timeout);
   }
   // Releases the lock (from any thread); RuntimeError "release unlocked lock" if unlocked.
   void release() {
-    std::uint32_t prev = state_.exchange(kUnlocked, std::memory_order_release);
-    if (prev != kLocked) release_slow(prev);
+    const std::uint32_t prev = core_.unlock();
+    if (prev != Core::kLocked) release_slow(prev);
   }
   // True while some thread holds the lock.
-  bool locked() const noexcept { return state_.load(std::memory_order_relaxed) != kUnlocked; }
+  bool locked() const noexcept { return core_.locked(); }
   // Makes the lock unlocked whatever its state, for a forked child whose other threads
   // (one of which may have held it) are gone (Python's private _at_fork_reinit()).
-  void at_fork_reinit() noexcept { state_.store(kUnlocked, std::memory_order_relaxed); }
+  void at_fork_reinit() noexcept { core_.reinit(); }
 
  private:
-  static constexpr std::uint32_t kUnlocked = 0, kLocked = 1, kContended = 2;
-  bool try_acquire_once() noexcept {
-    std::uint32_t expected = kUnlocked;
-    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
-  }
+  using Core = detail::BasicLockCore<detail::FutexScope::process_private>;
   bool acquire_slow(bool blocking, const Timeout& timeout);
   void release_slow(std::uint32_t prev);
 
-  // 0 unlocked, 1 locked, 2 locked and someone may sleep on it.
-  std::atomic<std::uint32_t> state_{kUnlocked};
+  Core core_;  // one futex word
 };
 
 // ---- RLock ----------------------------------------------------------------------------
@@ -355,31 +352,20 @@ class Semaphore : public detail::LockableBase<Semaphore> {
   [[nodiscard]] bool acquire(bool blocking, Timeout timeout = {}) {
     if (!blocking && !timeout.is_forever())
       throw ValueError("can't specify timeout for non-blocking acquire");
-    if (try_take()) return true;
+    if (core_.try_take()) return true;
     return acquire_slow(blocking, timeout);
   }
   // Returns `n` permits and wakes up to `n` waiters; ValueError "n must be one or more".
   virtual void release(std::int64_t n = 1);
   // The number of free permits now (a snapshot).
-  std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+  std::int64_t value() const noexcept { return core_.value.load(std::memory_order_relaxed); }
 
  protected:
-  // Wakes up to `n` threads blocked in acquire(), after value_ grew by `n`.
-  void wake(std::int64_t n) noexcept;
-  std::atomic<std::int64_t> value_;
+  // The permits (`core_.value`) and the takers' event count.
+  detail::BasicSemaphoreCore<detail::FutexScope::process_private> core_;
 
  private:
-  bool try_take() noexcept {
-    std::int64_t v = value_.load(std::memory_order_relaxed);
-    while (v > 0) {
-      if (value_.compare_exchange_weak(v, v - 1, std::memory_order_acquire,
-                                       std::memory_order_relaxed))
-        return true;
-    }
-    return false;
-  }
   bool acquire_slow(bool blocking, const Timeout& timeout);
-  detail::EventCount ec_;
 };
 
 // A semaphore that refuses to grow past its initial value, as threading.BoundedSemaphore.
@@ -406,40 +392,27 @@ class Event {
   Event& operator=(const Event&) = delete;
 
   // True once set() was called and not undone by clear().
-  bool is_set() const noexcept { return (state_.load(std::memory_order_acquire) & kSet) != 0; }
+  bool is_set() const noexcept { return core_.is_set(); }
   // Sets the flag and wakes every waiter. A waiter it wakes returns true even if clear()
   // follows at once, as in Python (bpo-13502).
-  void set() noexcept {
-    std::uint32_t s = state_.load(std::memory_order_relaxed);
-    do {
-      if (s & kSet) return;  // already set: nobody is waiting for this flag
-    } while (!state_.compare_exchange_weak(s, (s + kGeneration) | kSet, std::memory_order_release,
-                                           std::memory_order_relaxed));
-    ec_.notify_all();
-  }
+  void set() noexcept { core_.set(); }
   // Resets the flag; later wait() calls block until the next set().
-  void clear() noexcept { state_.fetch_and(~kSet, std::memory_order_relaxed); }
+  void clear() noexcept { core_.clear(); }
   // Blocks until the flag is set; always true.
   bool wait() { return wait(Timeout{}); }
   // Blocks until the flag is set or `timeout` passes; true when the flag was set (by a
   // set() during the wait, even one already undone by clear()).
   [[nodiscard]] bool wait(Timeout timeout) {
-    const std::uint32_t start = state_.load(std::memory_order_acquire);
-    if (start & kSet) return true;
-    return detail::await(ec_, timeout.deadline(), [this, start] {
-      return state_.load(std::memory_order_acquire) != start;  // set, or set and cleared
-    });
+    if (core_.is_set()) return true;
+    return core_.wait(timeout.deadline());
   }
   // Forgets waiters that were threads of the parent, in a forked child; the flag stays
   // (Python's private _at_fork_reinit()).
-  void at_fork_reinit() noexcept { std::construct_at(&ec_); }
+  void at_fork_reinit() noexcept { core_.reinit(); }
 
  private:
-  // Bit 0: the flag. Above it: how many times set() raised the flag, so that a waiter
-  // can tell "set and cleared again" from "never set".
-  static constexpr std::uint32_t kSet = 1, kGeneration = 2;
-  std::atomic<std::uint32_t> state_{0};
-  detail::EventCount ec_;
+  // The flag, its set() generation, and the waiters' event count.
+  detail::BasicEventCore<detail::FutexScope::process_private> core_;
 };
 
 // ---- Thread ---------------------------------------------------------------------------

@@ -395,54 +395,6 @@ int Session::size() const noexcept { return world().size; }
 
 namespace detail {
 
-Reply& current_reply() noexcept {
-  thread_local Reply r;
-  return r;
-}
-
-void reply_current_exception() noexcept {
-  Reply& r = current_reply();
-  r.ok = false;
-  try {
-    std::string type = "unknown exception", what;
-    try {
-      throw;
-    } catch (const std::exception& e) {
-      type = multiprocessing::detail::demangle(typeid(e).name());
-      what = e.what();
-    } catch (...) {
-    }
-    r.frame = type;
-    r.frame.push_back('\0');
-    r.frame += what;
-  } catch (...) {
-    r.frame = std::string("std::bad_alloc\0", 15);
-  }
-}
-
-std::exception_ptr rebuild_exception(std::string_view frame) {
-  auto nul = frame.find('\0');
-  std::string type(frame.substr(0, nul));
-  std::string what(nul == std::string_view::npos ? std::string_view() : frame.substr(nul + 1));
-  namespace mp = multiprocessing;
-  if (type == "gilfree::ValueError") return std::make_exception_ptr(ValueError(what));
-  if (type == "gilfree::RuntimeError") return std::make_exception_ptr(RuntimeError(what));
-  if (type == "gilfree::TimeoutError") return std::make_exception_ptr(TimeoutError(what));
-  if (type == "gilfree::multiprocessing::PicklingError")
-    return std::make_exception_ptr(mp::PicklingError(what));
-  if (type == "gilfree::multiprocessing::UnpicklingError")
-    return std::make_exception_ptr(mp::UnpicklingError(what));
-  if (type == "std::runtime_error") return std::make_exception_ptr(std::runtime_error(what));
-  if (type == "std::logic_error") return std::make_exception_ptr(std::logic_error(what));
-  if (type == "std::invalid_argument") return std::make_exception_ptr(std::invalid_argument(what));
-  if (type == "std::out_of_range") return std::make_exception_ptr(std::out_of_range(what));
-  if (type == "std::domain_error") return std::make_exception_ptr(std::domain_error(what));
-  if (type == "std::overflow_error") return std::make_exception_ptr(std::overflow_error(what));
-  if (type == "std::range_error") return std::make_exception_ptr(std::range_error(what));
-  if (type == "std::bad_alloc") return std::make_exception_ptr(std::bad_alloc());
-  return std::make_exception_ptr(RemoteError(type + ": " + what));
-}
-
 namespace {
 struct CallTable {
   std::mutex mu;

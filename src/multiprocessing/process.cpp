@@ -808,6 +808,7 @@ void Process::start() {
                           "fork start method (this one uses '" + method +
                           "'): pass a function to Process, or use get_context(\"fork\")");
     }
+    if (remote_call_.empty() && !remote_error_.empty()) throw PicklingError(remote_error_);
     if (remote_call_.empty()) {
       throw PicklingError("a lambda with captures cannot cross a process boundary ('" + method +
                           "' start method): pass the values as arguments, give the callable a "

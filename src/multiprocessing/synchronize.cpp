@@ -367,3 +367,215 @@ bool Event::wait(Timeout timeout) {
 }
 
 }  // namespace gilfree::multiprocessing
+
+// ---- Barrier
+//
+// Python's threading.Barrier (filling -> draining -> filling, resetting, broken) over the
+// block's pid-owned lock and a sequence word as its condition. Every party inside wait()
+// holds a slot with its pid; a sleeper that has slept kRecheck looks for slots whose
+// process is gone and removes them (breaking a filling barrier), so a dead party never
+// leaves the others waiting for its departure.
+
+namespace gilfree::multiprocessing {
+namespace {
+
+constexpr std::int32_t kFilling = 0, kDraining = 1, kResetting = -1, kBroken = -2;
+
+// The barrier's lock, held for the scope; a lock taken over from a dead holder breaks the
+// barrier (its update may be half done) and recounts the parties inside from the slots.
+class BarrierGuard {
+ public:
+  explicit BarrierGuard(detail::BarrierBlock& b) : b_(b) { lock(); }
+  ~BarrierGuard() {
+    if (held_) release_word(b_.mu);
+  }
+  BarrierGuard(const BarrierGuard&) = delete;
+  BarrierGuard& operator=(const BarrierGuard&) = delete;
+
+  void lock() {
+    acquire_word(b_.mu, static_cast<std::uint32_t>(detail::self_pid()), true, Timeout());
+    held_ = true;
+    if (b_.mu.owner_died.load(std::memory_order_relaxed)) {
+      b_.mu.owner_died.store(0, std::memory_order_relaxed);
+      std::uint32_t n = 0;
+      for (std::uint32_t i = 0; i < b_.parties; ++i)
+        if (b_.slots()[i].load(std::memory_order_relaxed) != 0) ++n;
+      b_.count.store(n, std::memory_order_relaxed);
+      b_.state.store(kBroken, std::memory_order_relaxed);
+      notify_all();
+    }
+  }
+  void unlock() {
+    held_ = false;
+    release_word(b_.mu);
+  }
+  void notify_all() {
+    b_.seq.fetch_add(1);
+    detail::shared_futex_wake(b_.seq, INT_MAX);
+  }
+  // Python's _exit: the last party out of a draining or resetting barrier refills it.
+  void leave(std::uint32_t slot) {
+    b_.slots()[slot].store(0, std::memory_order_relaxed);
+    if (b_.count.fetch_sub(1, std::memory_order_relaxed) == 1) {
+      const std::int32_t s = b_.state.load(std::memory_order_relaxed);
+      if (s == kDraining || s == kResetting) {
+        b_.state.store(kFilling, std::memory_order_relaxed);
+        notify_all();
+      }
+    }
+  }
+  // Removes the parties whose process is gone (not this one); a party lost while the
+  // barrier fills breaks it.
+  void sweep() {
+    const pid_t me = detail::self_pid();
+    for (std::uint32_t i = 0; i < b_.parties; ++i) {
+      const pid_t p = b_.slots()[i].load(std::memory_order_relaxed);
+      if (p == 0 || p == me || detail::id_alive(p)) continue;
+      if (b_.state.load(std::memory_order_relaxed) == kFilling) {
+        b_.state.store(kBroken, std::memory_order_relaxed);
+        notify_all();
+      }
+      leave(i);
+    }
+  }
+  // Releases the lock, sleeps until a notify, `deadline` or kRecheck, relocks; sweeps
+  // for dead parties when the sleep ran its full slice.
+  void wait(const Deadline& deadline) {
+    const std::uint32_t seen = b_.seq.load();
+    unlock();
+    const bool woken = detail::shared_futex_wait(b_.seq, seen, slice(deadline));
+    lock();
+    if (!woken || b_.seq.load() == seen) sweep();
+  }
+  void break_barrier() {
+    b_.state.store(kBroken, std::memory_order_relaxed);
+    notify_all();
+  }
+
+ private:
+  detail::BarrierBlock& b_;
+  bool held_ = false;
+};
+
+}  // namespace
+
+Barrier::Barrier(std::size_t parties, std::function<void()> action, Timeout timeout)
+    : action_(std::move(action)) {
+  if (parties < 1) throw ValueError("parties must be > 0");
+  if (parties > 1u << 20) throw ValueError("parties must be at most 1048576");
+  const std::size_t bytes = sizeof(detail::BarrierBlock) + parties * sizeof(std::int32_t);
+  auto mem = detail::map_shared(bytes);
+  auto* blk = new (mem.get()) detail::BarrierBlock();
+  blk->parties = static_cast<std::uint32_t>(parties);
+  blk->timeout_ns = timeout.is_forever() ? -1 : timeout.duration().count();
+  for (std::size_t i = 0; i < parties; ++i) new (blk->slots() + i) std::atomic<std::int32_t>(0);
+  b_ = std::shared_ptr<detail::BarrierBlock>(std::move(mem), blk);
+}
+
+detail::BarrierBlock& Barrier::b() const {
+  if (!b_) throw ValueError("this Barrier is an empty handle");
+  return *b_;
+}
+
+std::size_t Barrier::wait(Timeout timeout) {
+  auto& b = this->b();
+  const Deadline deadline = timeout.deadline();
+  BarrierGuard g(b);
+  // Python's _enter: wait while the previous round drains or a reset completes.
+  for (;;) {
+    const std::int32_t s = b.state.load(std::memory_order_relaxed);
+    if (s != kDraining && s != kResetting) break;
+    g.wait(Deadline());
+  }
+  if (b.state.load(std::memory_order_relaxed) < 0) throw BrokenBarrierError();
+  const std::uint32_t index = b.count.fetch_add(1, std::memory_order_relaxed);
+  std::uint32_t slot = 0;
+  while (b.slots()[slot].load(std::memory_order_relaxed) != 0) ++slot;  // count < parties
+  b.slots()[slot].store(detail::self_pid(), std::memory_order_relaxed);
+  try {
+    if (index + 1 == b.parties) {
+      // Python's _release: the last party runs the action, under the lock as Python does.
+      try {
+        if (action_) action_();
+      } catch (...) {
+        g.break_barrier();
+        throw;
+      }
+      b.state.store(kDraining, std::memory_order_relaxed);
+      g.notify_all();
+    } else {
+      // Python's _wait.
+      while (b.state.load(std::memory_order_relaxed) == kFilling) {
+        if (deadline.expired()) {
+          g.break_barrier();
+          throw BrokenBarrierError();
+        }
+        g.wait(deadline);
+      }
+      if (b.state.load(std::memory_order_relaxed) < 0) throw BrokenBarrierError();
+    }
+  } catch (...) {
+    g.leave(slot);
+    throw;
+  }
+  g.leave(slot);
+  return index;
+}
+
+void Barrier::reset() {
+  auto& b = this->b();
+  BarrierGuard g(b);
+  if (b.count.load(std::memory_order_relaxed) > 0) {
+    const std::int32_t s = b.state.load(std::memory_order_relaxed);
+    if (s == kFilling || s == kBroken) b.state.store(kResetting, std::memory_order_relaxed);
+  } else {
+    b.state.store(kFilling, std::memory_order_relaxed);
+  }
+  g.notify_all();
+}
+
+void Barrier::abort() {
+  auto& b = this->b();
+  BarrierGuard g(b);
+  g.break_barrier();
+}
+
+std::size_t Barrier::parties() const { return b().parties; }
+
+Timeout Barrier::default_timeout() const {
+  const auto ns = b().timeout_ns;
+  return ns < 0 ? Timeout() : Timeout(std::chrono::nanoseconds(ns));
+}
+
+std::size_t Barrier::n_waiting() const {
+  auto& b = this->b();
+  return b.state.load(std::memory_order_relaxed) == kFilling ? b.count.load(std::memory_order_relaxed)
+                                                             : 0;
+}
+
+bool Barrier::broken() const { return b().state.load(std::memory_order_relaxed) == kBroken; }
+
+detail::SharedRef Barrier::block_ref() const {
+  auto& b = this->b();
+  return detail::shared_ref(b_, sizeof(detail::BarrierBlock) + b.parties * sizeof(std::int32_t));
+}
+
+std::optional<detail::FunctionRef> Barrier::action_ref() const {
+  if (!action_) return std::nullopt;
+  if (auto* f = action_.target<void (*)()>())
+    return detail::function_to_ref(reinterpret_cast<const void*>(*f));
+  throw PicklingError("a Barrier's action must be a plain function to cross to another process");
+}
+
+void Barrier::attach(const detail::SharedRef& ref, const std::optional<detail::FunctionRef>& action) {
+  if (ref.size < sizeof(detail::BarrierBlock)) throw UnpicklingError("a Barrier's block is too small");
+  auto mem = detail::attach_shared(ref);
+  auto* blk = static_cast<detail::BarrierBlock*>(mem.get());
+  if (ref.size < sizeof(detail::BarrierBlock) + std::uint64_t{blk->parties} * sizeof(std::int32_t))
+    throw UnpicklingError("a Barrier's block is too small for its parties");
+  b_ = std::shared_ptr<detail::BarrierBlock>(std::move(mem), blk);
+  action_ = {};
+  if (action) action_ = reinterpret_cast<void (*)()>(detail::ref_to_function(*action));
+}
+
+}  // namespace gilfree::multiprocessing

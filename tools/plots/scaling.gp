@@ -16,4 +16,5 @@ set title what.title_suffix
 plot dat."/".key.".dat" using 1:2 with linespoints title "gilfree threads" lw 2 pt 7 lc rgb "#1b9e77", \
      ''                 using 1:3 with linespoints title "CPython threads" lw 2 pt 5 lc rgb "#d95f02", \
      ''                 using 1:4 with linespoints title "CPython processes" lw 2 pt 9 lc rgb "#7570b3", \
+     ''                 using 1:5 with linespoints title "gilfree processes" lw 2 pt 11 lc rgb "#66a61e", \
      (x < cores ? x : cores) title sprintf("ideal on %d cores", cores) dt 2 lc rgb "gray"

@@ -22,6 +22,7 @@ set yrange [0:*]
 plot dat."/speedup.dat" using 2:xtic(1) title "gilfree threads" lc rgb "#1b9e77", \
      ''                 using 3 title "CPython threads" lc rgb "#d95f02", \
      ''                 using 4 title "CPython processes" lc rgb "#7570b3", \
+     ''                 using 5 title "gilfree processes" lc rgb "#66a61e", \
      1 with lines dt 2 lc rgb "black" notitle
 }
 

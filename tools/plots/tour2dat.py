@@ -34,18 +34,19 @@ def main():
     os.makedirs(out, exist_ok=True)
     tour = json.load(open(src))
     with open(os.path.join(out, "speedup.dat"), "w") as f:
-        f.write("# experiment gilfree_threads cpython_threads cpython_processes\n")
+        f.write("# experiment gilfree_threads cpython_threads cpython_processes gilfree_processes\n")
         for e in tour["experiments"]:
             rows = e["rows"][1:]
             if not rows or e["key"].startswith("scale_"):
                 continue
-            g = best(r["gilfree_speedup"] for r in rows)
             is_proc = [("process" in r["variant"] or r["cpython_text"] == "processes") for r in rows]
+            g = best(r["gilfree_speedup"] for r, p in zip(rows, is_proc) if not p)
+            gp = best(r["gilfree_speedup"] for r, p in zip(rows, is_proc) if p)
             pt = best(r["cpython_speedup"] for r, p in zip(rows, is_proc) if not p)
             pp = best(r["cpython_speedup"] for r, p in zip(rows, is_proc) if p)
-            if g is None and pt is None and pp is None:
+            if g is None and pt is None and pp is None and gp is None:
                 continue
-            f.write(f"{e['key']} {fmt(g)} {fmt(pt)} {fmt(pp)}\n")
+            f.write(f"{e['key']} {fmt(g)} {fmt(pt)} {fmt(pp)} {fmt(gp)}\n")
     with open(os.path.join(out, "sequential.dat"), "w") as f:
         f.write("# experiment gilfree_seconds cpython_seconds\n")
         for e in tour["experiments"]:
@@ -72,13 +73,13 @@ def main():
         by_k = {}
         for r in e["rows"][1:]:
             k, kind = r["variant"].split()
-            col = by_k.setdefault(int(k), [None, None, None])
+            col = by_k.setdefault(int(k), [None, None, None, None])
             if kind.startswith("thread"):
                 col[0], col[1] = r["gilfree_speedup"], r["cpython_speedup"]
             else:
-                col[2] = r["cpython_speedup"]
+                col[2], col[3] = r["cpython_speedup"], r["gilfree_speedup"]
         with open(os.path.join(out, e["key"] + ".dat"), "w") as f:
-            f.write("# k gilfree_threads cpython_threads cpython_processes\n")
+            f.write("# k gilfree_threads cpython_threads cpython_processes gilfree_processes\n")
             for k in sorted(by_k):
                 f.write(f"{k} " + " ".join(fmt(v) for v in by_k[k]) + "\n")
 

@@ -121,10 +121,11 @@ Experiment run_flags(const Options& opt) {
 // word_count:: is the seed program's own code (examples/000_concurrency_in_python/
 // word_count.hpp): the tour times its map step alone and on a pool.
 Experiment run_wordcount(const Options& opt) {
-  Experiment e{.key = "wordcount", .title = "word count map-reduce: sequential vs a pool",
+  Experiment e{.key = "wordcount",
+               .title = "word count map-reduce: sequential vs threads vs processes",
                .seed = "seed 000"};
   const int docs = opt.quick ? 4 : 8;  // the seed's eight pages
-  const int words_per_doc = opt.quick ? 5'000 : 250'000;
+  const int words_per_doc = opt.quick ? 5'000 : 750'000;  // parallel variants >= 0.5 s
   const int n = static_cast<int>(opt.cores);
   const int repeats = opt.quick ? 1 : 3;
   e.gilfree_size = std::to_string(docs) + " documents × " + std::to_string(words_per_doc) +
@@ -150,6 +151,11 @@ Experiment run_wordcount(const Options& opt) {
     pooled = std::move(merged);
   });
 #endif
+  // The same map-reduce on a process Pool (exp_processes.cpp), interleaved too.
+  word_count::Counter on_processes;
+  ProcessVariant procs =
+      wordcount_on_processes(n, std::vector<std::string>(urls.begin(), urls.end()), on_processes);
+  if (procs.run) variants.push_back(procs.run);
   auto best = best_interleaved(repeats, variants);
   double seq = best[0];
   long total = 0;
@@ -163,9 +169,12 @@ Experiment run_wordcount(const Options& opt) {
 #ifdef TOUR_HAVE_FUTURES
   double pool = best[1];
   e.ok = pooled == words;
-  e.rows.push_back({"pool of " + std::to_string(n), secs(pool, "threads"), py_cell(py, "processes")});
-  e.rows.back().cpython.text = "processes";
+  e.rows.push_back({"pool of " + std::to_string(n) + " threads", secs(pool), note("—")});
 #endif
+  e.rows.push_back({"Pool(" + std::to_string(n) + ") processes",
+                    procs.run ? secs(best.back(), "mp::Pool") : note("(no mp::Pool)"),
+                    py_cell(py, "processes")});
+  if (procs.run) e.ok = e.ok && on_processes == words;
   std::string top_text = top.first + ":" + std::to_string(top.second);
   if (py.ran)
     e.ok = e.ok && py.number("words") == double(total) &&
@@ -175,12 +184,18 @@ Experiment run_wordcount(const Options& opt) {
                     (py.ran ? std::string(" — CPython counted ") + (e.ok ? "the same" : "DIFFERENTLY")
                             : std::string()));
   std::string lesson;
-  if (e.rows.size() > 1) {
-    if (py.ran && e.rows[0].cpython.seconds && e.rows[1].cpython.seconds)
+  if (e.rows.size() > 2) {
+    if (py.ran && e.rows[0].cpython.seconds && e.rows.back().cpython.seconds)
       lesson += "CPython needs processes (" +
-                ratio(*e.rows[0].cpython.seconds / *e.rows[1].cpython.seconds) +
+                ratio(*e.rows[0].cpython.seconds / *e.rows.back().cpython.seconds) +
                 ", Counters pickled back); ";
     lesson += "gilfree threads share the corpus: " + ratio(seq / *e.rows[1].gilfree.seconds);
+  }
+  if (procs.run) {
+    lesson += ", gilfree processes: " + ratio(seq / best.back()) + " (Counters serialized back). " +
+              processes_worth(e.rows[1].gilfree.seconds.value_or(seq), best.back(),
+                              procs.startup_seconds);
+    e.figures["gilfree_processes_startup"] = procs.startup_seconds;
   }
   if (py.ran && e.rows[0].cpython.seconds)
     lesson += "; sequentially gilfree is " + ratio(*e.rows[0].cpython.seconds / seq) + " faster";

@@ -42,9 +42,8 @@ void usage() {
       "Reruns the seed programs' experiments on gilfree and, side by side, in CPython.\n"
       "  --quick       small sizes (seconds, for the smoke test)\n"
       "  --json FILE   also write every figure to FILE (tools/plots/ draws them)\n"
-      "  --only KEYS   run only these: race,queue,count,bad_fib,integrate,flags,wordcount,\n"
-      "                integrate_mpi,\n"
-      "                scale_integrate,scale_fib\n"
+      "  --only KEYS   run only these: race,race_procs,queue,count,bad_fib,integrate,flags,\n"
+      "                wordcount,integrate_mpi,scale_integrate,scale_fib\n"
       "  --scaling [K] also run the thread-count scaling (1, 2, 4, ... K threads; default K:\n"
       "                the hardware threads) of the integration and of bad_fib\n"
       "  --python EXE  the CPython to compare with (default: python3 on PATH)\n"
@@ -122,7 +121,8 @@ int main(int argc, char** argv) {
 
   using Runner = std::function<tour::Experiment(const tour::Options&)>;
   const std::vector<std::pair<std::string, Runner>> all = {
-      {"race", tour::run_race},           {"queue", tour::run_message_queue},
+      {"race", tour::run_race},           {"race_procs", tour::run_race_processes},
+      {"queue", tour::run_message_queue},
       {"count", tour::run_count},         {"bad_fib", tour::run_bad_fib},
       {"integrate", tour::run_integrate}, {"flags", tour::run_flags},
       {"wordcount", tour::run_wordcount},

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tour {
@@ -95,6 +96,28 @@ Experiment run_race(const Options& opt);
 Experiment run_message_queue(const Options& opt);
 // The integration on MPI ranks beside threads (exp_mpi.cpp; says so when built without MPI).
 Experiment run_integrate_mpi(const Options& opt);
+
+// Processes (exp_processes.cpp): the Value counter race on 4 processes.
+Experiment run_race_processes(const Options& opt);
+
+// A gilfree process-pool variant of a CPU-bound experiment (exp_processes.cpp): `run` maps
+// the seed's work on a Pool started beforehand (empty when this build has no mp::Pool);
+// startup_seconds is that Pool's creation until its first result.
+struct ProcessVariant {
+  std::function<void()> run;
+  double startup_seconds = 0;
+};
+// jobs × fib::recurse(n) with Pool(processes).map; the results into `results`.
+ProcessVariant fib_on_processes(int processes, int n, int jobs, std::vector<long>& results);
+// The integral of x² on [a, b], N steps in `processes` chunks (integrate_pool.hpp).
+ProcessVariant integrate_on_processes(int processes, double a, double b, long N, double& value);
+// The word count of `urls` split among `processes` workers, merged into `words`.
+ProcessVariant wordcount_on_processes(int processes, const std::vector<std::string>& urls,
+                                      std::unordered_map<std::string, long>& words);
+// The lesson's clause on processes: their start-up, their time against the threads', and
+// when they are worth that cost.
+std::string processes_worth(double threads_seconds, double processes_seconds,
+                            double startup_seconds);
 // --scaling only: thread counts 1, 2, 4, ... up to K, both sides.
 Experiment run_scale_integrate(const Options& opt);
 Experiment run_scale_fib(const Options& opt);

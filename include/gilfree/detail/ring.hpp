@@ -8,6 +8,13 @@
 //
 // The ring never blocks; gilfree::BasicQueue (queue.hpp) builds the blocking calls from
 // it and detail::Parking (wait/parking.hpp).
+//
+// RingCore is the ring itself, placed in storage the caller provides: its header is
+// followed by its cells, found by a constant offset from `this`, and nothing in it is an
+// absolute address. So the same bytes work wherever they are mapped, e.g. in a segment
+// that several processes map at different addresses (with a trivially copyable T).
+// BoundedRing is the owning handle the thread-side Queue uses: it allocates the storage
+// and places a RingCore in it.
 #pragma once
 
 #include <atomic>
@@ -16,6 +23,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <optional>
 #include <thread>
@@ -35,30 +43,39 @@ enum class PopResult { ok, empty, drained };
 // A fixed-capacity FIFO ring, safe for any number of producers and consumers, that
 // never blocks except for the few instructions between another thread's claim of a slot
 // and its publication (covered by a short spin, then yields). T's moves must not throw.
+// Position-independent: lives in bytes_for(capacity) bytes at an address aligned to
+// kAlignment (create_at()); it may be moved between mappings of the same memory.
 template <class T>
-class BoundedRing {
+class RingCore {
   static_assert(std::is_nothrow_move_constructible_v<T>, "ring slots are filled by moves");
+  struct Cell {
+    std::atomic<std::uint64_t> seq{0};
+    alignas(T) unsigned char storage[sizeof(T)];
+    T* item() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+  };
+  static constexpr std::size_t kLine = 64;
 
  public:
-  // A ring holding at most `capacity` (>= 2) items.
-  explicit BoundedRing(std::size_t capacity)
-      : capacity_(capacity),
-        mask_(std::has_single_bit(capacity) ? capacity - 1 : 0),
-        shuffle_bits_(shuffle_bits_for(capacity)),
-        cells_(static_cast<Cell*>(
-            ::operator new(sizeof(Cell) * capacity, std::align_val_t{kLine}))) {
-    for (std::size_t i = 0; i < capacity; ++i) new (&cells_[i]) Cell;
-    for (std::size_t i = 0; i < capacity; ++i)
-      cells_[slot(i)].seq.store(i, std::memory_order_relaxed);
+  // The alignment the storage given to create_at() must have.
+  static constexpr std::size_t kAlignment = std::max(kLine, alignof(Cell));
+
+  // The bytes a ring of `capacity` items occupies (header and cells).
+  static std::size_t bytes_for(std::size_t capacity) noexcept {
+    return cells_offset() + sizeof(Cell) * capacity;
   }
-  BoundedRing(const BoundedRing&) = delete;
-  BoundedRing& operator=(const BoundedRing&) = delete;
-  ~BoundedRing() {
+  // Places an empty ring of `capacity` (>= 2) items in `storage`, which must be
+  // bytes_for(capacity) bytes aligned to kAlignment; destroy it with std::destroy_at.
+  static RingCore* create_at(void* storage, std::size_t capacity) {
+    return ::new (storage) RingCore(capacity);
+  }
+  RingCore(const RingCore&) = delete;
+  RingCore& operator=(const RingCore&) = delete;
+  // Destroys the items still in the ring and the cells (not the storage).
+  ~RingCore() {
     const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~kClosed;
     for (std::uint64_t pos = head_.load(std::memory_order_relaxed); pos < tail; ++pos)
-      cells_[slot(pos)].item()->~T();
-    for (std::size_t i = 0; i < capacity_; ++i) cells_[i].~Cell();
-    ::operator delete(cells_, std::align_val_t{kLine});
+      cells()[slot(pos)].item()->~T();
+    for (std::size_t i = 0; i < capacity_; ++i) cells()[i].~Cell();
   }
 
   // Moves `item` into the ring (only on ok). Fails with shut_down once close() ran,
@@ -67,7 +84,7 @@ class BoundedRing {
     std::uint64_t pos = tail_.load(std::memory_order_relaxed);
     for (int tries = 0;; ++tries) {
       if (pos & kClosed) return PushResult::shut_down;
-      Cell& cell = cells_[slot(pos)];
+      Cell& cell = cells()[slot(pos)];
       const std::uint64_t seq = cell.seq.load(std::memory_order_acquire);
       const auto lag = static_cast<std::int64_t>(seq - pos);
       if (lag == 0) {  // the slot is free for this lap: claim it
@@ -99,7 +116,7 @@ class BoundedRing {
   PopResult try_pop(std::optional<T>& out) noexcept {
     std::uint64_t pos = head_.load(std::memory_order_relaxed);
     for (int tries = 0;; ++tries) {
-      Cell& cell = cells_[slot(pos)];
+      Cell& cell = cells()[slot(pos)];
       const std::uint64_t seq = cell.seq.load(std::memory_order_acquire);
       const auto lag = static_cast<std::int64_t>(seq - (pos + 1));
       if (lag == 0) {  // published for this lap: claim it
@@ -149,14 +166,26 @@ class BoundedRing {
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
-  static constexpr std::size_t kLine = 64;
   static constexpr std::uint64_t kClosed = std::uint64_t{1} << 63;
 
-  struct Cell {
-    std::atomic<std::uint64_t> seq{0};
-    alignas(T) unsigned char storage[sizeof(T)];
-    T* item() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
-  };
+  explicit RingCore(std::size_t capacity)
+      : capacity_(capacity),
+        mask_(std::has_single_bit(capacity) ? capacity - 1 : 0),
+        shuffle_bits_(shuffle_bits_for(capacity)) {
+    for (std::size_t i = 0; i < capacity; ++i) new (&cells()[i]) Cell;
+    for (std::size_t i = 0; i < capacity; ++i)
+      cells()[slot(i)].seq.store(i, std::memory_order_relaxed);
+  }
+
+  // The cells start at this constant offset from the header: an offset, not a pointer,
+  // is what keeps the ring position-independent.
+  static constexpr std::size_t cells_offset() noexcept {
+    return (sizeof(RingCore) + kAlignment - 1) / kAlignment * kAlignment;
+  }
+  Cell* cells() noexcept {
+    return std::launder(
+        reinterpret_cast<Cell*>(reinterpret_cast<unsigned char*>(this) + cells_offset()));
+  }
 
   // Consecutive positions go to different cache lines when the capacity allows it
   // (atomic_queue's trick), so a consumer reading slot k does not steal the line a
@@ -190,9 +219,46 @@ class BoundedRing {
   const std::size_t capacity_;
   const std::size_t mask_;
   const int shuffle_bits_;
-  Cell* const cells_;
   alignas(kLine) std::atomic<std::uint64_t> tail_{0};  // next position to push; bit 63: closed
   alignas(kLine) std::atomic<std::uint64_t> head_{0};  // next position to pop
+};
+
+// A RingCore in storage of its own, for threads of one process (gilfree::Queue's ring).
+template <class T>
+class BoundedRing {
+ public:
+  // A ring holding at most `capacity` (>= 2) items.
+  explicit BoundedRing(std::size_t capacity)
+      : core_(RingCore<T>::create_at(
+            ::operator new(RingCore<T>::bytes_for(capacity),
+                           std::align_val_t{RingCore<T>::kAlignment}),
+            capacity)) {}
+  BoundedRing(const BoundedRing&) = delete;
+  BoundedRing& operator=(const BoundedRing&) = delete;
+  ~BoundedRing() {
+    std::destroy_at(core_);
+    ::operator delete(static_cast<void*>(core_), std::align_val_t{RingCore<T>::kAlignment});
+  }
+
+  // RingCore::try_push.
+  PushResult try_push(T& item) noexcept { return core_->try_push(item); }
+  // RingCore::try_pop.
+  PopResult try_pop(std::optional<T>& out) noexcept { return core_->try_pop(out); }
+  // RingCore::close.
+  void close() noexcept { core_->close(); }
+  // RingCore::closed.
+  bool closed() const noexcept { return core_->closed(); }
+  // RingCore::pushed.
+  std::uint64_t pushed() const noexcept { return core_->pushed(); }
+  // RingCore::popped.
+  std::uint64_t popped() const noexcept { return core_->popped(); }
+  // RingCore::size.
+  std::size_t size() const noexcept { return core_->size(); }
+  // RingCore::capacity.
+  std::size_t capacity() const noexcept { return core_->capacity(); }
+
+ private:
+  RingCore<T>* const core_;
 };
 
 }  // namespace gilfree::detail

@@ -26,10 +26,13 @@ class TaskQueue {
   TaskQueue(const TaskQueue&) = delete;
   TaskQueue& operator=(const TaskQueue&) = delete;
 
-  // Appends `node` (wait-free, any thread). The node must not be in any queue.
+  // Appends `node` (wait-free, any thread). The node must not be in any queue. The
+  // exchange is seq_cst and empty() reads its target with a seq_cst load, so a pusher
+  // that then reads a flag with a seq_cst load needs no fence to pair with a consumer
+  // that sets the flag and then checks empty() (the executor's wake-up protocol).
   void push(TaskNode* node) noexcept {
     node->next_link.store(nullptr, std::memory_order_relaxed);
-    TaskNode* prev = head_.exchange(node, std::memory_order_acq_rel);
+    TaskNode* prev = head_.exchange(node, std::memory_order_seq_cst);
     prev->next_link.store(node, std::memory_order_release);
   }
 
@@ -50,11 +53,13 @@ class TaskQueue {
     return n;
   }
 
-  // True when no node is queued (possibly stale; exact once producers are quiet).
+  // True when no node is queued and no push is under way (possibly stale; exact once
+  // producers are quiet). A push counts from its exchange, before its node is linked:
+  // the queue is empty only while the stub is both the last node pushed (head_) and the
+  // next to pop (tail_); pop_locked() re-pushes the stub whenever it takes the last node.
   bool empty() const noexcept {
-    TaskNode* t = tail_.load(std::memory_order_acquire);
-    if (t != &stub_) return false;
-    return stub_.next_link.load(std::memory_order_acquire) == nullptr;
+    if (head_.load(std::memory_order_seq_cst) != &stub_) return false;
+    return tail_.load(std::memory_order_acquire) == &stub_;
   }
 
  private:

@@ -66,6 +66,7 @@
 #include "../futures.hpp"
 #include "../futures/executor.hpp"
 #include "../multiprocessing/pool.hpp"
+#include "../multiprocessing/detail/remote_call.hpp"
 #include "../multiprocessing/reduction.hpp"
 
 namespace gilfree::mpi {
@@ -73,10 +74,8 @@ namespace gilfree::mpi {
 class MPIPoolExecutor;
 
 // A task's exception whose type has no counterpart on the caller's side: what() is
-// "<type>: <message>", as Python's RemoteTraceback shows the remote error.
-struct RemoteError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// "<type>: <message>" (the same type as a worker process's, multiprocessing/exceptions.hpp).
+using RemoteError = multiprocessing::RemoteError;
 
 // The MPI environment of one process: MPI_Init_thread in the constructor, MPI_Finalize in
 // the destructor. The constructor does not return in a worker: on ranks other than 0 of a
@@ -130,75 +129,15 @@ namespace detail {
 
 namespace mpd = gilfree::multiprocessing::detail;
 
-// Holds any callable that can cross: a plain function travels as its module offset, a
-// captureless lambda as nothing, a function object as its cereal form.
-template <class F>
-struct FnBox {
-  F fn{};
-  template <class Archive>
-  void save(Archive& ar) const {
-    if constexpr (mpd::plain_function<F>) {
-      ar(mpd::function_to_ref(reinterpret_cast<const void*>(fn)));
-    } else if constexpr (!mpd::stateless_callable<F>) {
-      ar(fn);
-    }
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    if constexpr (mpd::plain_function<F>) {
-      mpd::FunctionRef ref;
-      ar(ref);
-      fn = reinterpret_cast<F>(mpd::ref_to_function(ref));
-    } else if constexpr (!mpd::stateless_callable<F>) {
-      ar(fn);
-    }
-  }
-};
-
-// What a worker sends back for one task: a value frame (dumps<R>) or an error.
-struct Reply {
-  bool ok = false;
-  std::string frame;
-};
-// The reply of the task this worker thread is running.
-Reply& current_reply() noexcept;
-// Stores the exception in flight as an error reply ("<type>\0<message>").
-void reply_current_exception() noexcept;
-// Rebuilds a task's exception from an error reply's frame.
-std::exception_ptr rebuild_exception(std::string_view frame);
-
-// The value a void task sends.
-struct VoidResult {
-  template <class Archive>
-  void serialize(Archive&) {}
-};
-
-// The function object that crosses for every task: runs fn(args...) on the worker and
-// leaves its result (or exception) in current_reply().
-template <class F>
-struct Capture {
-  FnBox<F> box;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(box);
-  }
-  template <class... A>
-  void operator()(A&&... args) {
-    Reply& r = current_reply();
-    try {
-      using R = std::invoke_result_t<F&, A&&...>;
-      if constexpr (std::is_void_v<R>) {
-        std::invoke(box.fn, std::forward<A>(args)...);
-        r.frame = multiprocessing::dumps(VoidResult{});
-      } else {
-        r.frame = multiprocessing::dumps(std::invoke(box.fn, std::forward<A>(args)...));
-      }
-      r.ok = true;
-    } catch (...) {
-      reply_current_exception();
-    }
-  }
-};
+// How a call, its result and its exception cross: shared with ProcessPoolExecutor
+// (multiprocessing/detail/remote_call.hpp).
+using mpd::Capture;
+using mpd::current_reply;
+using mpd::FnBox;
+using mpd::rebuild_exception;
+using mpd::Reply;
+using mpd::reply_current_exception;
+using mpd::VoidResult;
 
 // map() over several ranges: an input view of tuples of their elements (copies), ending
 // with the shortest (std::views::zip is C++23).
@@ -247,57 +186,10 @@ class ZipView {
   mutable std::tuple<Vs...> views_;
 };
 
-// What a chunk of a void function sends back: how many calls returned (a vector of
-// empty values has no bytes for the decoder to check its length against).
-struct VoidChunk {
-  std::size_t n = 0;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(n);
-  }
-};
-// A task's result as it crosses (Wire) and as its future holds it (type).
-template <class Wire>
-struct from_wire {
-  using type = Wire;
-  static Wire convert(Wire&& w) { return std::move(w); }
-};
-template <>
-struct from_wire<void> {
-  using type = void;
-};
-template <>
-struct from_wire<VoidChunk> {
-  using type = std::vector<std::monostate>;
-  static type convert(VoidChunk&& w) { return type(w.n); }
-};
 
-// The Pool front's chunk (multiprocessing::detail::ChunkCall, which holds the user's
-// function as is) in a form that crosses: the same loop, the function in a FnBox.
-template <class F, class Item, bool Star>
-struct RemoteChunk {
-  FnBox<F> box;
-  template <class Archive>
-  void serialize(Archive& ar) {
-    ar(box);
-  }
-  auto operator()(std::vector<Item>&& items) {
-    using Call = multiprocessing::detail::ChunkCall<F, Item, Star>;
-    if constexpr (std::is_void_v<typename Call::raw_result>) {
-      return VoidChunk{Call{box.fn}(std::move(items)).size()};
-    } else {
-      return Call{box.fn}(std::move(items));
-    }
-  }
-};
-template <class T>
-struct is_chunk_call : std::false_type {};
-template <class F, class Item, bool Star>
-struct is_chunk_call<multiprocessing::detail::ChunkCall<F, Item, Star>> : std::true_type {};
-template <class F, class Item, bool Star>
-RemoteChunk<F, Item, Star> to_remote(const multiprocessing::detail::ChunkCall<F, Item, Star>& c) {
-  return RemoteChunk<F, Item, Star>{FnBox<F>{c.fn}};
-}
+using mpd::is_chunk_call;
+using mpd::RemoteChunk;
+using mpd::to_remote;
 
 // One task on its way: its frame, and how to complete its future from the reply.
 struct Entry {
@@ -450,13 +342,13 @@ class MPIPoolExecutor : public Executor {
   template <class Fn, class F, class... Args>
   auto submit_remote(F&& fn, Args&&... args) {
     using Wire = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
-    using R = typename detail::from_wire<Wire>::type;
+    using R = Wire;
     return submit_remote_into<Fn>(Future<R>(), std::forward<F>(fn), std::forward<Args>(args)...);
   }
   template <class Fn, class R, class F, class... Args>
   auto submit_remote_into(Future<R> future, F&& fn, Args&&... args) {
     using Wire = std::invoke_result_t<Fn&, std::decay_t<Args>...>;
-    static_assert(std::is_same_v<R, typename detail::from_wire<Wire>::type>);
+    static_assert(std::is_same_v<R, Wire>);
     static_assert(std::is_void_v<Wire> || multiprocessing::serializable<Wire>,
                   "the result of a task that runs on another rank must be serializable");
     detail::Capture<Fn> cap{detail::FnBox<Fn>{Fn(std::forward<F>(fn))}};
@@ -464,18 +356,7 @@ class MPIPoolExecutor : public Executor {
     e.frame = multiprocessing::encode_call(std::move(cap), std::forward<Args>(args)...);
     e.future = future;
     e.complete = [future](bool ok, std::string_view frame) {
-      try {
-        if (!ok) {
-          future.set_exception(detail::rebuild_exception(frame));
-        } else if constexpr (std::is_void_v<R>) {
-          (void)multiprocessing::loads<detail::VoidResult>(frame);
-          future.set_result();
-        } else {
-          future.set_result(detail::from_wire<Wire>::convert(multiprocessing::loads<Wire>(frame)));
-        }
-      } catch (...) {
-        if (!future.done()) future.set_exception(std::current_exception());
-      }
+      multiprocessing::detail::complete_from_reply<R>(future, ok, frame);
     };
     admit(std::move(e));
     return future;

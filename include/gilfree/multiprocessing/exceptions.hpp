@@ -71,6 +71,14 @@ struct UnpicklingError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A task's exception whose type has no counterpart on the caller's side (a worker process
+// or an MPI rank raised it): what() is "<type>: <message>", as Python's RemoteTraceback
+// shows the remote error. register_exception<E>() (detail/remote_call.hpp, included by
+// every executor of processes) makes a type come back as itself instead.
+struct RemoteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace gilfree::multiprocessing
 
 namespace gilfree {

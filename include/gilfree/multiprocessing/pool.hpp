@@ -1,6 +1,6 @@
 // gilfree/multiprocessing/pool.hpp — the `multiprocessing.pool` API: the Pool front
-// (BasicPool), AsyncResult, and ThreadPool (multiprocessing.pool.ThreadPool: the same API
-// on threads).
+// (BasicPool), AsyncResult, Pool (worker processes, on ProcessPoolExecutor) and ThreadPool
+// (multiprocessing.pool.ThreadPool: the same API on threads).
 //
 //   gilfree::mp::ThreadPool pool({.processes = 4});    // or ThreadPool(4)
 //   auto r = pool.apply_async(fn, std::tuple(1, 2));   // AsyncResult<R>
@@ -15,7 +15,7 @@
 // error_callbacks in this process, on the pool's result-handler thread, before the
 // AsyncResult becomes ready. It calls the executor through its concrete type Ex, so an
 // executor of processes sees F and Args in its own submit() and can encode them:
-// BasicPool<ProcessExecutor> reuses every method here.
+// Pool (BasicPool<ProcessPoolExecutor>) reuses every method here.
 #pragma once
 
 #include <algorithm>
@@ -36,6 +36,8 @@
 
 #include "../errors.hpp"
 #include "../futures.hpp"
+#include "../futures/process.hpp"
+#include "process.hpp"
 #include "../timeout.hpp"
 
 namespace gilfree {
@@ -457,10 +459,16 @@ class BasicPool {
     state_.compare_exchange_strong(expected, kClose);
   }
   // Stops at once: tasks not yet started are cancelled (their get() raises
-  // CancelledError where Python's would hang); running ones finish.
+  // CancelledError where Python's would hang). Running ones finish on threads; a pool of
+  // processes terminates its workers (as Python's), and their calls fail with
+  // BrokenProcessPool.
   void terminate() {
     state_.store(kTerminate);
-    executor_->shutdown(false, true);
+    if constexpr (requires(Ex& e) { e.terminate_workers(); }) {
+      executor_->terminate_workers();
+    } else {
+      executor_->shutdown(false, true);
+    }
   }
   // Waits for the workers to exit; ValueError("Pool is still running") before close()
   // or terminate().
@@ -472,6 +480,9 @@ class BasicPool {
   std::size_t processes() const noexcept { return processes_; }
 
  protected:
+  // The executor the pool runs on.
+  const Ex& executor() const noexcept { return *executor_; }
+
   // A pool running its calls on `executor` (of `processes` workers); its result-handler
   // thread is named "<name>-result-handler".
   BasicPool(std::unique_ptr<Ex> executor, std::size_t processes, std::string name)
@@ -635,6 +646,64 @@ class ThreadPool : public BasicPool<ThreadPoolExecutor> {
   }
 };
 
+// ---- Pool -------------------------------------------------------------------------------
+
+// Pool's keyword arguments (multiprocessing.Pool(processes, initializer, initargs,
+// maxtasksperchild, context)).
+struct ProcessPoolOptions {
+  // The number of worker processes; unset: the number of CPUs. Below 1 is a ValueError.
+  std::optional<int> processes{};
+  // Runs in each worker before it takes tasks, with its arguments ({init, args...}: they
+  // cross as a task's do). If it throws, the pool is broken: every result fails with
+  // BrokenProcessPool naming the exception, and no worker is started again.
+  ProcessCall initializer{};
+  // A worker exits after this many tasks (chunks) and is replaced; unset: never.
+  std::optional<std::size_t> maxtasksperchild{};
+  // The start method's context (get_context("spawn")); unset: the default.
+  std::optional<Context> context{};
+};
+
+// multiprocessing.Pool: the Pool API (BasicPool) with worker processes, on a
+// ProcessPoolExecutor. What crosses to a worker is what crosses for the executor (a plain
+// function, a captureless lambda or a serializable function object, serializable items
+// and results); callbacks stay in this process. Beyond Python, a worker that dies in a
+// task (killed, exit, abort, a crash) never hangs the pool: that task's result fails with
+// WorkerLostError (pid and signal or exit code in its message), the worker is replaced,
+// and the other tasks go on; map() then raises instead of hanging.
+//
+//   mp::Pool pool({.processes = 3});
+//   std::vector<int> out = pool.map(bad_fib, std::vector{35, 35, 35});
+class Pool : public BasicPool<ProcessPoolExecutor> {
+ public:
+  using Options = ProcessPoolOptions;
+
+  // Starts the workers; ValueError("Number of processes must be at least 1") below 1.
+  explicit Pool(Options options = {})
+      : BasicPool(make_executor(options), size_for(options.processes), "Pool") {}
+  // Pool(processes), as Python's first positional argument.
+  explicit Pool(int processes) : Pool(Options{.processes = processes}) {}
+
+  // The pids of the live workers (beyond Python): for diagnostics and tests.
+  std::vector<pid_t> worker_pids() const { return executor().worker_pids(); }
+
+ private:
+  static std::size_t size_for(std::optional<int> processes) {
+    return static_cast<std::size_t>(processes.value_or(cpu_count()));
+  }
+  static std::unique_ptr<ProcessPoolExecutor> make_executor(Options& o) {
+    if (o.processes && *o.processes < 1)
+      throw ValueError("Number of processes must be at least 1");
+    if (o.maxtasksperchild && *o.maxtasksperchild < 1)
+      throw ValueError("maxtasksperchild must be a positive int or None");
+    return std::make_unique<ProcessPoolExecutor>(
+        ProcessPoolExecutor::Options{.max_workers = static_cast<int>(size_for(o.processes)),
+                                     .mp_context = std::move(o.context),
+                                     .initializer = std::move(o.initializer),
+                                     .max_tasks_per_child = o.maxtasksperchild},
+        gilfree::detail::PoolRole{});
+  }
+};
+
 }  // namespace multiprocessing
 
 // `import multiprocessing as mp`.
@@ -643,5 +712,9 @@ namespace mp = multiprocessing;
 using multiprocessing::AsyncResult;
 using multiprocessing::BasicPool;
 using multiprocessing::ThreadPool;
+// multiprocessing.pool's WorkerLostError (billiard's name): a worker died in a task.
+namespace multiprocessing {
+using ::gilfree::WorkerLostError;
+}
 
 }  // namespace gilfree

@@ -82,7 +82,14 @@ class Process {
     requires std::invocable<std::decay_t<F>&, std::decay_t<Args>&...>
   Process(Options options, F&& fn, Args&&... args) : Process(std::move(options)) {
     if constexpr (remotable<F, Args...>) {
-      remote_call_ = encode_call(fn, args...);
+      // An argument that cannot cross (a Barrier with a capturing action) is an error only
+      // for a start method that needs the crossing: start() reports it.
+      try {
+        remote_call_ = encode_call(fn, args...);
+      } catch (const PicklingError& e) {
+        remote_call_.clear();
+        remote_error_ = e.what();
+      }
     }
     target_ = [fn = std::decay_t<F>(std::forward<F>(fn)),
                tup = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)]() mutable {
@@ -152,6 +159,7 @@ class Process {
   Process(Adopt, std::shared_ptr<detail::ProcessState> state);
   std::function<void()> target_;
   std::string remote_call_;
+  std::string remote_error_;  // why encode_call failed, if it did
   std::shared_ptr<detail::ProcessState> state_;
 };
 

@@ -1,6 +1,6 @@
 // gilfree/multiprocessing/queues.hpp — multiprocessing's Queue, JoinableQueue and
-// SimpleQueue, for now for trivially copyable T, as a bounded ring in anonymous shared
-// memory (inherited by fork children).
+// SimpleQueue as a ring in shared memory (memfd: inherited by fork children, opened by
+// forkserver/spawn children that receive the queue as a Process argument).
 //
 // Why a shared ring and not CPython's pipe + feeder thread: no thread, no syscall for an
 // item when nobody sleeps, qsize() exact, and nothing can be stuck in a feeder's buffer,
@@ -8,27 +8,31 @@
 // Consistency when a participant is SIGKILLed: the item is copied under an mp::Lock and
 // the tail (put) or head (get) index is published last with one atomic store, so a process
 // killed inside put/get either completed its operation or left the ring as it was; the
-// next process takes over the lock (Lock's dead-owner take-over). No duplicate, at most
-// the killed process's own item lost, no hang.
+// next process takes over the lock (Lock's dead-owner take-over) and, for serialised
+// items, recounts the records. No duplicate, at most the killed process's own item lost,
+// no hang.
 //
-// Differences from Python, for now: T is trivially copyable (serialised items of any type,
-// and 64 MiB items, are not done yet); maxsize <= 0 means a ring of kDefaultCapacity items
-// and put() then blocks while that is full, where Python's would grow without bound;
-// there is no feeder thread, so join_thread()/cancel_join_thread() have nothing to wait
-// for. Passing to forkserver/spawn children: not yet (as synchronize.hpp).
+// Items: trivially copyable T as raw slots (the fast path); any other serializable T as a
+// frame of the wire format. maxsize <= 0 is unbounded as in Python, up to
+// kUnboundedRingBytes (1 GiB) outstanding at once, after which put() waits. There is no
+// feeder thread, so join_thread()/cancel_join_thread() have nothing to wait for.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "../errors.hpp"
 #include "../timeout.hpp"
 #include "detail/shared_futex.hpp"
 #include "exceptions.hpp"
+#include "reduction.hpp"
 #include "synchronize.hpp"
 
 namespace gilfree::multiprocessing {
@@ -50,78 +54,213 @@ inline Deadline queue_slice(const Deadline& d) {
   if (d.is_forever() || r.time_point() < d.time_point()) return r;
   return d;
 }
+
+// The virtual size of an unbounded queue's ring: memory is used only for what is queued
+// (consumed chunks go back to the kernel), so this bounds the bytes outstanding at once.
+inline constexpr std::uint64_t kUnboundedRingBytes = std::uint64_t{1} << 30;
+// The granule in which a consumer gives consumed ring memory back.
+inline constexpr std::uint64_t kChunk = std::uint64_t{2} << 20;
+
+struct ByteRingHeader {
+  std::atomic<std::uint64_t> head{0};  // byte position of the next record; under the lock
+  std::atomic<std::uint64_t> tail{0};  // byte position after the last record
+  std::atomic<std::uint32_t> put_seq{0};
+  std::atomic<std::uint32_t> get_seq{0};
+  std::atomic<std::uint32_t> getters{0};
+  std::atomic<std::uint32_t> putters{0};
+  std::atomic<std::uint32_t> unfinished{0};
+  std::atomic<std::uint32_t> count{0};  // items queued (repaired after a dead holder)
+  std::uint64_t capacity = 0;           // bytes, a multiple of kChunk
+  std::uint32_t maxsize = 0;            // 0: unbounded
+};
+
+// The shared ring of serialised items behind Queue<T> for a T that is not trivially
+// copyable: variable-size records, the same commit-last and dead-holder rules as the
+// fixed-slot ring. A handle; copies share the ring.
+class ByteRing {
+ public:
+  ByteRing() = default;
+  // A ring of `capacity` bytes (virtual: sparse) holding at most `maxsize` items (0: any).
+  ByteRing(std::uint64_t capacity, std::uint32_t maxsize);
+  // Appends one record, waiting while there is no room (false after the deadline, or at
+  // once when !block); ValueError when the record can never fit. on_put(ctx) runs under
+  // the lock before the record is published.
+  bool put(std::string_view rec, bool block, const Deadline& deadline, void (*on_put)(void*),
+           void* ctx);
+  // Removes the oldest record into `out`, waiting while empty (false as put).
+  bool get(std::string& out, bool block, const Deadline& deadline);
+  std::size_t qsize() const noexcept;
+  bool full() const noexcept;
+  // The largest record that fits.
+  std::uint64_t max_item() const noexcept;
+  ByteRingHeader& header() const noexcept { return *h_; }
+  // The wire form's parts: the ring's reference and its lock.
+  SharedRef ref() const;
+  void attach(const SharedRef& ref);
+  Lock& lock_handle() noexcept { return lock_; }
+  const Lock& lock_handle() const noexcept { return lock_; }
+
+ private:
+  bool lock(const Deadline& deadline);
+  void repair();
+  void point_at(std::shared_ptr<void> mem);
+  std::shared_ptr<void> mem_;
+  ByteRingHeader* h_ = nullptr;
+  char* data_ = nullptr;
+  Lock lock_;
+};
+
+// Encodes `item` into `out` (cleared first) as a value frame, reusing its capacity.
+template <class T>
+void encode_into(std::string& out, const T& item) {
+  out.clear();
+  write_header(out, FrameKind::value, 0, type_hash<T>());
+  StringSink sink(out);
+  std::ostream os(&sink);
+  cereal::BinaryOutputArchive ar(os);
+  ar(item);
+}
 }  // namespace detail
 
-// multiprocessing.Queue for trivially copyable T (see the file comment for the
-// differences from Python). Copies are handles to the same queue.
+// multiprocessing.Queue. A trivially copyable T travels as its bytes in a ring of fixed
+// slots; any other serializable T (std::string, std::vector, a struct with a cereal
+// serialize()) as a frame of the wire format (reduction.hpp) in a ring of variable-size
+// records, so an item may be large (tens of MiB). maxsize <= 0 means unbounded, as in
+// Python: put() then never waits while the ring has room (it is virtually
+// kUnboundedRingBytes and uses memory only for what is queued). Copies are handles to the
+// same queue; passing to a Process works under every start method.
 template <class T>
 class Queue {
-  static_assert(std::is_trivially_copyable_v<T>, "mp::Queue holds trivially copyable items for now");
+  static constexpr bool kFlat = std::is_trivially_copyable_v<T>;
+  static_assert(kFlat || serializable<T>,
+                "mp::Queue items must be trivially copyable or serializable with cereal");
+  static constexpr std::uint64_t kChunkSlots =
+      sizeof(T) >= detail::kChunk ? 1 : detail::kChunk / sizeof(T);
 
  public:
-  // The ring's size when maxsize <= 0.
+  // Kept for source compatibility: the ring size that maxsize <= 0 meant before such a
+  // queue became unbounded.
   static constexpr std::uint32_t kDefaultCapacity = 1u << 16;
 
-  // A queue holding at most `maxsize` items (<= 0: kDefaultCapacity).
+  // A queue holding at most `maxsize` items (<= 0: unbounded).
   explicit Queue(int maxsize = 0) : maxsize_(maxsize) {
-    const std::uint32_t cap = maxsize > 0 ? static_cast<std::uint32_t>(maxsize) : kDefaultCapacity;
-    auto mem = detail::map_shared_anonymous(sizeof(detail::QueueHeader) + alignof(T) +
-                                            std::size_t{cap} * sizeof(T));
-    h_ = new (mem.get()) detail::QueueHeader();
-    h_->capacity = cap;
-    auto base = reinterpret_cast<std::uintptr_t>(h_ + 1);
-    base = (base + alignof(T) - 1) / alignof(T) * alignof(T);
-    slots_ = reinterpret_cast<T*>(base);
-    mem_ = std::move(mem);
+    if constexpr (kFlat) {
+      std::uint64_t cap = static_cast<std::uint64_t>(maxsize);
+      if (maxsize <= 0) {
+        cap = std::max<std::uint64_t>(1, detail::kUnboundedRingBytes / sizeof(T));
+        cap = std::max<std::uint64_t>(1, cap / kChunkSlots) * kChunkSlots;
+        cap = std::min<std::uint64_t>(cap, 1u << 31);
+      }
+      auto mem = detail::map_shared(bytes_for(static_cast<std::uint32_t>(cap)));
+      auto* h = new (mem.get()) detail::QueueHeader();
+      h->capacity = static_cast<std::uint32_t>(cap);
+      point_at(std::move(mem));
+    } else {
+      ring_ = detail::ByteRing(detail::kUnboundedRingBytes,
+                               maxsize > 0 ? static_cast<std::uint32_t>(maxsize) : 0);
+    }
+  }
+  virtual ~Queue() = default;
+  Queue(const Queue&) = default;
+  Queue& operator=(const Queue&) = default;
+
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // ring and its lock; close() does not cross (it is per process, as CPython's).
+  template <class A>
+  void save(A& ar) const {
+    if constexpr (kFlat) {
+      ar(static_cast<std::int32_t>(maxsize_), lock_);
+      detail::save_block(ar, mem_, bytes_for(h_->capacity));
+    } else {
+      ar(static_cast<std::int32_t>(maxsize_), ring_.lock_handle(), ring_.ref());
+    }
+  }
+  template <class A>
+  void load(A& ar) {
+    std::int32_t maxsize = 0;
+    detail::SharedRef ref;
+    if constexpr (kFlat) {
+      ar(maxsize, lock_, ref);
+      if (ref.size < sizeof(detail::QueueHeader)) throw UnpicklingError("a Queue's ring is too small");
+      auto mem = detail::attach_shared(ref);
+      const std::uint32_t cap = static_cast<detail::QueueHeader*>(mem.get())->capacity;
+      if (cap == 0 || ref.size < bytes_for(cap)) throw UnpicklingError("a Queue's ring is too small");
+      point_at(std::move(mem));
+    } else {
+      ar(maxsize, ring_.lock_handle(), ref);
+      ring_.attach(ref);
+    }
+    maxsize_ = maxsize;
+    closed_ = false;
   }
 
   // Puts `item`, waiting up to `timeout` while full (Full then; at once if !block);
-  // ValueError after close() in this process.
+  // ValueError after close() in this process, or for an item larger than the ring.
   void put(const T& item, bool block = true, Timeout timeout = {}) {
     if (closed_) throw ValueError("Queue is closed");
     const Deadline deadline = block ? timeout.deadline() : Deadline(Deadline::clock::now());
-    for (;;) {
-      const std::uint32_t seen = h_->get_seq.load();
-      if (!lock_.acquire(true, remaining(deadline))) throw Full();
-      const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
-      if (tail - h_->head.load(std::memory_order_relaxed) < h_->capacity) {
-        slots_[tail % h_->capacity] = item;
-        on_put();
-        h_->tail.store(tail + 1, std::memory_order_release);  // published last
+    if constexpr (!kFlat) {
+      thread_local std::string buf;
+      detail::encode_into(buf, item);
+      const bool ok = ring_.put(buf, block, deadline, [](void* q) { static_cast<Queue*>(q)->on_put(); }, this);
+      if (buf.capacity() > (std::size_t{1} << 20)) std::string().swap(buf);  // do not pin a large item's buffer
+      if (!ok) throw Full();
+      return;
+    } else {
+      for (;;) {
+        const std::uint32_t seen = h_->get_seq.load();
+        if (!lock_.acquire(true, remaining(deadline))) throw Full();
+        const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
+        if (tail - h_->head.load(std::memory_order_relaxed) < h_->capacity) {
+          slots_[tail % h_->capacity] = item;
+          on_put();
+          h_->tail.store(tail + 1, std::memory_order_release);  // published last
+          lock_.release();
+          h_->put_seq.fetch_add(1);
+          if (h_->getters.load() > 0) detail::shared_futex_wake(h_->put_seq, 1);
+          return;
+        }
         lock_.release();
-        h_->put_seq.fetch_add(1);
-        if (h_->getters.load() > 0) detail::shared_futex_wake(h_->put_seq, 1);
-        return;
+        if (deadline.expired()) throw Full();
+        h_->putters.fetch_add(1);
+        if (h_->get_seq.load() == seen) detail::shared_futex_wait(h_->get_seq, seen, detail::queue_slice(deadline));
+        h_->putters.fetch_sub(1);
       }
-      lock_.release();
-      if (deadline.expired()) throw Full();
-      h_->putters.fetch_add(1);
-      if (h_->get_seq.load() == seen) detail::shared_futex_wait(h_->get_seq, seen, detail::queue_slice(deadline));
-      h_->putters.fetch_sub(1);
     }
   }
 
   // Removes and returns an item, waiting up to `timeout` while empty (Empty then; at once
-  // if !block).
+  // if !block). UnpicklingError if the item cannot be decoded as a T (it is consumed).
   T get(bool block = true, Timeout timeout = {}) {
     const Deadline deadline = block ? timeout.deadline() : Deadline(Deadline::clock::now());
-    for (;;) {
-      const std::uint32_t seen = h_->put_seq.load();
-      if (!lock_.acquire(true, remaining(deadline))) throw Empty();
-      const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
-      if (h_->tail.load(std::memory_order_relaxed) != head) {
-        T item = slots_[head % h_->capacity];
-        h_->head.store(head + 1, std::memory_order_release);  // published last
+    if constexpr (!kFlat) {
+      thread_local std::string buf;
+      if (!ring_.get(buf, block, deadline)) throw Empty();
+      T item = loads<T>(buf);
+      if (buf.capacity() > (std::size_t{1} << 20)) std::string().swap(buf);
+      return item;
+    } else {
+      for (;;) {
+        const std::uint32_t seen = h_->put_seq.load();
+        if (!lock_.acquire(true, remaining(deadline))) throw Empty();
+        const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
+        if (h_->tail.load(std::memory_order_relaxed) != head) {
+          T item = slots_[head % h_->capacity];
+          h_->head.store(head + 1, std::memory_order_release);  // published last
+          // An unbounded ring wraps over a large sparse region: give each consumed chunk
+          // back (under the lock, so no producer writes the next lap there meanwhile).
+          if (maxsize_ <= 0 && (head + 1) % kChunkSlots == 0) give_back(head + 1 - kChunkSlots);
+          lock_.release();
+          h_->get_seq.fetch_add(1);
+          if (h_->putters.load() > 0) detail::shared_futex_wake(h_->get_seq, 1);
+          return item;
+        }
         lock_.release();
-        h_->get_seq.fetch_add(1);
-        if (h_->putters.load() > 0) detail::shared_futex_wake(h_->get_seq, 1);
-        return item;
+        if (deadline.expired()) throw Empty();
+        h_->getters.fetch_add(1);
+        if (h_->put_seq.load() == seen) detail::shared_futex_wait(h_->put_seq, seen, detail::queue_slice(deadline));
+        h_->getters.fetch_sub(1);
       }
-      lock_.release();
-      if (deadline.expired()) throw Empty();
-      h_->getters.fetch_add(1);
-      if (h_->put_seq.load() == seen) detail::shared_futex_wait(h_->put_seq, seen, detail::queue_slice(deadline));
-      h_->getters.fetch_sub(1);
     }
   }
 
@@ -131,13 +270,19 @@ class Queue {
   T get_nowait() { return get(false); }
   // The number of items, exact at the moment of the read (unlike CPython's approximation).
   std::size_t qsize() const noexcept {
+    if constexpr (!kFlat) return ring_.qsize();
     return static_cast<std::size_t>(h_->tail.load(std::memory_order_acquire) -
                                     h_->head.load(std::memory_order_acquire));
   }
   // qsize() == 0.
   bool empty() const noexcept { return qsize() == 0; }
-  // True when a put would have to wait.
-  bool full() const noexcept { return qsize() >= h_->capacity; }
+  // True when a put would have to wait for the item count (an unbounded queue is never
+  // full).
+  bool full() const noexcept {
+    if (maxsize_ <= 0) return false;
+    if constexpr (!kFlat) return ring_.full();
+    return qsize() >= h_->capacity;
+  }
   // The maxsize given to the constructor.
   int maxsize() const noexcept { return maxsize_; }
   // This process will put no more (put is then a ValueError here); other processes are
@@ -153,9 +298,31 @@ class Queue {
 
  protected:
   virtual void on_put() {}
+  // JoinableQueue's shared count of unfinished tasks.
+  std::atomic<std::uint32_t>& unfinished() const noexcept {
+    if constexpr (!kFlat) return ring_.header().unfinished;
+    return h_->unfinished;
+  }
   detail::QueueHeader* h_ = nullptr;
 
  private:
+  static std::size_t bytes_for(std::uint32_t cap) {
+    return sizeof(detail::QueueHeader) + alignof(T) + std::size_t{cap} * sizeof(T);
+  }
+  void point_at(std::shared_ptr<void> mem) {
+    h_ = static_cast<detail::QueueHeader*>(mem.get());
+    auto base = reinterpret_cast<std::uintptr_t>(h_ + 1);
+    base = (base + alignof(T) - 1) / alignof(T) * alignof(T);
+    slots_ = reinterpret_cast<T*>(base);
+    mem_ = std::move(mem);
+  }
+  // Discards the kChunkSlots slots from position `first` on.
+  void give_back(std::uint64_t first) noexcept {
+    const std::size_t off = static_cast<std::size_t>(reinterpret_cast<char*>(slots_) -
+                                                     static_cast<char*>(mem_.get())) +
+                            static_cast<std::size_t>(first % h_->capacity) * sizeof(T);
+    detail::discard_shared(mem_, off, static_cast<std::size_t>(kChunkSlots * sizeof(T)));
+  }
   static Timeout remaining(const Deadline& d) {
     if (d.is_forever()) return Timeout();
     return Timeout(d.remaining());
@@ -163,6 +330,7 @@ class Queue {
   std::shared_ptr<void> mem_;
   T* slots_ = nullptr;
   Lock lock_;
+  detail::ByteRing ring_;
   int maxsize_;
   bool closed_ = false;  // per process, as CPython's _closed
 };
@@ -177,7 +345,7 @@ class JoinableQueue : public Queue<T> {
   // Marks one item done; ValueError "task_done() called too many times" if none is
   // unfinished.
   void task_done() {
-    auto& u = this->h_->unfinished;
+    auto& u = this->unfinished();
     std::uint32_t c = u.load();
     do {
       if (c == 0) throw ValueError("task_done() called too many times");
@@ -186,7 +354,7 @@ class JoinableQueue : public Queue<T> {
   }
   // Waits until every item put has been marked done, or `timeout` (then false).
   bool join(Timeout timeout = {}) {
-    auto& u = this->h_->unfinished;
+    auto& u = this->unfinished();
     const Deadline deadline = timeout.deadline();
     for (;;) {
       std::uint32_t c = u.load();
@@ -199,7 +367,7 @@ class JoinableQueue : public Queue<T> {
  protected:
   // Counted under the lock, before the item is published, so join() never sees a put item
   // as done.
-  void on_put() override { this->h_->unfinished.fetch_add(1); }
+  void on_put() override { this->unfinished().fetch_add(1); }
 };
 
 // multiprocessing.SimpleQueue: put/get/empty/close only (the same ring).
@@ -216,6 +384,16 @@ class SimpleQueue {
   bool empty() const noexcept { return q_.empty(); }
   // This process will use the queue no more.
   void close() noexcept { q_.close(); }
+
+  // The wire form: the underlying ring's.
+  template <class A>
+  void save(A& ar) const {
+    ar(q_);
+  }
+  template <class A>
+  void load(A& ar) {
+    ar(q_);
+  }
 
  private:
   Queue<T> q_;

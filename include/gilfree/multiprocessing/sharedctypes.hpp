@@ -1,14 +1,16 @@
 // gilfree/multiprocessing/sharedctypes.hpp — multiprocessing's Value, Array, RawValue and
-// RawArray for trivially copyable T, in anonymous shared memory (inherited by fork
-// children; gone with the last process that maps it, so a SIGKILLed creator leaks
-// nothing). As in Python, Value/Array carry an RLock by default and every single access
+// RawArray for trivially copyable T, in shared memory (memfd: inherited by fork children,
+// opened by forkserver/spawn children; gone with the last process that maps it, so a
+// SIGKILLed creator leaks nothing). As in Python, Value/Array carry an RLock by default and every single access
 // takes it, so `v.set_value(v.value() + 1)` still races between the two accesses (lost
 // updates) while the same inside `std::lock_guard g(v.get_lock())` is exact.
-// Passing to forkserver/spawn children: not yet (see synchronize.hpp).
+// Copies are handles to the same memory; passing to a Process works under every start
+// method, as synchronize.hpp says.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "detail/shared_futex.hpp"
+#include "reduction.hpp"
 #include "synchronize.hpp"
 
 namespace gilfree::multiprocessing {
@@ -35,7 +38,7 @@ template <class T>
 std::shared_ptr<T> shared_array(std::size_t n) {
   static_assert(std::is_trivially_copyable_v<T>, "shared ctypes hold trivially copyable types");
   static_assert(alignof(T) <= 4096);
-  auto mem = map_shared_anonymous(std::max<std::size_t>(1, n * sizeof(T)));
+  auto mem = map_shared(std::max<std::size_t>(1, n * sizeof(T)));
   T* p = static_cast<T*>(mem.get());
   for (std::size_t i = 0; i < n; ++i) new (p + i) T();
   return std::shared_ptr<T>(std::move(mem), p);
@@ -57,6 +60,17 @@ class RawValue {
   // The shared object itself.
   T& get_obj() const noexcept { return *p_; }
 
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // block, which the receiver maps.
+  template <class A>
+  void save(A& ar) const {
+    detail::save_block(ar, p_);
+  }
+  template <class A>
+  void load(A& ar) {
+    detail::load_block(ar, p_);
+  }
+
  private:
   std::shared_ptr<T> p_;
 };
@@ -67,6 +81,8 @@ class RawArray {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
+  // An empty array (to be assigned, or read from a message).
+  RawArray() : RawArray(std::size_t{0}) {}
   // n value-initialised elements.
   explicit RawArray(std::size_t n) : p_(detail::shared_array<T>(n)), n_(n) {}
   // A copy of `init`.
@@ -80,6 +96,21 @@ class RawArray {
   T* data() const noexcept { return p_.get(); }
   T* begin() const noexcept { return p_.get(); }
   T* end() const noexcept { return p_.get() + n_; }
+
+  // The wire form: the element count and a reference to the shared block.
+  template <class A>
+  void save(A& ar) const {
+    ar(static_cast<std::uint64_t>(n_));
+    detail::save_block(ar, p_, std::max<std::size_t>(1, n_ * sizeof(T)));
+  }
+  template <class A>
+  void load(A& ar) {
+    std::uint64_t n = 0;
+    ar(n);
+    if (n > (std::uint64_t{1} << 48) / sizeof(T)) throw UnpicklingError("absurd RawArray size");
+    detail::load_block(ar, p_, std::max<std::size_t>(1, static_cast<std::size_t>(n) * sizeof(T)));
+    n_ = static_cast<std::size_t>(n);
+  }
 
  private:
   std::shared_ptr<T> p_;
@@ -117,6 +148,16 @@ class Value {
   // The unsynchronised object (Python's get_obj()); hold get_lock() around compound updates.
   T& get_obj() const noexcept { return raw_.get_obj(); }
 
+  // The wire form: the value's block and its lock, if any.
+  template <class A>
+  void save(A& ar) const {
+    ar(raw_, lock_);
+  }
+  template <class A>
+  void load(A& ar) {
+    ar(raw_, lock_);
+  }
+
  private:
   RawValue<T> raw_;
   mutable std::optional<RLock> lock_;
@@ -129,6 +170,8 @@ class Array {
  public:
   using Options = SharedOptions;
 
+  // An empty array (to be assigned, or read from a message).
+  Array() : Array(std::size_t{0}) {}
   // n value-initialised elements (Python's Array(typecode, n)).
   explicit Array(std::size_t n, Options options = {}) : raw_(n) {
     if (options.lock) lock_.emplace();
@@ -165,6 +208,16 @@ class Array {
   }
   // The unsynchronised elements (Python's get_obj()).
   std::span<T> get_obj() const noexcept { return {raw_.data(), raw_.size()}; }
+
+  // The wire form: the elements' block and the lock, if any.
+  template <class A>
+  void save(A& ar) const {
+    ar(raw_, lock_);
+  }
+  template <class A>
+  void load(A& ar) {
+    ar(raw_, lock_);
+  }
 
  private:
   void check(std::size_t i) const {

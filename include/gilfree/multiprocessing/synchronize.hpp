@@ -1,7 +1,7 @@
 // gilfree/multiprocessing/synchronize.hpp — multiprocessing's Lock, RLock, Semaphore,
-// BoundedSemaphore and Event: process-shared, living in an anonymous shared mapping, built
-// on shared futex words (never pthread_cond_t, whose process-shared form hangs when a
-// waiter dies: glibc bug 21422).
+// BoundedSemaphore, Condition, Event and Barrier: process-shared, living in memfd-backed
+// shared memory, built on shared futex words (never pthread_cond_t, whose process-shared
+// form hangs when a waiter dies: glibc bug 21422).
 //
 // Robust to a dying process:
 // - A Lock/RLock word holds its owner's id (pid for Lock, tid for RLock). A waiter that
@@ -13,21 +13,28 @@
 //   costs the others at most that much delay.
 //
 // Copies are handles to the same shared object (Python objects are references). Passing
-// to another process: inherited under fork (the mapping is inherited). NOT yet for
-// forkserver/spawn: that needs the object's memory in a memfd sent with the arguments
-// (SCM_RIGHTS, as CPython's resource_sharer) — a later step of issue 10.
+// to another process works under every start method: `mp::Process(ctx, fn, lock, event)`.
+// Under fork the mapping is inherited; under forkserver and spawn the handle crosses as a
+// reference to its memfd that the child opens through /proc/<sender>/fd (checked against
+// a random id), so the sender must keep the object alive until the child has started — a
+// Process keeps its arguments, so that holds while the Process object lives.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "../threading.hpp"  // detail::LockableBase: the Lockable/TimedLockable spelling
 #include "../timeout.hpp"
+#include "detail/shared_futex.hpp"
 #include "exceptions.hpp"
+#include "reduction.hpp"
 
 namespace gilfree::multiprocessing {
 
@@ -53,6 +60,19 @@ struct EventBlock {
   std::atomic<std::uint32_t> flag{0};
   std::atomic<std::uint32_t> waiters{0};
 };
+// A Barrier's state: Python's threading.Barrier state machine under a pid-owned lock, plus
+// one pid slot per party (who is inside wait()), followed in memory by `parties` slots.
+struct BarrierBlock {
+  LockBlock mu;
+  std::atomic<std::uint32_t> seq{0};    // bumped by every notify: sleepers wait on it
+  std::atomic<std::int32_t> state{0};   // 0 filling, 1 draining, -1 resetting, -2 broken
+  std::atomic<std::uint32_t> count{0};  // parties inside wait() (Python's _count)
+  std::uint32_t parties = 0;
+  std::int64_t timeout_ns = -1;         // the default timeout; -1 forever
+  std::atomic<std::int32_t>* slots() noexcept {
+    return reinterpret_cast<std::atomic<std::int32_t>*>(this + 1);
+  }
+};
 }  // namespace detail
 
 // How often a sleeper rechecks on its own (owner liveness, lost wakes).
@@ -76,6 +96,16 @@ class Lock : public gilfree::detail::LockableBase<Lock> {
   // to the holder, until it releases.
   bool owner_died() const noexcept;
 
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // block, which the receiver maps (see detail/shared_futex.hpp).
+  template <class A>
+  void save(A& ar) const {
+    detail::save_block(ar, b_);
+  }
+  template <class A>
+  void load(A& ar) {
+    detail::load_block(ar, b_);
+  }
 
  private:
   std::shared_ptr<detail::LockBlock> b_;
@@ -99,6 +129,16 @@ class RLock : public gilfree::detail::LockableBase<RLock> {
   // As Lock::owner_died().
   bool owner_died() const noexcept;
 
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // block, which the receiver maps (see detail/shared_futex.hpp).
+  template <class A>
+  void save(A& ar) const {
+    detail::save_block(ar, b_);
+  }
+  template <class A>
+  void load(A& ar) {
+    detail::load_block(ar, b_);
+  }
 
  private:
   friend class Condition;
@@ -122,6 +162,16 @@ class Semaphore : public gilfree::detail::LockableBase<Semaphore> {
   // The current value (exact: it is the shared word).
   int get_value() const noexcept;
 
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // block, which the receiver maps (see detail/shared_futex.hpp).
+  template <class A>
+  void save(A& ar) const {
+    detail::save_block(ar, b_);
+  }
+  template <class A>
+  void load(A& ar) {
+    detail::load_block(ar, b_);
+  }
 
  protected:
   Semaphore(int value, bool bounded);
@@ -176,6 +226,18 @@ class Condition {
   // Wakes every waiter.
   void notify_all();
 
+  // The wire form: the lock and the condition's block.
+  template <class A>
+  void save(A& ar) const {
+    ar(lock_);
+    detail::save_block(ar, b_);
+  }
+  template <class A>
+  void load(A& ar) {
+    ar(lock_);
+    detail::load_block(ar, b_);
+  }
+
  private:
   RLock lock_;
   std::shared_ptr<detail::CondBlock> b_;
@@ -195,8 +257,80 @@ class Event {
   // Waits until set or `timeout`; returns the flag.
   bool wait(Timeout timeout = {});
 
+  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
+  // block, which the receiver maps (see detail/shared_futex.hpp).
+  template <class A>
+  void save(A& ar) const {
+    detail::save_block(ar, b_);
+  }
+  template <class A>
+  void load(A& ar) {
+    detail::load_block(ar, b_);
+  }
+
  private:
   std::shared_ptr<detail::EventBlock> b_;
+};
+
+// multiprocessing.Barrier: `parties` processes (or threads) meet in wait(); the last to
+// arrive runs `action` (if any) and releases the others; the barrier then resets itself.
+// Python's states, indexes and errors (BrokenBarrierError on abort, reset while waiting, a
+// wait that times out, a failing action).
+//
+// Robust to a dying party: a process SIGKILLed inside wait() breaks the barrier (it can no
+// longer take part), so the live waiters get BrokenBarrierError within about kRecheck
+// instead of waiting forever; a process that dies holding the barrier's internal lock also
+// breaks it (its update may be half done). A party that dies before arriving cannot be told
+// from a slow one: the others wait until their timeout, then break the barrier for
+// everyone, as Python. The action runs in the process that arrives last; to cross to a
+// forkserver or spawn child it must be a plain function (PicklingError otherwise).
+class Barrier {
+ public:
+  // ValueError "parties must be > 0" when parties < 1. `timeout` is the default for wait().
+  explicit Barrier(std::size_t parties, std::function<void()> action = {}, Timeout timeout = {});
+  // An empty handle, only to be assigned or read from a message (a Process argument);
+  // any other use is a ValueError.
+  Barrier() = default;
+
+  // Waits for all parties with the default timeout; returns this party's arrival index,
+  // 0 .. parties-1. BrokenBarrierError if the barrier is or becomes broken.
+  std::size_t wait() { return wait(default_timeout()); }
+  // As wait(), with an explicit timeout (past it the barrier breaks for everyone).
+  std::size_t wait(Timeout timeout);
+  // Returns the barrier to its empty state; parties waiting get BrokenBarrierError.
+  void reset();
+  // Breaks the barrier: current and future wait() calls raise BrokenBarrierError.
+  void abort();
+  // The number of parties required to pass the barrier.
+  std::size_t parties() const;
+  // The timeout wait() uses when given none.
+  Timeout default_timeout() const;
+  // The number of parties currently waiting (0 unless the barrier is filling).
+  std::size_t n_waiting() const;
+  // True when the barrier is broken.
+  bool broken() const;
+
+  // The wire form (a Process argument under forkserver/spawn): the shared block and the
+  // action's identity.
+  template <class A>
+  void save(A& ar) const {
+    ar(block_ref(), action_ref());
+  }
+  template <class A>
+  void load(A& ar) {
+    detail::SharedRef ref;
+    std::optional<detail::FunctionRef> action;
+    ar(ref, action);
+    attach(ref, action);
+  }
+
+ private:
+  detail::BarrierBlock& b() const;
+  detail::SharedRef block_ref() const;
+  std::optional<detail::FunctionRef> action_ref() const;
+  void attach(const detail::SharedRef& ref, const std::optional<detail::FunctionRef>& action);
+  std::shared_ptr<detail::BarrierBlock> b_;
+  std::function<void()> action_;
 };
 
 }  // namespace gilfree::multiprocessing

@@ -61,8 +61,9 @@ class BasicEventCount {
     epoch_.fetch_add(1, std::memory_order_release);
     Futex<Scope>::wake(epoch_, n);
   }
-  // True when some thread is between prepare_wait() and the end of wait().
-  bool has_waiters() const noexcept { return waiters_.load(std::memory_order_relaxed) != 0; }
+  // True when some thread is between prepare_wait() and the end of wait(). A seq_cst load
+  // (a plain load on x86), so a caller may pair it with a seq_cst change of its own state.
+  bool has_waiters() const noexcept { return waiters_.load(std::memory_order_seq_cst) != 0; }
 
  private:
   alignas(64) std::atomic<std::uint32_t> epoch_{0};

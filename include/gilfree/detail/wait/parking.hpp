@@ -1,75 +1,123 @@
-// gilfree/detail/wait/parking.hpp — where a bounded queue's threads wait: an event count
-// (poll adaptively, then sleep) whose wake-up side costs one plain load when nobody
-// sleeps. EventCount pays a read-modify-write in every notify; here the fence is the
-// seq_cst read-modify-write the queue already performs on its head or tail, so a put or
-// get that finds no sleeper does no extra atomic work.
+// gilfree/detail/wait/parking.hpp — where a bounded queue's threads wait: poll adaptively,
+// then sleep on the futex (futex.hpp), with a wake-up side that costs one plain load when
+// nobody sleeps. EventCount pays a read-modify-write in every notify; here the fence is
+// the seq_cst read-modify-write the queue already performs on its head or tail, so a put
+// or get that finds no sleeper does no extra atomic work.
 //
-// Process-private only: the sleep side is a std::mutex and std::condition_variable. A
-// queue in shared memory needs a futex-based variant (glibc's process-shared condvar
-// hangs when a waiter dies: research/multiprocessing.md, finding 2).
+// The futex word counts sleepers and wake tokens together:
+//
+//   bits 0-15   sleepers: threads that announced themselves and hold no token yet;
+//   bits 16-31  tokens:   wake-ups handed out and not yet taken.
+//
+// A waker moves sleepers to tokens in one compare-and-swap and then wakes as many threads;
+// a sleeper leaves by taking a token (or, when it gives up on its own, by taking a token
+// if one is there, else its sleeper count). So sleepers + tokens is always the number of
+// threads inside park_until(), and a sleeper that was signalled but has not run yet no
+// longer counts as asleep: the next put in those 10-30 us of wake-up latency sees no
+// sleeper and makes no syscall (the reason this is not a plain EventCount epoch).
+//
+// Nothing in it is a pointer, so BasicParking<FutexScope::process_shared> may live in
+// memory shared between processes.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <climits>
 #include <cstdint>
-#include <mutex>
 
 #include "../../timeout.hpp"
+#include "futex.hpp"
 #include "spin.hpp"
 
 namespace gilfree::detail {
 
 // Where threads wait until "something changed" in lock-free state (polling briefly,
 // then sleeping), at no cost to the threads that change it while nobody sleeps: a
-// wake-up is one load of `sleepers_` unless someone is asleep, and only then touches
-// the mutex and condition variable.
-// (A futex epoch would do too, but a sleeper that was signalled and has not run yet
-// still counts as sleeping, so every put in those 10-30 us would make another
-// syscall; a condition variable knows whom it already signalled.)
+// wake-up is one load of the futex word unless someone is asleep.
 //
 // Contract: the state change a sleeper's predicate reads is a seq_cst read-modify-write
-// made before wake_*(), and the predicate reads it with seq_cst loads. Then either the
-// waker sees the sleeper counted, or the sleeper's recheck sees the change (all four
-// accesses seq_cst forbid the store-buffering outcome), so no wake-up is lost; the mutex
-// closes the gap between the sleeper's last check and its wait.
-class Parking {
+// made before wake_*(), and the predicate reads it with seq_cst loads. The sleeper
+// announces itself with a seq_cst read-modify-write of the word and the waker reads the
+// word with a seq_cst load, so either the waker sees the sleeper or the sleeper's recheck
+// sees the change (all four accesses seq_cst forbid the store-buffering outcome); the
+// futex closes the gap between the sleeper's last check and its sleep, since any change
+// of the word after the announcement makes the sleep return at once.
+// At most 65535 threads may park on one Parking at a time.
+template <FutexScope Scope>
+class BasicParking {
  public:
   // Blocks until `ready()` may hold or the deadline passes: polls first (see poll()),
-  // then sleeps. Returns after at most one sleep, spurious wake-ups included; the
-  // caller retries its operation, as a Condition's wait loop does.
+  // then sleeps until a wake-up reaches this thread, `ready()` holds on a recheck, or
+  // the deadline. May return spuriously; the caller retries its operation, as a
+  // Condition's wait loop does.
   template <class Pred>
   void park_until(const Deadline& deadline, Pred&& ready) {
     if (poll(deadline, ready)) return;
-    std::unique_lock lock(mutex_);
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    if (!ready()) {
-      const auto slept_from = std::chrono::steady_clock::now();
-      bool woken = true;
-      if (deadline.is_forever()) {
-        cv_.wait(lock);
-      } else {
-        woken = cv_.wait_until(lock, deadline.time_point()) == std::cv_status::no_timeout;
+    std::uint32_t cur = word_.fetch_add(kSleeper, std::memory_order_seq_cst) + kSleeper;
+    const auto slept_from = std::chrono::steady_clock::now();
+    bool timed_out = false, slept = false;
+    for (;;) {
+      if (cur >= kToken) {  // a wake-up is waiting to be taken: it is ours
+        if (word_.compare_exchange_weak(cur, cur - kToken, std::memory_order_acquire,
+                                        std::memory_order_relaxed)) {
+          if (slept) adapt(std::chrono::steady_clock::now() - slept_from);
+          return;
+        }
+        continue;
       }
-      if (woken) adapt(std::chrono::steady_clock::now() - slept_from);
+      if (timed_out || ready()) break;
+      slept = true;
+      if (!Futex<Scope>::wait(word_, cur, deadline)) timed_out = true;
+      cur = word_.load(std::memory_order_acquire);
     }
-    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    leave();
   }
   // Wakes one sleeper; one load when there is none.
   void wake_one() noexcept {
-    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
-    { std::lock_guard lock(mutex_); }  // the sleeper is now in wait(), or will see the change
-    cv_.notify_one();
+    std::uint32_t cur = word_.load(std::memory_order_seq_cst);
+    while ((cur & kSleepers) != 0) {
+      if (word_.compare_exchange_weak(cur, cur - kSleeper + kToken, std::memory_order_release,
+                                      std::memory_order_relaxed)) {
+        Futex<Scope>::wake(word_, 1);
+        return;
+      }
+    }
   }
   // Wakes every sleeper; one load when there is none.
   void wake_all() noexcept {
-    if (sleepers_.load(std::memory_order_seq_cst) == 0) return;
-    { std::lock_guard lock(mutex_); }
-    cv_.notify_all();
+    std::uint32_t cur = word_.load(std::memory_order_seq_cst);
+    while ((cur & kSleepers) != 0) {
+      const std::uint32_t n = cur & kSleepers;
+      if (word_.compare_exchange_weak(cur, cur - n * kSleeper + n * kToken,
+                                      std::memory_order_release, std::memory_order_relaxed)) {
+        Futex<Scope>::wake(word_, INT_MAX);
+        return;
+      }
+    }
   }
+  // Threads that announced a sleep and were not woken yet (a snapshot, for tests).
+  std::uint32_t sleepers() const noexcept { return word_.load() & kSleepers; }
+  // Wake-ups handed out and not yet taken (a snapshot, for tests).
+  std::uint32_t tokens() const noexcept { return word_.load() / kToken; }
 
  private:
+  static constexpr std::uint32_t kSleeper = 1, kSleepers = 0xffff, kToken = 0x10000;
+
+  // Leaves without a wake-up of our own (timed out, or the recheck held): a token, if one
+  // is there, is taken rather than our sleeper count. The thread the kernel woke for that
+  // token may be this one, leaving by its deadline at the same moment; taking the token
+  // leaves the others counted as sleepers, so the next wake-up still reaches them. (Taking
+  // our count instead would strand the token with nobody awake to take it.)
+  void leave() noexcept {
+    std::uint32_t cur = word_.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::uint32_t next = cur >= kToken ? cur - kToken : cur - kSleeper;
+      if (word_.compare_exchange_weak(cur, next, std::memory_order_acquire,
+                                      std::memory_order_relaxed))
+        return;
+    }
+  }
   // Polls `ready()` for up to spin_ns_, yielding the core between polls
   // (SpinPolicy::yield_only): on a core with nothing else to run a yield returns in
   // ~0.3 us, so this is a spin; on an oversubscribed machine it hands the core to a
@@ -97,10 +145,11 @@ class Parking {
     }
   }
 
-  alignas(64) std::atomic<std::uint32_t> sleepers_{0};  // read by every put and get
-  std::atomic<long> spin_ns_{spin_budget_ns()};         // written only after sleeps
-  std::mutex mutex_;
-  std::condition_variable cv_;
+  alignas(64) std::atomic<std::uint32_t> word_{0};  // read by every put and get
+  std::atomic<long> spin_ns_{spin_budget_ns()};     // written only after sleeps
 };
+
+// The parking of threads of this process (the bounded gilfree::Queue's).
+using Parking = BasicParking<FutexScope::process_private>;
 
 }  // namespace gilfree::detail
