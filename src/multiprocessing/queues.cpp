@@ -113,6 +113,7 @@ bool ByteRing::put(std::string_view rec, bool block, const Deadline& deadline,
     }
     lock_.release();
     if (!block || deadline.expired()) return false;
+    if (spin_for_change(h_->get_seq, seen, deadline)) continue;
     h_->putters.fetch_add(1);
     if (h_->get_seq.load() == seen) shared_futex_wait(h_->get_seq, seen, queue_slice(deadline));
     h_->putters.fetch_sub(1);
@@ -151,6 +152,7 @@ bool ByteRing::get(std::string& out, bool block, const Deadline& deadline) {
     }
     lock_.release();
     if (!block || deadline.expired()) return false;
+    if (spin_for_change(h_->put_seq, seen, deadline)) continue;
     h_->getters.fetch_add(1);
     if (h_->put_seq.load() == seen) shared_futex_wait(h_->put_seq, seen, queue_slice(deadline));
     h_->getters.fetch_sub(1);
