@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gilfree/futures.hpp"
+#include "gilfree/futures/process.hpp"
 #include "gilfree/multiprocessing/pool.hpp"
 
 using namespace std::chrono_literals;
@@ -56,6 +57,8 @@ std::size_t count(const std::string& s, const std::string& what) {
   for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
   return n;
 }
+
+int square(int x) { return x * x; }
 
 }  // namespace
 
@@ -174,4 +177,22 @@ TEST(Progress, OverAsCompletedAndImap) {
   std::string out = pty.read_all();
   EXPECT_NE(out.find("50/50"), std::string::npos) << out;
   EXPECT_NE(out.find("30/30"), std::string::npos) << out;
+}
+
+// Items that cross to worker processes ten to a chunk still count one by one: the bar is
+// drawn at every count from 1 to 40, not only at the chunk boundaries.
+TEST(Progress, OverAProcessMapInChunksAdvancesPerItem) {
+  Pty pty;
+  gilfree::ProcessPoolExecutor ex(
+      {.max_workers = 2, .mp_context = gilfree::mp::get_context("fork")});
+  std::vector<int> in(40);
+  std::iota(in.begin(), in.end(), 0);
+  long sum = 0;
+  for (int v : gilfree::progress(ex.map(square, in, {.timeout = 60s, .chunksize = 10}),
+                                 {.total = in.size(), .fd = pty.slave(), .mininterval = 0}))
+    sum += v;
+  EXPECT_EQ(sum, 20540);  // the sum of k*k for k < 40
+  std::string out = pty.read_all();
+  for (int k = 1; k <= 40; ++k)
+    EXPECT_NE(out.find("| " + std::to_string(k) + "/40 ["), std::string::npos) << k << ": " << out;
 }
