@@ -229,8 +229,6 @@ class Dispatcher {
     std::string frame;
     std::vector<detail::Entry> refused;  // queued tasks of broken executors
     for (;;) {
-      for (auto& e : refused) refuse(e, broken_reason(*e.owner));
-      refused.clear();
       // Hand queued tasks to workers with room, least loaded first.
       {
         std::unique_lock g(mu_);
@@ -263,15 +261,17 @@ class Dispatcher {
             }
             // The owner's initializer goes first on a rank that has not run it yet; the rank
             // runs a batch in order, so it runs before any of the owner's tasks there.
-            std::vector<char>& initialized = e.owner->initialized;
-            if (initialized.size() < inflight_.size()) initialized.resize(inflight_.size(), 0);
-            if (!e.owner->initializer.empty() && !initialized[static_cast<std::size_t>(best)]) {
-              initialized[static_cast<std::size_t>(best)] = 1;
-              detail::Entry init;
-              init.frame = e.owner->initializer;
-              init.owner = e.owner;
-              init.initializer = true;
-              batch.add(std::move(init));
+            if (!e.owner->initializer.empty()) {
+              std::vector<char>& initialized = e.owner->initialized;
+              initialized.resize(inflight_.size(), 0);  // indexed by worker rank
+              if (!initialized[static_cast<std::size_t>(best)]) {
+                initialized[static_cast<std::size_t>(best)] = 1;
+                detail::Entry init;
+                init.frame = e.owner->initializer;
+                init.owner = e.owner;
+                init.initializer = true;
+                batch.add(std::move(init));
+              }
             }
             batch.add(std::move(e));
           }
@@ -282,6 +282,8 @@ class Dispatcher {
           ++in_flight_;
         }
       }
+      for (auto& e : refused) refuse(e, broken_reason(*e.owner));  // their callbacks may submit
+      refused.clear();
       if (in_flight_ == 0) continue;
       // Collect one reply (polling with back-off, but waking for new tasks too).
       int flag = 0;
