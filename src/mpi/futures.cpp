@@ -4,7 +4,8 @@
 // Messages (bytes, MPI_BYTE, on a duplicate of MPI_COMM_WORLD so that user traffic on
 // MPI_COMM_WORLD never mixes with ours):
 //   rank 0 -> worker  kTask: a batch of call frames (multiprocessing::encode_call), each
-//                     as [u32 length][frame]; kStop: empty
+//                     as [u32 length][frame]; kStop: empty. An executor's initializer is
+//                     one more call frame, ahead of its first task in a batch to each worker.
 //   worker -> rank 0  kReply: one reply per call, in order, each as [u8 ok][u32 length]
 //                     [frame]: a value frame (dumps<R>) or "<type>\0<message>"
 // Rank 0 sends with MPI_Isend and keeps up to kDepth batches in flight per worker, so a

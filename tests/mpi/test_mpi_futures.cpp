@@ -376,6 +376,13 @@ TEST(MPIPoolExecutorInitializer, ThrowingInitializerBreaksTheExecutor) {
   EXPECT_EQ(collect(plain.map(square, xs, {.chunksize = 2})), (std::vector<int>{1, 4, 9, 16, 25}));
 }
 
+TEST(MPIPoolExecutorInitializer, PoolTakesTheInitializer) {  // mpi4py.util.pool's initializer
+  mpi::Pool pool({.initializer = {set_init_value, 77}});
+  EXPECT_EQ(pool.apply(pid_and_init_value, 0).second, 77);
+  pool.close();
+  pool.join();
+}
+
 int main(int argc, char** argv) {
   mpi::Session session(argc, argv);  // ranks other than 0 serve here and exit
   ::testing::InitGoogleTest(&argc, argv);

@@ -457,7 +457,8 @@ class MPICommExecutor {
 // same front as mp::ThreadPool (multiprocessing/pool.hpp); callbacks run on rank 0.
 class Pool : public multiprocessing::BasicPool<MPIPoolExecutor> {
  public:
-  // A pool over an MPIPoolExecutor with `options` (see MPIPoolExecutor's constructor).
+  // A pool over an MPIPoolExecutor with `options` (see MPIPoolExecutor's constructor and
+  // MPIPoolExecutorOptions::initializer).
   explicit Pool(MPIPoolExecutorOptions options = {})
       : Pool(std::make_unique<MPIPoolExecutor>(options), detail::world_workers(options.max_workers)) {}
 
