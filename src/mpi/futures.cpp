@@ -4,7 +4,8 @@
 // Messages (bytes, MPI_BYTE, on a duplicate of MPI_COMM_WORLD so that user traffic on
 // MPI_COMM_WORLD never mixes with ours):
 //   rank 0 -> worker  kTask: a batch of call frames (multiprocessing::encode_call), each
-//                     as [u32 length][frame]; kStop: empty
+//                     as [u32 length][frame]; kStop: empty. An executor's initializer is
+//                     one more call frame, ahead of its first task in a batch to each worker.
 //   worker -> rank 0  kReply: one reply per call, in order, each as [u8 ok][u32 length]
 //                     [frame]: a value frame (dumps<R>) or "<type>\0<message>"
 // Rank 0 sends with MPI_Isend and keeps up to kDepth batches in flight per worker, so a
@@ -146,6 +147,30 @@ struct InFlight {
   std::vector<detail::Entry> entries;
   std::string message;
   MPI_Request request = MPI_REQUEST_NULL;
+  // Adds `e`'s frame to the message and `e` to the entries (the replies come in this order).
+  void add(detail::Entry e) {
+    put_u32(message, static_cast<std::uint32_t>(e.frame.size()));
+    message += e.frame;
+    std::string().swap(e.frame);
+    entries.push_back(std::move(e));
+  }
+};
+
+// Why `owner` is broken, or empty.
+std::string broken_reason(detail::ExecutorState& owner) {
+  std::lock_guard g(owner.mu);
+  return owner.broken;
+}
+
+// Fails a task of a broken executor (its future is running or done by now).
+void refuse(detail::Entry& e, const std::string& why) {
+  e.future.set_exception(std::make_exception_ptr(BrokenExecutor(why)));
+  e.owner->finished();
+}
+
+// What a worker runs for an initializer (wrap_initializer): the ProcessCall's frame.
+struct RunInitializer {
+  void operator()(const std::string& call) const { multiprocessing::run_call(call); }
 };
 
 class Dispatcher {
@@ -203,6 +228,7 @@ class Dispatcher {
   void loop() {
     World& w = world();
     std::string frame;
+    std::vector<detail::Entry> refused;  // queued tasks of broken executors
     for (;;) {
       // Hand queued tasks to workers with room, least loaded first.
       {
@@ -230,10 +256,25 @@ class Dispatcher {
               e.owner->finished();
               continue;
             }
-            put_u32(batch.message, static_cast<std::uint32_t>(e.frame.size()));
-            batch.message += e.frame;
-            std::string().swap(e.frame);
-            batch.entries.push_back(std::move(e));
+            if (!broken_reason(*e.owner).empty()) {  // failed below, without mu_
+              refused.push_back(std::move(e));
+              continue;
+            }
+            // The owner's initializer goes first on a rank that has not run it yet; the rank
+            // runs a batch in order, so it runs before any of the owner's tasks there.
+            if (!e.owner->initializer.empty()) {
+              std::vector<char>& initialized = e.owner->initialized;
+              initialized.resize(inflight_.size(), 0);  // indexed by worker rank
+              if (!initialized[static_cast<std::size_t>(best)]) {
+                initialized[static_cast<std::size_t>(best)] = 1;
+                detail::Entry init;
+                init.frame = e.owner->initializer;
+                init.owner = e.owner;
+                init.initializer = true;
+                batch.add(std::move(init));
+              }
+            }
+            batch.add(std::move(e));
           }
           if (batch.entries.empty()) continue;
           auto& slot = inflight_[best].emplace_back(std::move(batch));
@@ -242,6 +283,8 @@ class Dispatcher {
           ++in_flight_;
         }
       }
+      for (auto& e : refused) refuse(e, broken_reason(*e.owner));  // their callbacks may submit
+      refused.clear();
       if (in_flight_ == 0) continue;
       // Collect one reply (polling with back-off, but waking for new tasks too).
       int flag = 0;
@@ -275,10 +318,39 @@ class Dispatcher {
       for (auto& e : done.entries) {
         bool ok = frame[at] != 0;
         std::uint32_t n = get_u32(frame, at + 1);
-        e.complete(ok, std::string_view(frame).substr(at + 5, n));
+        std::string_view reply = std::string_view(frame).substr(at + 5, n);
         at += 5 + n;
-        e.owner->finished();
+        if (e.initializer) {
+          if (!ok) break_executor(e.owner, reply);
+          continue;
+        }
+        // A broken executor's task that ran anyway (sent with or after the failed
+        // initializer) fails as its queued tasks do.
+        if (std::string why = broken_reason(*e.owner); !why.empty())
+          refuse(e, why);
+        else {
+          e.complete(ok, reply);
+          e.owner->finished();
+        }
       }
+    }
+  }
+  // `owner`'s initializer threw on a worker (`reply`: its error): the executor is broken
+  // (once; the first error names it), and its queued tasks fail now.
+  void break_executor(const std::shared_ptr<detail::ExecutorState>& owner, std::string_view reply) {
+    auto [type, what] = multiprocessing::detail::split_error(reply);
+    std::string why;
+    {
+      std::lock_guard g(owner->mu);
+      if (!owner->broken.empty()) return;
+      owner->broken = why = "A worker rank of the MPIPoolExecutor failed to start: its initializer "
+                            "raised " + type + ": " + what + "; the executor is not usable anymore";
+    }
+    for (auto& e : take_queued(owner)) {
+      if (e.future.set_running_or_notify_cancel())
+        refuse(e, why);
+      else
+        e.owner->finished();  // cancelled while queued
     }
   }
   // Spawn mode: a worker that died takes its tasks with it and Open MPI cannot recover the
@@ -426,6 +498,10 @@ ForwardCall find_call(const std::type_info& call) noexcept {
 
 void enqueue(Entry e) { Dispatcher::get().enqueue(std::move(e)); }
 
+std::string wrap_initializer(const ProcessCall& call) {
+  return multiprocessing::encode_call(Capture<RunInitializer>{}, call.frame());
+}
+
 std::vector<Entry> take_queued(const std::shared_ptr<ExecutorState>& owner) {
   return Dispatcher::get().take_queued(owner);
 }
@@ -522,7 +598,9 @@ MPICommExecutor::~MPICommExecutor() {
 // ---- MPIPoolExecutor -------------------------------------------------------------------
 
 MPIPoolExecutor::MPIPoolExecutor(MPIPoolExecutorOptions options)
-    : workers_(detail::world_workers(options.max_workers)), state_(std::make_shared<detail::ExecutorState>()) {}
+    : workers_(detail::world_workers(options.max_workers)), state_(std::make_shared<detail::ExecutorState>()) {
+  if (options.initializer) state_->initializer = detail::wrap_initializer(options.initializer);
+}
 
 MPIPoolExecutor::~MPIPoolExecutor() { shutdown(true); }
 
@@ -545,6 +623,7 @@ void MPIPoolExecutor::schedule(gilfree::detail::WorkItem* item, const Deadline&)
 void MPIPoolExecutor::admit(detail::Entry e) {
   {
     std::lock_guard g(state_->mu);
+    if (!state_->broken.empty()) throw BrokenExecutor(state_->broken);
     if (state_->shut) throw RuntimeError("cannot schedule new futures after shutdown");
     ++state_->outstanding;
   }

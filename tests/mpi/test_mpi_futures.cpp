@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cereal/types/utility.hpp>  // std::pair results
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -304,6 +306,79 @@ TEST(MPIPool, TheMultiprocessingPoolFront) {
   EXPECT_THROW(pool.apply(fail_value, 13), gilfree::ValueError);
   std::vector<int> bad{1, 13};
   EXPECT_THROW(pool.map(fail_value, bad), gilfree::ValueError);
+  pool.close();
+  pool.join();
+}
+
+// ---- initializer (mpi4py.futures' initializer/initargs) ---------------------------------
+
+namespace {
+
+int g_init_value = 0;  // on a worker rank: what the last initializer that ran there set
+void set_init_value(int v) { g_init_value = v; }
+void set_init_thousand() { g_init_value = 1000; }
+void failing_init(std::string why) { throw gilfree::ValueError(why); }
+// This rank's pid and g_init_value, after `ms` ms (so that every worker takes some tasks).
+std::pair<int, int> pid_and_init_value(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return {static_cast<int>(::getpid()), g_init_value};
+}
+
+// Runs 40 tasks on `ex`; expects every one to see `want` and every worker rank to run some.
+void expect_every_worker_initialized(mpi::MPIPoolExecutor& ex, int want) {
+  std::vector<gilfree::Future<std::pair<int, int>>> fs;
+  for (int i = 0; i < 40; ++i) fs.push_back(ex.submit(pid_and_init_value, 2));
+  std::set<int> pids;
+  for (auto& f : fs) {
+    auto [pid, value] = f.result(std::chrono::seconds(60));
+    EXPECT_EQ(value, want) << "a task ran on rank pid " << pid << " before the initializer";
+    pids.insert(pid);
+  }
+  EXPECT_EQ(pids.size(), static_cast<std::size_t>(ex.num_workers()));
+}
+
+}  // namespace
+
+TEST(MPIPoolExecutorInitializer, RunsOnEveryWorkerBeforeItsTasksWithInitargs) {
+  mpi::MPIPoolExecutor ex({.initializer = {set_init_value, 4242}});
+  expect_every_worker_initialized(ex, 4242);
+  // Another executor's initializer runs on the same (shared) ranks before its own tasks.
+  mpi::MPIPoolExecutor other({.initializer = set_init_thousand});
+  expect_every_worker_initialized(other, 1000);
+}
+
+TEST(MPIPoolExecutorInitializer, ThrowingInitializerBreaksTheExecutor) {
+  {
+    mpi::MPIPoolExecutor ex({.initializer = {failing_init, std::string("no database")}});
+    std::vector<gilfree::Future<int>> fs;
+    for (int i = 0; i < 20; ++i) fs.push_back(ex.submit(square, i));
+    for (auto& f : fs) {
+      std::exception_ptr e = f.exception(std::chrono::seconds(60));
+      ASSERT_TRUE(e) << "a task of a broken executor succeeded";
+      try {
+        std::rethrow_exception(e);
+      } catch (const gilfree::BrokenExecutor& b) {
+        std::string what = b.what();
+        EXPECT_NE(what.find("initializer"), std::string::npos) << what;
+        EXPECT_NE(what.find("ValueError"), std::string::npos) << what;
+        EXPECT_NE(what.find("no database"), std::string::npos) << what;
+      } catch (const std::exception& other) {
+        ADD_FAILURE() << "not a BrokenExecutor: " << other.what();
+      }
+    }
+    EXPECT_THROW(ex.submit(square, 1), gilfree::BrokenExecutor);
+    ex.shutdown(true);  // returns: nothing of it is left outstanding
+  }
+  // The shared ranks still serve an executor without an initializer.
+  mpi::MPIPoolExecutor plain;
+  EXPECT_EQ(plain.submit(square, 9).result(std::chrono::seconds(60)), 81);
+  std::vector<int> xs{1, 2, 3, 4, 5};
+  EXPECT_EQ(collect(plain.map(square, xs, {.chunksize = 2})), (std::vector<int>{1, 4, 9, 16, 25}));
+}
+
+TEST(MPIPoolExecutorInitializer, PoolTakesTheInitializer) {  // mpi4py.util.pool's initializer
+  mpi::Pool pool({.initializer = {set_init_value, 77}});
+  EXPECT_EQ(pool.apply(pid_and_init_value, 0).second, 77);
   pool.close();
   pool.join();
 }

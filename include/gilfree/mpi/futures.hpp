@@ -65,6 +65,7 @@
 
 #include "../futures.hpp"
 #include "../futures/executor.hpp"
+#include "../futures/process.hpp"  // ProcessCall: the initializer
 #include "../multiprocessing/pool.hpp"
 #include "../multiprocessing/detail/remote_call.hpp"
 #include "../multiprocessing/reduction.hpp"
@@ -123,6 +124,13 @@ struct MPIPoolExecutorOptions {
   // $GILFREE_MPI_MAX_WORKERS, else the number of hardware threads. Ignored in a static
   // world, whose workers are the ranks mpirun started. Zero or less is a ValueError.
   std::optional<int> max_workers{};
+  // mpi4py.futures' initializer and initargs: run on each worker rank before that rank runs
+  // any task of this executor (once per rank and executor; the ranks are shared, so what it
+  // sets stays for later executors too). {.initializer = init} or {.initializer = {init,
+  // 42}}. If it throws, the executor is broken: every pending future fails with
+  // BrokenExecutor naming the exception, and later submits throw it. Tasks of this executor
+  // already sent on to a rank may still run there; their results are dropped.
+  ProcessCall initializer{};
 };
 
 namespace detail {
@@ -197,6 +205,9 @@ struct Entry {
   AnyFuture future;
   std::function<void(bool ok, std::string_view frame)> complete;
   std::shared_ptr<struct ExecutorState> owner;
+  // The owner's initializer, put by the dispatcher before the owner's first task on a rank;
+  // no future, not counted in `outstanding`; its failure breaks the owner.
+  bool initializer = false;
 };
 
 // Per-executor bookkeeping: tasks not yet finished, for shutdown(wait).
@@ -205,11 +216,21 @@ struct ExecutorState {
   std::condition_variable cv;
   std::size_t outstanding = 0;
   bool shut = false;
+  // Why the executor is broken (its initializer threw on a rank); empty while it is not.
+  std::string broken;
+  // The initializer's call frame (made once, by wrap_initializer), or empty.
+  std::string initializer;
+  // Per worker rank: whether the initializer has been sent there (the dispatcher's only).
+  std::vector<char> initialized;
   void finished() {
     std::lock_guard g(mu);
     if (--outstanding == 0) cv.notify_all();
   }
 };
+
+// The frame a worker runs for an executor's initializer: runs `call` (a ProcessCall's frame)
+// and replies as a void task would, with its exception if it throws.
+std::string wrap_initializer(const ProcessCall& call);
 
 // Executor& support: how to send a detail::Call of one type that a WorkItem holds.
 using ForwardCall = void (*)(MPIPoolExecutor& ex, gilfree::detail::WorkItem* item);
@@ -231,7 +252,8 @@ int world_workers(std::optional<int> max_workers);
 
 // Python's concurrent.futures executor over MPI worker ranks (mpi4py.futures'
 // MPIPoolExecutor), in the static world: needs a Session in an `mpirun -n N` job, N > 1,
-// and runs on rank 0. Executors share the world's workers.
+// and runs on rank 0. Executors share the world's workers; each may have an initializer
+// (MPIPoolExecutorOptions::initializer) that runs on a rank before its first task there.
 class MPIPoolExecutor : public Executor {
  public:
   // Uses the static world's worker ranks (`mpirun -n N`, N > 1); in a plain program (a
@@ -246,7 +268,8 @@ class MPIPoolExecutor : public Executor {
 
   // Schedules fn(args...) on a worker rank and returns its Future. fn and args must be able
   // to cross (multiprocessing::remotable; a compile-time error otherwise), and so must the
-  // result. RuntimeError("cannot schedule new futures after shutdown") after shutdown().
+  // result. RuntimeError("cannot schedule new futures after shutdown") after shutdown();
+  // BrokenExecutor once its initializer has failed.
   template <class F, class... Args>
   auto submit(F&& fn, Args&&... args) {
     using Fn = std::conditional_t<multiprocessing::detail::plain_function<F>,
@@ -434,7 +457,8 @@ class MPICommExecutor {
 // same front as mp::ThreadPool (multiprocessing/pool.hpp); callbacks run on rank 0.
 class Pool : public multiprocessing::BasicPool<MPIPoolExecutor> {
  public:
-  // A pool over an MPIPoolExecutor with `options` (see MPIPoolExecutor's constructor).
+  // A pool over an MPIPoolExecutor with `options` (see MPIPoolExecutor's constructor and
+  // MPIPoolExecutorOptions::initializer).
   explicit Pool(MPIPoolExecutorOptions options = {})
       : Pool(std::make_unique<MPIPoolExecutor>(options), detail::world_workers(options.max_workers)) {}
 
