@@ -159,7 +159,7 @@ void check_args(bool block, const Timeout& timeout) {
 
 // ---- Lock
 
-Lock::Lock() : b_(detail::make_shared_block<detail::LockBlock>()) {}
+Lock::Lock() : BlockHandle(detail::make_shared_block<detail::LockBlock>()) {}
 
 bool Lock::acquire(bool block, Timeout timeout) {
   check_args(block, timeout);
@@ -182,7 +182,7 @@ bool Lock::owner_died() const noexcept { return b_->owner_died.load(std::memory_
 
 // ---- RLock
 
-RLock::RLock() : b_(detail::make_shared_block<detail::LockBlock>()) {}
+RLock::RLock() : BlockHandle(detail::make_shared_block<detail::LockBlock>()) {}
 
 bool RLock::acquire(bool block, Timeout timeout) {
   check_args(block, timeout);
@@ -280,7 +280,7 @@ int Semaphore::get_value() const noexcept {
 // ---- Condition
 
 Condition::Condition(RLock lock)
-    : lock_(std::move(lock)), b_(detail::make_shared_block<detail::CondBlock>()) {}
+    : BlockHandle(detail::make_shared_block<detail::CondBlock>()), lock_(std::move(lock)) {}
 
 namespace {
 constexpr std::uint64_t kWaiter = 1ull << 32;
@@ -342,7 +342,7 @@ void Condition::notify_all() { notify(INT_MAX); }
 
 // ---- Event
 
-Event::Event() : b_(detail::make_shared_block<detail::EventBlock>()) {}
+Event::Event() : BlockHandle(detail::make_shared_block<detail::EventBlock>()) {}
 
 bool Event::is_set() const noexcept { return b_->flag.load(std::memory_order_acquire) != 0; }
 

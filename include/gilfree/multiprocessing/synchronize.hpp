@@ -79,7 +79,8 @@ struct BarrierBlock {
 inline constexpr std::chrono::milliseconds kRecheck{50};
 
 // Lockable and TimedLockable (through the same base as the threading locks).
-class Lock : public gilfree::detail::LockableBase<Lock> {
+class Lock : public gilfree::detail::LockableBase<Lock>,
+             public detail::BlockHandle<detail::LockBlock> {
  public:
   // An unlocked lock in new shared memory.
   Lock();
@@ -95,25 +96,12 @@ class Lock : public gilfree::detail::LockableBase<Lock> {
   // True if the current holder got the lock from an owner that died holding it; meaningful
   // to the holder, until it releases.
   bool owner_died() const noexcept;
-
-  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
-  // block, which the receiver maps (see detail/shared_futex.hpp).
-  template <class A>
-  void save(A& ar) const {
-    detail::save_block(ar, b_);
-  }
-  template <class A>
-  void load(A& ar) {
-    detail::load_block(ar, b_);
-  }
-
- private:
-  std::shared_ptr<detail::LockBlock> b_;
 };
 
 // multiprocessing.RLock: recursive; only the owning thread (of the owning process) may
 // release it. Takes over from a dead owner thread as Lock does.
-class RLock : public gilfree::detail::LockableBase<RLock> {
+class RLock : public gilfree::detail::LockableBase<RLock>,
+              public detail::BlockHandle<detail::LockBlock> {
  public:
   // An unowned lock in new shared memory.
   RLock();
@@ -129,28 +117,17 @@ class RLock : public gilfree::detail::LockableBase<RLock> {
   // As Lock::owner_died().
   bool owner_died() const noexcept;
 
-  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
-  // block, which the receiver maps (see detail/shared_futex.hpp).
-  template <class A>
-  void save(A& ar) const {
-    detail::save_block(ar, b_);
-  }
-  template <class A>
-  void load(A& ar) {
-    detail::load_block(ar, b_);
-  }
-
  private:
   friend class Condition;
   // Releases every level and returns the depth (Condition.wait); the caller owns it.
   std::uint32_t release_save();
   // Reacquires (blocking) and restores the depth saved by release_save().
   void acquire_restore(std::uint32_t depth);
-  std::shared_ptr<detail::LockBlock> b_;
 };
 
 // multiprocessing.Semaphore: a counter that acquire() decrements, waiting while it is zero.
-class Semaphore : public gilfree::detail::LockableBase<Semaphore> {
+class Semaphore : public gilfree::detail::LockableBase<Semaphore>,
+                  public detail::BlockHandle<detail::SemBlock> {
  public:
   // A semaphore at `value` (ValueError if negative).
   explicit Semaphore(int value = 1);
@@ -162,20 +139,8 @@ class Semaphore : public gilfree::detail::LockableBase<Semaphore> {
   // The current value (exact: it is the shared word).
   int get_value() const noexcept;
 
-  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
-  // block, which the receiver maps (see detail/shared_futex.hpp).
-  template <class A>
-  void save(A& ar) const {
-    detail::save_block(ar, b_);
-  }
-  template <class A>
-  void load(A& ar) {
-    detail::load_block(ar, b_);
-  }
-
  protected:
   Semaphore(int value, bool bounded);
-  std::shared_ptr<detail::SemBlock> b_;
 };
 
 // multiprocessing.BoundedSemaphore: release() past the initial value is a ValueError
@@ -193,7 +158,7 @@ class BoundedSemaphore : public Semaphore {
 // waiter, but notify(1) may hand its token to the dead one (the live waiter then waits on,
 // to its timeout), and a token left for the dead may end a later wait early (a spurious
 // wake-up, which wait_for()'s predicate loop absorbs).
-class Condition {
+class Condition : public detail::BlockHandle<detail::CondBlock> {
  public:
   // A condition with a new RLock.
   Condition() : Condition(RLock()) {}
@@ -230,21 +195,20 @@ class Condition {
   template <class A>
   void save(A& ar) const {
     ar(lock_);
-    detail::save_block(ar, b_);
+    BlockHandle::save(ar);
   }
   template <class A>
   void load(A& ar) {
     ar(lock_);
-    detail::load_block(ar, b_);
+    BlockHandle::load(ar);
   }
 
  private:
   RLock lock_;
-  std::shared_ptr<detail::CondBlock> b_;
 };
 
 // multiprocessing.Event: a flag that wait() blocks on until some process sets it.
-class Event {
+class Event : public detail::BlockHandle<detail::EventBlock> {
  public:
   // A clear event in new shared memory.
   Event();
@@ -256,20 +220,6 @@ class Event {
   void clear() noexcept;
   // Waits until set or `timeout`; returns the flag.
   bool wait(Timeout timeout = {});
-
-  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
-  // block, which the receiver maps (see detail/shared_futex.hpp).
-  template <class A>
-  void save(A& ar) const {
-    detail::save_block(ar, b_);
-  }
-  template <class A>
-  void load(A& ar) {
-    detail::load_block(ar, b_);
-  }
-
- private:
-  std::shared_ptr<detail::EventBlock> b_;
 };
 
 // multiprocessing.Barrier: `parties` processes (or threads) meet in wait(); the last to

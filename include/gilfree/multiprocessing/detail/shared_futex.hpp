@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <new>
 
 #include "../../timeout.hpp"
@@ -95,6 +96,27 @@ void load_block(Archive& ar, std::shared_ptr<T>& p, std::size_t size = sizeof(T)
   T* obj = static_cast<T*>(mem.get());
   p = std::shared_ptr<T>(std::move(mem), obj);
 }
+
+// The handle part of a process-shared object whose whole state is one Block in shared
+// memory: the block, and its wire form (a Process argument under forkserver/spawn is a
+// reference to the block, which the receiver maps).
+template <class Block>
+class BlockHandle {
+ public:
+  template <class Archive>
+  void save(Archive& ar) const {
+    save_block(ar, b_);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    load_block(ar, b_);
+  }
+
+ protected:
+  BlockHandle() = default;
+  explicit BlockHandle(std::shared_ptr<Block> b) : b_(std::move(b)) {}
+  std::shared_ptr<Block> b_;
+};
 
 // This process's pid and this thread's tid, cached and reset in a fork child.
 pid_t self_pid() noexcept;
