@@ -49,12 +49,23 @@ struct ThreadState {
   Event finished;  // set once run() and the thread's clean-up are over
   std::thread handle;  // joinable for a non-daemon thread until reaped
   Task target;
+  // Set by start() when the object is a plain Thread (run() not overridden): the thread then
+  // runs `target` through this state and never touches the object, which a daemon's owner
+  // may destroy at any moment after start().
+  bool plain_run = false;
   // Guarded by the registry's mutex: the Thread object current_thread() returns, and a
   // stand-in we own when the user's object is gone (or never existed: main, dummies).
   Thread* self = nullptr;
   std::unique_ptr<Thread> stand_in;
 
   static void main(std::shared_ptr<ThreadState> st);
+  // Thread::run()'s body: calls the target once and drops it.
+  static void run_target(ThreadState& st) {
+    if (st.target) {
+      st.target();
+      st.target.reset();
+    }
+  }
   // State for a thread gilfree did not start (main, foreign), already running, with a
   // stand-in Thread object; registered as alive.
   static std::shared_ptr<ThreadState> adopt_running(std::string name, bool daemon,
@@ -260,7 +271,10 @@ void ThreadState::main(std::shared_ptr<ThreadState> st) {
   }
   st->running.set();
   try {
-    self->run();
+    if (st->plain_run)
+      run_target(*st);
+    else
+      self->run();  // a subclass's run(): its object must outlive it
   } catch (...) {
     Thread* who;
     {
@@ -317,10 +331,7 @@ Thread::~Thread() {
 
 void Thread::run() {
   auto st = state_;  // `this` may be destroyed while a daemon's target runs
-  if (st->target) {
-    st->target();
-    st->target.reset();
-  }
+  detail::ThreadState::run_target(*st);
 }
 
 void Thread::start() {
@@ -331,6 +342,7 @@ void Thread::start() {
   if (!st->started.compare_exchange_strong(expected, true))
     throw RuntimeError("threads can only be started once");
   auto& reg = detail::registry();
+  st->plain_run = typeid(*this) == typeid(Thread);
   {
     std::lock_guard g(reg.mu);
     st->self = this;
