@@ -46,33 +46,22 @@ std::shared_ptr<T> shared_array(std::size_t n) {
 }  // namespace detail
 
 // multiprocessing.RawValue: one T in shared memory, no lock.
+// Its wire form (a Process argument under forkserver/spawn) is BlockHandle's.
 template <class T>
-class RawValue {
+class RawValue : public detail::BlockHandle<T> {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
   // A value initialised to `init`.
-  explicit RawValue(T init = T()) : p_(detail::shared_array<T>(1)) { *p_ = init; }
+  explicit RawValue(T init = T()) : detail::BlockHandle<T>(detail::shared_array<T>(1)) {
+    *this->b_ = init;
+  }
   // Reads the value.
-  T value() const noexcept { return *p_; }
+  T value() const noexcept { return *this->b_; }
   // Writes the value.
-  void set_value(T v) noexcept { *p_ = v; }
+  void set_value(T v) noexcept { *this->b_ = v; }
   // The shared object itself.
-  T& get_obj() const noexcept { return *p_; }
-
-  // The wire form (a Process argument under forkserver/spawn): a reference to the shared
-  // block, which the receiver maps.
-  template <class A>
-  void save(A& ar) const {
-    detail::save_block(ar, p_);
-  }
-  template <class A>
-  void load(A& ar) {
-    detail::load_block(ar, p_);
-  }
-
- private:
-  std::shared_ptr<T> p_;
+  T& get_obj() const noexcept { return *this->b_; }
 };
 
 // multiprocessing.RawArray: n T's in shared memory, no lock; indexing is unchecked.
@@ -150,11 +139,7 @@ class Value {
 
   // The wire form: the value's block and its lock, if any.
   template <class A>
-  void save(A& ar) const {
-    ar(raw_, lock_);
-  }
-  template <class A>
-  void load(A& ar) {
+  void serialize(A& ar) {
     ar(raw_, lock_);
   }
 
@@ -211,11 +196,7 @@ class Array {
 
   // The wire form: the elements' block and the lock, if any.
   template <class A>
-  void save(A& ar) const {
-    ar(raw_, lock_);
-  }
-  template <class A>
-  void load(A& ar) {
+  void serialize(A& ar) {
     ar(raw_, lock_);
   }
 
