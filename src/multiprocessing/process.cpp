@@ -32,6 +32,7 @@
 
 #include "gilfree/detail/fork.hpp"
 #include "gilfree/multiprocessing/connection.hpp"
+#include "gilfree/multiprocessing/detail/fd_passing.hpp"
 
 extern "C" int __wrap_main(int, char**, char**) __attribute__((weak));
 extern char** environ;
@@ -69,16 +70,26 @@ struct WorkerSpec {
   std::int32_t parent_pid = 0;
   std::string parent_name;
   std::string call;
+  std::string process;    // a registered subclass's type and fields (process_types.cpp)
+  std::int32_t nfds = 0;  // descriptors passed with the start (fd_passing.hpp)
   template <class A>
   void serialize(A& ar) {
-    ar(name, identity, daemon, authkey, method, parent_pid, parent_name, call);
+    ar(name, identity, daemon, authkey, method, parent_pid, parent_name, call, process, nfds);
   }
 };
+
+ProcessEncoder find_process_encoder(const std::type_info& type);
+std::unique_ptr<Process> take_handed_over_process() noexcept;
 
 struct ProcessAccess {
   static std::shared_ptr<ProcessState>& state(Process& p) { return p.state_; }
   static void run(Process& p) { p.run(); }
-  static const std::string& remote_call(Process& p) { return p.remote_call_; }
+  static const std::function<std::string()>& encoder(Process& p) { return p.encode_; }
+  // After a start: the parent drops the work, as Python's start() drops _target and _args.
+  static void drop_work(Process& p) {
+    p.target_ = nullptr;
+    p.encode_ = nullptr;
+  }
   static Process* adopt(std::shared_ptr<ProcessState> s) {
     return new Process(Process::Adopt{}, std::move(s));
   }
@@ -134,6 +145,7 @@ Globals& G() {
 constexpr const char* kWorkerEnv = "GILFREE_MP_WORKER";
 constexpr int kSpawnPayloadFd = 3;
 constexpr int kSpawnLifelineFd = 4;
+constexpr int kSpawnPassedFd = 5;  // the first descriptor a start passes (fd_passing.hpp)
 
 int sys_pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
@@ -273,23 +285,50 @@ void exit_function();
   ::_exit(code);
 }
 
-// A forkserver or spawn child: decode the spec and run its call.
-[[noreturn]] void run_worker(std::string_view payload) {
+// A forkserver or spawn child: decode the spec and run its call or its Process subclass.
+// `received`: the descriptors its start passed (a spawn child's are at kSpawnPassedFd on).
+[[noreturn]] void run_worker(std::string_view payload, std::vector<int> received, bool spawned) {
   WorkerSpec spec;
   try {
     spec = loads<WorkerSpec>(payload);
+    if (spawned) {
+      for (int i = 0; i < spec.nfds; ++i) received.push_back(kSpawnPassedFd + i);
+    } else if (static_cast<std::size_t>(spec.nfds) != received.size()) {
+      throw UnpicklingError("the task names " + std::to_string(spec.nfds) + " descriptors, " +
+                            std::to_string(received.size()) + " came with it");
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gilfree: worker could not read its task: %s\n", e.what());
     ::_exit(1);
   }
-  auto st = std::make_shared<ProcessState>();
-  st->name = spec.name;
-  st->identity = spec.identity;
-  st->daemon = spec.daemon;
-  st->authkey = spec.authkey;
-  st->method = spec.method;
-  Process* self = ProcessAccess::adopt(st);
-  ProcessAccess::set_target(*self, [call = std::move(spec.call)] { run_call(call); });
+  set_received_fds(std::move(received));
+  Process* self = nullptr;
+  if (!spec.process.empty()) {
+    try {  // the subclass's fields: a failure reads as run()'s would, "Process NAME:" and 1
+      run_call(spec.process);
+      self = take_handed_over_process().release();
+      if (!self) throw UnpicklingError("the process frame made no object");
+    } catch (const std::exception& e) {
+      std::string type = demangle(abi::__cxa_current_exception_type()->name());
+      std::fprintf(stderr, "Process %s:\n%s: %s\n", spec.name.c_str(), type.c_str(), e.what());
+      std::fflush(stderr);
+      ::_exit(1);
+    }
+    if (spec.call.empty()) close_untaken_fds();
+  } else {
+    self = ProcessAccess::adopt(std::make_shared<ProcessState>());
+  }
+  {
+    auto& st = ProcessAccess::state(*self);
+    std::lock_guard l(st->mu);
+    st->name = spec.name;
+    st->identity = spec.identity;
+    st->daemon = spec.daemon;
+    st->authkey = spec.authkey;
+    st->method = spec.method;
+  }
+  if (!spec.call.empty())
+    ProcessAccess::set_target(*self, [call = std::move(spec.call)] { run_call(call); });
   bootstrap(self, spec.parent_pid, std::move(spec.parent_name));
 }
 
@@ -329,24 +368,32 @@ std::vector<std::string> self_argv() {
   return out;
 }
 
-int dup_high(int fd) {
-  int r = ::fcntl(fd, F_DUPFD_CLOEXEC, 10);
-  if (r < 0) throw OSError("fcntl", errno);
-  ::close(fd);
-  return r;
-}
-
 // Starts /proc/self/exe in a worker `role` ("spawn" or "forkserver") with `fd3` and `fd4`
-// as its descriptors 3 and 4 and nothing else beyond stdio. posix_spawn (CLONE_VFORK) is
-// safe from a multi-threaded parent. Returns the pid; OSError on failure.
-pid_t spawn_self(const char* role, int fd3, int fd4) {
-  int a = dup_high(::fcntl(fd3, F_DUPFD_CLOEXEC, 0));
-  int b = dup_high(::fcntl(fd4, F_DUPFD_CLOEXEC, 0));
+// as its descriptors 3 and 4, `passed` from 5 on, and nothing else beyond stdio.
+// posix_spawn (CLONE_VFORK) is safe from a multi-threaded parent. Returns the pid; OSError
+// on failure. The temporary duplicates are closed on every path.
+pid_t spawn_self(const char* role, int fd3, int fd4, const std::vector<int>& passed = {}) {
+  // Sources above every target, so no dup2 overwrites a source still to be read.
+  const int lowest = std::max(10, kSpawnPassedFd + static_cast<int>(passed.size()));
+  std::vector<int> dups;  // closed on every path
+  struct Closer {
+    std::vector<int>& fds;
+    ~Closer() {
+      for (int fd : fds) ::close(fd);
+    }
+  } closer{dups};
+  std::vector<int> srcs{fd3, fd4};
+  srcs.insert(srcs.end(), passed.begin(), passed.end());
+  for (int fd : srcs) {
+    int d = ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
+    if (d < 0) throw OSError("fcntl", errno);
+    dups.push_back(d);
+  }
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, a, kSpawnPayloadFd);
-  posix_spawn_file_actions_adddup2(&fa, b, kSpawnLifelineFd);
-  posix_spawn_file_actions_addclosefrom_np(&fa, kSpawnLifelineFd + 1);
+  for (std::size_t i = 0; i < dups.size(); ++i)
+    posix_spawn_file_actions_adddup2(&fa, dups[i], kSpawnPayloadFd + static_cast<int>(i));
+  posix_spawn_file_actions_addclosefrom_np(&fa, kSpawnPayloadFd + static_cast<int>(dups.size()));
   std::vector<std::string> env_store;
   for (char** e = environ; e && *e; ++e)
     if (std::strncmp(*e, "GILFREE_MP_WORKER=", 18) != 0) env_store.emplace_back(*e);
@@ -362,8 +409,6 @@ pid_t spawn_self(const char* role, int fd3, int fd4) {
   pid_t pid = 0;
   int rc = ::posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
-  ::close(a);
-  ::close(b);
   if (rc != 0) throw OSError("posix_spawn", rc);
   return pid;
 }
@@ -372,29 +417,51 @@ bool has_main_hook(const Globals& g) { return &__wrap_main != nullptr || g.freez
 
 // ---- the fork server ------------------------------------------------------------------
 
-int recv_fds(int sock, int* fds, int n) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 8)];
+// A request to the fork server: one data byte, the number of descriptors its start passes
+// (fd_passing.hpp), and SCM_RIGHTS with kRequestFds fixed descriptors and then those.
+constexpr int kRequestFds = 6;
+constexpr std::size_t kMaxRequestFds = kRequestFds + kMaxPassedFds;
+
+// Receives a request's descriptors; false when the client is gone or sent a bad request
+// (whatever arrived is closed).
+bool recv_request(int sock, std::vector<int>& fds) {
+  unsigned char extra = 0;
+  iovec iov{&extra, 1};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxRequestFds)];
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = ctrl;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+  msg.msg_controllen = sizeof ctrl;
   ssize_t r;
   do r = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   while (r < 0 && errno == EINTR);
-  if (r <= 0) return -1;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n)) return -1;
-  std::memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
-  return n;
+  if (r <= 0) return false;
+  fds.clear();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const auto* data = reinterpret_cast<const unsigned char*>(CMSG_DATA(c));
+    for (std::size_t i = 0; i < n; ++i) {
+      int fd;
+      std::memcpy(&fd, data + i * sizeof(int), sizeof fd);
+      fds.push_back(fd);
+    }
+  }
+  if ((msg.msg_flags & MSG_CTRUNC) || fds.size() != static_cast<std::size_t>(kRequestFds) + extra) {
+    for (int fd : fds) ::close(fd);
+    fds.clear();
+    return false;
+  }
+  return true;
 }
 
-void send_fds(int sock, const int* fds, int n) {
-  char byte = 'R';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 8)] = {};
+// Sends a request: the fixed descriptors, then `passed`.
+void send_request(int sock, const int (&fixed)[kRequestFds], const std::vector<int>& passed) {
+  unsigned char extra = static_cast<unsigned char>(passed.size());
+  iovec iov{&extra, 1};
+  const std::size_t n = kRequestFds + passed.size();
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxRequestFds)] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -404,7 +471,9 @@ void send_fds(int sock, const int* fds, int n) {
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
   c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-  std::memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+  std::memcpy(CMSG_DATA(c), fixed, sizeof fixed);
+  if (!passed.empty())
+    std::memcpy(CMSG_DATA(c) + sizeof fixed, passed.data(), sizeof(int) * passed.size());
   ssize_t r;
   do r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
@@ -463,9 +532,10 @@ void send_fds(int sock, const int* fds, int n) {
     }
     if (pfds[0].revents) {
       // The request's status socket, task pipe, lifeline, and the client's stdio (so the
-      // worker writes where its parent does now, not where the server's stdio went).
-      int fds[6];
-      if (recv_fds(ctl, fds, 6) < 0) ::_exit(0);  // the parent is gone
+      // worker writes where its parent does now, not where the server's stdio went), then
+      // the descriptors its start passes.
+      std::vector<int> fds;
+      if (!recv_request(ctl, fds)) ::_exit(0);  // the parent is gone
       int st = fds[0], pl = fds[1], lf = fds[2];
       pid_t pid = ::fork();
       if (pid == 0) {
@@ -488,7 +558,7 @@ void send_fds(int sock, const int* fds, int n) {
           ::_exit(1);
         }
         ::close(pl);
-        run_worker(payload);
+        run_worker(payload, std::vector<int>(fds.begin() + kRequestFds, fds.end()), false);
       }
       for (int fd : fds)
         if (fd != st) ::close(fd);
@@ -685,7 +755,7 @@ void check_method(const std::string& m) {
     ::_exit(1);
   }
   ::close(kSpawnPayloadFd);
-  run_worker(payload);
+  run_worker(payload, {}, true);
 }
 
 // Runs at static initialisation: marks an unhooked spawned worker so that it cannot
@@ -802,19 +872,6 @@ void Process::start() {
     method = s.method.empty() ? detail::default_method(g) : s.method;
   }
   if (s.name.empty()) s.name = name();
-  if (method != "fork") {
-    if (!target_) {
-      throw PicklingError("a Process subclass that overrides run() can only be started with the "
-                          "fork start method (this one uses '" + method +
-                          "'): pass a function to Process, or use get_context(\"fork\")");
-    }
-    if (remote_call_.empty() && !remote_error_.empty()) throw PicklingError(remote_error_);
-    if (remote_call_.empty()) {
-      throw PicklingError("a lambda with captures cannot cross a process boundary ('" + method +
-                          "' start method): pass the values as arguments, give the callable a "
-                          "serialize() member, or use the fork start method");
-    }
-  }
   if (method == "spawn" && !detail::has_main_hook(g)) {
     throw RuntimeError(
         "the spawn start method needs gilfree's main hook: link the executable with "
@@ -822,9 +879,33 @@ void Process::start() {
         "gilfree::mp::freeze_support(argc, argv) at the top of main()");
   }
 
+  // Under forkserver and spawn the work crosses as Python pickles the Process object: a
+  // registered subclass as its type and fields, the callable and arguments as a call frame.
+  // The descriptors of the objects among them (Connections, shared memory) are collected
+  // here and travel with the start (detail/fd_passing.hpp).
+  detail::PassingScope passing;
   std::string payload;
   if (method != "fork") {
     detail::WorkerSpec spec;
+    if (typeid(*this) != typeid(Process)) {
+      auto encode = detail::find_process_encoder(typeid(*this));
+      if (!encode) {
+        std::string type = detail::demangle(typeid(*this).name());
+        throw PicklingError("the Process subclass " + type + " cannot cross to a '" + method +
+                            "' child: register it with GILFREE_MP_REGISTER_PROCESS(" + type +
+                            ") (it needs a default constructor and a cereal serialize() of the "
+                            "fields run() uses), or use the fork start method");
+      }
+      spec.process = encode(*this);
+    }
+    if (target_) {
+      if (!encode_) {
+        throw PicklingError("a lambda with captures cannot cross a process boundary ('" + method +
+                            "' start method): pass the values as arguments, give the callable a "
+                            "serialize() member, or use the fork start method");
+      }
+      spec.call = encode_();
+    }
     spec.name = s.name;
     spec.identity = s.identity;
     spec.daemon = s.daemon;
@@ -832,7 +913,7 @@ void Process::start() {
     spec.method = method;
     spec.parent_pid = ::getpid();
     spec.parent_name = current_process().name();
-    spec.call = remote_call_;
+    spec.nfds = static_cast<std::int32_t>(passing.fds().size());
     payload = dumps(spec);
   }
 
@@ -887,9 +968,9 @@ void Process::start() {
       ::close(st[1]);
       throw OSError("pipe", errno);
     }
-    int fds[6] = {st[1], pl[0], lf[0], 0, 1, 2};
+    int fds[detail::kRequestFds] = {st[1], pl[0], lf[0], 0, 1, 2};
     try {
-      detail::send_fds(g.server.ctl, fds, 6);
+      detail::send_request(g.server.ctl, fds, passing.fds());
     } catch (...) {
       for (int fd : {st[0], st[1], pl[0], pl[1], lf[0], lf[1]}) ::close(fd);
       throw;
@@ -926,7 +1007,7 @@ void Process::start() {
     }
     pid_t pid;
     try {
-      pid = detail::spawn_self("spawn", pl[0], lf[0]);
+      pid = detail::spawn_self("spawn", pl[0], lf[0], passing.fds());
     } catch (...) {
       for (int fd : {pl[0], pl[1], lf[0], lf[1]}) ::close(fd);
       throw;
@@ -945,6 +1026,11 @@ void Process::start() {
   s.lifeline_w = lf[1];
   s.started = true;
   g.children.push_back(state_);
+  l.unlock();
+  // The child has its copy of the work: drop the parent's, as Python's start() does (a
+  // Connection moved in as an argument closes here). Outside g.mu: destructors run.
+  target_ = nullptr;
+  encode_ = nullptr;
 }
 
 void Process::join(Timeout timeout) {

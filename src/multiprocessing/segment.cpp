@@ -17,7 +17,9 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
+#include "gilfree/multiprocessing/detail/fd_passing.hpp"
 #include "gilfree/multiprocessing/detail/shared_futex.hpp"
 #include "gilfree/multiprocessing/exceptions.hpp"
 
@@ -163,22 +165,45 @@ SharedRef shared_ref(const std::shared_ptr<void>& block, std::size_t size) {
   r.id = s->id;
   r.offset = static_cast<std::uint64_t>(static_cast<const char*>(block.get()) - s->base);
   r.size = size;
+  // Written during a Process start: the descriptor travels with the start, and the ref
+  // names it by index (pid 0), so the child needs no /proc access to a live sender.
+  if (std::int32_t index = try_pass_fd(s->fd); index >= 0) {
+    r.pid = 0;
+    r.fd = index;
+  }
   return r;
 }
 
 std::shared_ptr<void> attach_shared(const SharedRef& ref) {
+  // Passed with this process's start (pid 0): the descriptor is here already; several
+  // blocks of one arena share it, so only the first to attach finds it.
+  int passed = ref.pid == 0 ? take_received_fd_if_present(ref.fd) : -1;
+  struct Closer {
+    int& fd;
+    ~Closer() {
+      if (fd >= 0) ::close(fd);
+    }
+  } closer{passed};
   std::lock_guard<std::mutex> g(reg().mu);
   std::shared_ptr<Segment> seg;
   if (auto it = reg().by_id.find(ref.id); it != reg().by_id.end()) seg = it->second.lock();
   if (!seg) {
-    char path[64];
-    std::snprintf(path, sizeof path, "/proc/%d/fd/%d", static_cast<int>(ref.pid),
-                  static_cast<int>(ref.fd));
     const std::string gone = "a shared object sent by process " + std::to_string(ref.pid) +
                              " is no longer there (keep it alive in the sender until the "
                              "receiver has started)";
-    int fd = ::open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) throw UnpicklingError(gone + ": " + std::strerror(errno));
+    int fd;
+    if (ref.pid == 0) {
+      if (passed < 0)
+        throw UnpicklingError("a shared object passed with this process's start has no "
+                              "descriptor left (its arena is not mapped here)");
+      fd = std::exchange(passed, -1);
+    } else {
+      char path[64];
+      std::snprintf(path, sizeof path, "/proc/%d/fd/%d", static_cast<int>(ref.pid),
+                    static_cast<int>(ref.fd));
+      fd = ::open(path, O_RDWR | O_CLOEXEC);
+      if (fd < 0) throw UnpicklingError(gone + ": " + std::strerror(errno));
+    }
     auto* s = new Segment;
     auto owned = own(s);
     s->fd = fd;

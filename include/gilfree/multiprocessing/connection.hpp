@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "../timeout.hpp"
+#include "detail/fd_passing.hpp"
 #include "exceptions.hpp"
 #include "reduction.hpp"
 
@@ -35,6 +36,8 @@ namespace gilfree::multiprocessing {
 // destructor closes it. Methods on a closed connection raise OSError("handle is closed").
 class Connection {
  public:
+  // A closed connection (what a child decodes a passed connection into).
+  Connection() noexcept = default;
   // Takes ownership of `fd`.
   explicit Connection(int fd, bool readable = true, bool writable = true) noexcept
       : fd_(fd), readable_(readable), writable_(writable) {}
@@ -90,6 +93,26 @@ class Connection {
   int fileno() const;
   // Gives up ownership of the descriptor and returns it (the connection is then closed).
   int release() noexcept { return std::exchange(fd_, -1); }
+
+  // The wire form: a Connection crosses only as an argument (or a field of a registered
+  // Process subclass) of a Process started with forkserver or spawn, whose start passes
+  // the descriptor to the child (the parent keeps its own); anywhere else, PicklingError.
+  template <class Archive>
+  void save(Archive& ar) const {
+    std::int32_t index = detail::pass_fd(fileno(), "a Connection");
+    ar(index, readable_, writable_);
+  }
+  // Takes the descriptor that this child's start passed; UnpicklingError when there is none.
+  template <class Archive>
+  void load(Archive& ar) {
+    std::int32_t index = -1;
+    bool readable = false, writable = false;
+    ar(index, readable, writable);
+    close();
+    fd_ = detail::take_received_fd(index);
+    readable_ = readable;
+    writable_ = writable;
+  }
 
  private:
   void check_readable() const;

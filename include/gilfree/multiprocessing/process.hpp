@@ -9,9 +9,18 @@
 // Start methods, as CPython 3.14 on Linux: "forkserver" (the default), "fork" and
 // "spawn". Under fork any callable works; under forkserver and spawn the call crosses to
 // another process as reduction.hpp says (plain functions, captureless lambdas,
-// serializable function objects, serializable arguments), and a callable that cannot
-// cross is a PicklingError at start(). A Process subclass that overrides run() needs the
-// fork method (`.start_method = "fork"`, or get_context("fork")).
+// serializable function objects, serializable arguments, Connections), and a callable that
+// cannot cross is a PicklingError at start(). A Process subclass that overrides run() works
+// under fork as is; under forkserver and spawn it crosses as its type and fields, as Python
+// pickles the object, once registered:
+//
+//   struct Counter : mp::Process {
+//     int n = 0;
+//     mp::Connection out;                      // a Connection field crosses too
+//     void run() override { out.send(n * 2); }
+//     template <class A> void serialize(A& ar) { ar(n, out); }
+//   };
+//   GILFREE_MP_REGISTER_PROCESS(Counter);      // parent and child: the same binary
 //
 // A spawned child re-executes /proc/self/exe; it becomes a worker before user code runs
 // through gilfree's main hook (linking gilfree::gilfree into an executable adds
@@ -33,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -47,6 +57,22 @@ class Context;
 namespace detail {
 struct ProcessState;
 struct ProcessAccess;
+
+// What Process's constructor accepts: fn called on its stored arguments, as lvalues or (for
+// a move-only argument taken by value) as rvalues.
+template <class F, class... Args>
+concept process_callable = std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
+                           std::invocable<std::decay_t<F>&, std::decay_t<Args>...>;
+// Calls f on the stored arguments: as lvalues when it can, else moved (the child calls its
+// work once).
+template <class F, class... A>
+void call_stored(F& f, A&... a) {
+  if constexpr (std::invocable<F&, A&...>) {
+    std::invoke(f, a...);
+  } else {
+    std::invoke(f, std::move(a)...);
+  }
+}
 }  // namespace detail
 
 // Python's SystemExit for a child: throwing it from run() ends the child with `code`.
@@ -72,29 +98,30 @@ class Process {
  public:
   using Options = ProcessOptions;
 
-  // A process that will call `fn(args...)`.
+  // A process that will call `fn(args...)`. The arguments are stored in the Process and
+  // dropped once start() has handed them to the child, as Python's start() drops _args (a
+  // Connection moved in is then closed in the parent). Under forkserver and spawn they are
+  // serialized at start(); a move-only argument (a Connection) may be taken by value.
   template <class F, class... Args>
     requires(!std::same_as<std::remove_cvref_t<F>, ProcessOptions> &&
-             std::invocable<std::decay_t<F>&, std::decay_t<Args>&...>)
+             detail::process_callable<F, Args...>)
   explicit Process(F&& fn, Args&&... args)
       : Process(Options{}, std::forward<F>(fn), std::forward<Args>(args)...) {}
   template <class F, class... Args>
-    requires std::invocable<std::decay_t<F>&, std::decay_t<Args>&...>
+    requires detail::process_callable<F, Args...>
   Process(Options options, F&& fn, Args&&... args) : Process(std::move(options)) {
-    if constexpr (remotable<F, Args...>) {
-      // An argument that cannot cross (a Barrier with a capturing action) is an error only
-      // for a start method that needs the crossing: start() reports it.
-      try {
-        remote_call_ = encode_call(fn, args...);
-      } catch (const PicklingError& e) {
-        remote_call_.clear();
-        remote_error_ = e.what();
-      }
-    }
-    target_ = [fn = std::decay_t<F>(std::forward<F>(fn)),
-               tup = std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)]() mutable {
-      std::apply(fn, tup);
+    auto work = std::make_shared<std::tuple<std::decay_t<F>, std::decay_t<Args>...>>(
+        std::forward<F>(fn), std::forward<Args>(args)...);
+    target_ = [work] {
+      std::apply([](auto& f, auto&... a) { detail::call_stored(f, a...); }, *work);
     };
+    if constexpr (remotable<F, Args...>) {
+      encode_ = [work] {
+        return std::apply(
+            [](const auto& f, const auto&... a) { return detail::encode_stored_call(f, a...); },
+            *work);
+      };
+    }
   }
   // A process whose work is the run() of a derived class (or nothing).
   Process() : Process(Options{}) {}
@@ -158,10 +185,61 @@ class Process {
   struct Adopt {};
   Process(Adopt, std::shared_ptr<detail::ProcessState> state);
   std::function<void()> target_;
-  std::string remote_call_;
-  std::string remote_error_;  // why encode_call failed, if it did
+  std::function<std::string()> encode_;  // the call frame of target_; empty if it cannot cross
   std::shared_ptr<detail::ProcessState> state_;
 };
+
+namespace detail {
+// register_process's registry: how a registered subclass's object is written.
+using ProcessEncoder = std::string (*)(const Process&);
+void register_process_type(const std::type_info& type, ProcessEncoder encode) noexcept;
+// In a forkserver or spawn child: hands over the object that a subclass's frame decoded
+// into (the worker runs it).
+void hand_over_process(std::unique_ptr<Process> p) noexcept;
+
+// A registered subclass crosses as a call frame of this trampoline: its fields (its own
+// cereal serialize/save), decoded in the child into a default-constructed T.
+template <class T>
+struct ProcessTrampoline {
+  static void run(BoundedInputArchive& ar) {
+    auto p = std::make_unique<T>();
+    try {
+      ar(*p);
+      if (ar.remaining() != 0)
+        throw UnpicklingError(std::to_string(ar.remaining()) + " bytes left over");
+    } catch (...) {
+      rethrow_call_decode_error(typeid(T).name());
+    }
+    hand_over_process(std::move(p));
+  }
+  static std::string encode(const Process& p) {
+    return encode_call_frame(key, [&](cereal::BinaryOutputArchive& ar) {
+      ar(static_cast<const T&>(p));
+    });
+  }
+  static inline const std::uint64_t key =
+      register_trampoline(fnv1a(typeid(ProcessTrampoline).name()), &ProcessTrampoline::run);
+};
+}  // namespace detail
+
+// Makes the Process subclass T startable with forkserver and spawn, as Python pickles a
+// Process object: the child default-constructs a T, reads T's fields back through T's cereal
+// serialize (or save/load), restores name, daemon and authkey, and calls run(). Call it in
+// every process of the program, before start(): GILFREE_MP_REGISTER_PROCESS(T) at namespace
+// scope does so during static initialisation. Returns true.
+template <class T>
+bool register_process() {
+  static_assert(std::derived_from<T, Process>, "register_process<T>: T must derive from mp::Process");
+  static_assert(std::default_initializable<T>,
+                "a Process subclass crosses to a forkserver or spawn child as a default-"
+                "constructed object whose fields are read back: give it a default constructor");
+  static_assert(cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
+                    cereal::traits::is_input_serializable<T, detail::BoundedInputArchive>::value,
+                "a Process subclass crosses to a forkserver or spawn child by its fields: give it "
+                "a cereal serialize(Archive&) member (or save/load) over the fields run() needs");
+  detail::register_process_type(typeid(T), &detail::ProcessTrampoline<T>::encode);
+  return true;
+}
 
 // The Process object of the caller ("MainProcess" in the main process).
 Process& current_process();
@@ -214,3 +292,12 @@ void stop_forkserver();
 namespace gilfree {
 namespace mp = multiprocessing;
 }
+
+#define GILFREE_MP_DETAIL_CONCAT2(a, b) a##b
+#define GILFREE_MP_DETAIL_CONCAT(a, b) GILFREE_MP_DETAIL_CONCAT2(a, b)
+// Registers the Process subclass T (see register_process) during static initialisation; use
+// at namespace scope, once per type, in a source file of the program.
+#define GILFREE_MP_REGISTER_PROCESS(T)                                                \
+  [[maybe_unused]] static const bool GILFREE_MP_DETAIL_CONCAT(gilfree_mp_process_reg_, \
+                                                              __COUNTER__) =          \
+      ::gilfree::multiprocessing::register_process<T>()

@@ -311,7 +311,48 @@ concept remotable =
     (detail::plain_function<F> || detail::stateless_callable<F> ||
      serializable<std::decay_t<F>>) &&
     (serializable<std::decay_t<Args>> && ...) &&
-    std::invocable<std::decay_t<F>&, std::decay_t<Args>&...>;
+    (std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
+     std::invocable<std::decay_t<F>&, std::decay_t<Args>...>);
+
+namespace detail {
+
+// Encodes a call frame for trampoline `key`: `write(archive)` writes the body. A call
+// carries a checksum of its body where a value carries its type hash: a corrupted function
+// offset must be an error, never a jump to a random address.
+template <class Write>
+std::string encode_call_frame(std::uint64_t key, Write&& write) {
+  std::string out;
+  write_header(out, FrameKind::call, key, 0);
+  StringSink sink(out);
+  std::ostream os(&sink);
+  {
+    cereal::BinaryOutputArchive ar(os);
+    write(ar);
+  }
+  std::uint64_t sum = fnv1a(std::string_view(out).substr(sizeof(FrameHeader)));
+  std::memcpy(out.data() + offsetof(FrameHeader, type_hash), &sum, sizeof sum);
+  return out;
+}
+
+// encode_call over stored (decayed) arguments, which it reads in place: no copy, so a
+// move-only argument (a Connection) can be encoded from where a Process keeps it.
+template <class F, class... Args>
+std::string encode_stored_call(const F& f, const Args&... args) {
+  using Fn = std::conditional_t<plain_function<F>,
+                                std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
+                                std::decay_t<F>>;
+  using T = Trampoline<Fn, Args...>;
+  return encode_call_frame(T::key, [&](cereal::BinaryOutputArchive& ar) {
+    if constexpr (plain_function<F>) {
+      ar(function_to_ref(reinterpret_cast<const void*>(static_cast<Fn>(f))));
+    } else if constexpr (!stateless_callable<F>) {
+      ar(f);
+    }
+    (ar(args), ...);  // the bytes of ar(std::tuple<Args...>), element by element
+  });
+}
+
+}  // namespace detail
 
 // Encodes the call `f(args...)` as a call frame that run_call executes in another
 // process of the same program. A callable that cannot cross (a lambda with captures) or
@@ -328,26 +369,7 @@ std::string encode_call(F&& f, Args&&... args) {
   static_assert((serializable<std::decay_t<Args>> && ...),
                 "every argument that crosses a process boundary must be serializable with "
                 "cereal (a standard type, or a type with a serialize() member)");
-  using T = detail::Trampoline<Fn, std::decay_t<Args>...>;
-  std::string out;
-  detail::write_header(out, detail::FrameKind::call, T::key, 0);
-  detail::StringSink sink(out);
-  std::ostream os(&sink);
-  {
-    cereal::BinaryOutputArchive ar(os);
-    if constexpr (detail::plain_function<F>) {
-      ar(detail::function_to_ref(reinterpret_cast<const void*>(static_cast<Fn>(f))));
-    } else if constexpr (!detail::stateless_callable<F>) {
-      ar(f);
-    }
-    std::tuple<std::decay_t<Args>...> tup(std::forward<Args>(args)...);
-    ar(tup);
-  }
-  // A call carries a checksum of its body where a value carries its type hash: a
-  // corrupted function offset must be an error, never a jump to a random address.
-  std::uint64_t sum = detail::fnv1a(std::string_view(out).substr(sizeof(detail::FrameHeader)));
-  std::memcpy(out.data() + offsetof(detail::FrameHeader, type_hash), &sum, sizeof sum);
-  return out;
+  return detail::encode_stored_call<std::decay_t<F>, std::decay_t<Args>...>(f, args...);
 }
 
 // Runs a call frame made by encode_call in this process (a worker). PicklingError for an
