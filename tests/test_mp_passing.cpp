@@ -100,6 +100,12 @@ void forward(mp::Value<long> v, std::string method) {
   check(p.exitcode() == 0, "the grandchild failed");
 }
 
+void sum_into(mp::RawArray<int> a, mp::Value<long> out) {
+  long sum = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) sum += a[i];
+  out.set_value(sum);
+}
+
 class Passing : public ::testing::TestWithParam<const char*> {
  protected:
   // Starts fn(args...) with the parameter's start method and joins it with a bound;
@@ -271,6 +277,21 @@ TEST_P(Passing, AChildPassesItOnToAGrandchild) {
   mp::Value<long> v(0);
   EXPECT_EQ(run(forward, v, std::string(GetParam())), 0);
   EXPECT_EQ(v.value(), 2);
+}
+
+// The Process holds the only handle and drops it once started (as Python's start() drops
+// _args): the segment's descriptor travelled with the start, so the child still maps it.
+TEST_P(Passing, AnArgumentOnlyTheProcessHeldStillArrives) {
+  mp::RawArray<int> a(std::size_t{1} << 16);  // 256 KiB: a segment of its own
+  long expected = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<int>(i % 7);
+    expected += a[i];
+  }
+  mp::Value<long> out(0);
+  auto p = start(sum_into, std::move(a), out);
+  EXPECT_EQ(finish(*p), 0);
+  EXPECT_EQ(out.value(), expected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, Passing, ::testing::Values("fork", "forkserver", "spawn"));

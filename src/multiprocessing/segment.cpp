@@ -1,7 +1,7 @@
 // The memory of the process-shared objects: memfd arenas that every start method can reach
-// (fork inherits the mapping; a forkserver or spawn child opens the creator's descriptor
-// through /proc/<pid>/fd/<n>, checked against the arena's random id). See
-// detail/shared_futex.hpp.
+// (fork inherits the mapping; a forkserver or spawn child gets the descriptor with its
+// start; any other receiver opens the sender's through /proc/<pid>/fd/<n>; either way
+// checked against the arena's random id). See detail/shared_futex.hpp.
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <pthread.h>

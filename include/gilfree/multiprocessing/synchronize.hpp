@@ -15,9 +15,10 @@
 // Copies are handles to the same shared object (Python objects are references). Passing
 // to another process works under every start method: `mp::Process(ctx, fn, lock, event)`.
 // Under fork the mapping is inherited; under forkserver and spawn the handle crosses as a
-// reference to its memfd that the child opens through /proc/<sender>/fd (checked against
-// a random id), so the sender must keep the object alive until the child has started — a
-// Process keeps its arguments, so that holds while the Process object lives.
+// reference to its memfd, whose descriptor travels with the start (as a Connection's does),
+// so the child needs nothing from the sender once started. Sent any other way (through a
+// Queue or a Pipe) the child opens the sender's descriptor through /proc/<sender>/fd
+// (checked against a random id), so the sender must keep the object alive until then.
 #pragma once
 
 #include <sys/types.h>

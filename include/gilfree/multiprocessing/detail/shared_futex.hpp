@@ -42,8 +42,9 @@ std::shared_ptr<void> map_shared_anonymous(std::size_t bytes);
 std::shared_ptr<void> map_shared(std::size_t bytes);
 
 // Where a block made by map_shared lives, as another process on this machine can open it:
-// the creating (or forwarding) process's pid and descriptor, the arena's random id (so a
-// reused descriptor number is detected, never mapped by mistake), the offset and size.
+// the creating (or forwarding) process's pid and descriptor (pid 0: `fd` is the index of a
+// descriptor passed with the receiver's start), the arena's random id (so a reused
+// descriptor number is detected, never mapped by mistake), the offset and size.
 struct SharedRef {
   std::int32_t pid = 0;
   std::int32_t fd = -1;
@@ -57,8 +58,9 @@ struct SharedRef {
 };
 
 // The ref of `block`, whose first `size` bytes are the object; PicklingError when the block
-// was not made by map_shared. The block must stay alive in this process until the receiver
-// has attached it (a Process keeps its arguments, so passing them to a Process is safe).
+// was not made by map_shared. Written during a Process start, the ref names a descriptor
+// passed with the start (pid 0; detail/fd_passing.hpp); otherwise the block must stay
+// alive in this process until the receiver has attached it through /proc/<pid>/fd.
 SharedRef shared_ref(const std::shared_ptr<void>& block, std::size_t size);
 // This process's view of the block `ref` names (the same mapping when this process already
 // has the arena); UnpicklingError when it cannot be opened (its holder exited or closed it).
