@@ -209,6 +209,23 @@ TEST_P(ConnectionPassing, NothingLeaksInTheParent) {
 INSTANTIATE_TEST_SUITE_P(Methods, ConnectionPassing,
                          ::testing::Values("fork", "forkserver", "spawn"));
 
+// A pipe made before the fork server: the server (a fork of this process, when it has one
+// thread) must not keep the parent's end open in every worker, or EOF never comes.
+TEST(ConnectionPassingForkServer, APipeOlderThanTheServerStillGivesEof) {
+  mp::detail::stop_forkserver();
+  auto [a, b] = mp::Pipe();
+  mp::Process p({.start_method = "forkserver"}, wait_for_eof, std::move(b));
+  p.start();  // starts the server now, while a and b are open here
+  a.close();
+  p.join(20s);
+  if (p.is_alive()) {
+    p.kill();
+    p.join();
+    FAIL() << "the child never saw EOF";
+  }
+  EXPECT_EQ(p.exitcode(), 42);
+}
+
 // Outside a start a Connection cannot cross: a clear error, not a dangling number.
 TEST(ConnectionPassingOutsideAStart, IsAClearError) {
   auto [a, b] = mp::Pipe();

@@ -16,7 +16,7 @@
 namespace mp = gilfree::mp;
 
 // Multiplies the pairs it receives until the parent closes its end (EOFError).
-void multiplier(mp::Connection& conn) {
+void multiplier(mp::Connection conn) {
   try {
     for (;;) {
       auto [a, b] = conn.recv<std::pair<int, int>>();
@@ -34,14 +34,11 @@ int main() {
   }
 
   auto [parent_conn, child_conn] = mp::Pipe();
-  // The child inherits the pipe's descriptors, so this uses the fork start method (a
-  // connection does not cross to a forkserver or spawn child).
-  auto child = mp::get_context("fork").Process({}, [&] {
-    parent_conn.close();  // the child's copy: without it, EOF would never come
-    multiplier(child_conn);
-  });
+  // As in Python, the child's end is an argument: it crosses under every start method (the
+  // default is forkserver; its descriptor travels with the start), and start() closes the
+  // parent's copy, so the child sees EOF when the parent closes its own end.
+  mp::Process child(multiplier, std::move(child_conn));
   child.start();
-  child_conn.close();
   parent_conn.send(std::pair{6, 7});
   std::cout << "child answered: " << parent_conn.recv<std::string>() << '\n';
   parent_conn.close();

@@ -13,6 +13,7 @@
 #include <spawn.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -581,6 +582,34 @@ bool server_alive(const ForkServer& s) {
   return ::poll(&p, 1, 0) == 0;
 }
 
+// A fork server made by fork() holds every descriptor its parent had then, and each worker
+// inherits them: a pipe or socket among them (a Connection created before the server) would
+// stay open in every worker, so its peer would never see EOF. CPython's server, a fresh
+// exec, holds none; neither does ours when spawned. Each such descriptor is pointed at
+// /dev/null rather than closed, so that a number an inherited object still names is never
+// reused for another file (the object then reads EOF and writes nowhere).
+void neutralize_inherited_streams(int keep1, int keep2) {
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) return;
+  std::vector<int> fds;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    const int dfd = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      int fd = std::atoi(e->d_name);
+      if (fd > 2 && fd != dfd && fd != devnull && fd != keep1 && fd != keep2) fds.push_back(fd);
+    }
+    ::closedir(d);
+  }
+  for (int fd : fds) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode))) continue;
+    const int flags = ::fcntl(fd, F_GETFD);
+    ::dup3(devnull, fd, flags >= 0 && (flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+  }
+  ::close(devnull);
+}
+
 // Starts the fork server (forked from this process) unless it runs. Called with g.mu.
 void ensure_server(Globals& g) {
   if (server_alive(g.server)) return;
@@ -622,6 +651,7 @@ void ensure_server(Globals& g) {
   if (pid == 0) {  // the fork handler made g.mu and the inherited descriptors right
     ::close(ctl[0]);
     ::close(lf[1]);
+    neutralize_inherited_streams(ctl[1], lf[0]);
     arm_lifeline(lf[0]);
     server_loop(ctl[1]);
   }
