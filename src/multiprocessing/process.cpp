@@ -85,12 +85,6 @@ std::unique_ptr<Process> take_handed_over_process() noexcept;
 struct ProcessAccess {
   static std::shared_ptr<ProcessState>& state(Process& p) { return p.state_; }
   static void run(Process& p) { p.run(); }
-  static const std::function<std::string()>& encoder(Process& p) { return p.encode_; }
-  // After a start: the parent drops the work, as Python's start() drops _target and _args.
-  static void drop_work(Process& p) {
-    p.target_ = nullptr;
-    p.encode_ = nullptr;
-  }
   static Process* adopt(std::shared_ptr<ProcessState> s) {
     return new Process(Process::Adopt{}, std::move(s));
   }

@@ -13,6 +13,15 @@
 // length, or -1 and an 8-byte length; HMAC challenge with 3.12's {digest} prefix, and the
 // legacy HMAC-MD5 of 3.11 peers), so a C++ program and a Python program can talk through
 // multiprocessing.connection. send/recv carry cereal frames, not pickles.
+//
+// A Connection is a Process argument under every start method, as in Python:
+//
+//   auto [parent_end, child_end] = mp::Pipe();
+//   mp::Process p(worker, std::move(child_end));   // void worker(mp::Connection c)
+//   p.start();                                     // closes the parent's child_end
+//
+// Under fork the child inherits it; under forkserver and spawn its descriptor travels with
+// the start (detail/fd_passing.hpp). It cannot be sent through a pipe or a queue.
 #pragma once
 
 #include <cstddef>

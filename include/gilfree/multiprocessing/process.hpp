@@ -60,9 +60,11 @@ struct ProcessAccess;
 
 // What Process's constructor accepts: fn called on its stored arguments, as lvalues or (for
 // a move-only argument taken by value) as rvalues.
+// A move-only argument (a Connection) must be moved in.
 template <class F, class... Args>
-concept process_callable = std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
-                           std::invocable<std::decay_t<F>&, std::decay_t<Args>...>;
+concept process_callable = (std::constructible_from<std::decay_t<Args>, Args> && ...) &&
+                           (std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
+                            std::invocable<std::decay_t<F>&, std::decay_t<Args>...>);
 // Calls f on the stored arguments: as lvalues when it can, else moved (the child calls its
 // work once).
 template <class F, class... A>
