@@ -211,6 +211,28 @@ TEST_P(Subclass, UnregisteredSubclassIsAClearErrorAtStart) {
   EXPECT_TRUE(mp::active_children().empty());
 }
 
+// Registered at run time, in the parent only: the child's decoder is there anyway (it
+// registers during static initialisation wherever register_process<T> is instantiated).
+struct RegisteredAtRunTime : mp::Process {
+  int code = 0;
+  void run() override { throw mp::SystemExit{code}; }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(code);
+  }
+};
+
+TEST_P(Subclass, RegisteredAtRunTimeInTheParent) {
+  EXPECT_TRUE(mp::register_process<RegisteredAtRunTime>());
+  RegisteredAtRunTime r;
+  r.code = 5;
+  mp::set_start_method(GetParam(), true);
+  r.start();
+  mp::set_start_method("", true);
+  bounded_join(r);
+  EXPECT_EQ(r.exitcode(), 5);
+}
+
 INSTANTIATE_TEST_SUITE_P(Methods, Subclass, ::testing::Values("fork", "forkserver", "spawn"));
 
 }  // namespace

@@ -71,11 +71,13 @@ struct WorkerSpec {
   std::int32_t parent_pid = 0;
   std::string parent_name;
   std::string call;
-  std::string process;    // a registered subclass's type and fields (process_types.cpp)
-  std::int32_t nfds = 0;  // descriptors passed with the start (fd_passing.hpp)
+  std::string process;       // a registered subclass's type and fields (process_types.cpp)
+  std::string process_type;  // its name, for the child's errors
+  std::int32_t nfds = 0;     // descriptors passed with the start (fd_passing.hpp)
   template <class A>
   void serialize(A& ar) {
-    ar(name, identity, daemon, authkey, method, parent_pid, parent_name, call, process, nfds);
+    ar(name, identity, daemon, authkey, method, parent_pid, parent_name, call, process,
+       process_type, nfds);
   }
 };
 
@@ -300,7 +302,14 @@ void exit_function();
   Process* self = nullptr;
   if (!spec.process.empty()) {
     try {  // the subclass's fields: a failure reads as run()'s would, "Process NAME:" and 1
-      run_call(spec.process);
+      try {
+        run_call(spec.process);
+      } catch (const PicklingError&) {  // no trampoline: registered in the parent only
+        throw PicklingError("the Process subclass " + spec.process_type +
+                            " is not registered in this child: register it during static "
+                            "initialisation, GILFREE_MP_REGISTER_PROCESS(" + spec.process_type +
+                            ") at namespace scope, so that every process of the program has it");
+      }
       self = take_handed_over_process().release();
       if (!self) throw UnpicklingError("the process frame made no object");
     } catch (const std::exception& e) {
@@ -921,6 +930,7 @@ void Process::start() {
                             "fields run() uses), or use the fork start method");
       }
       spec.process = encode(*this);
+      spec.process_type = detail::demangle(typeid(*this).name());
     }
     if (target_) {
       if (!encode_) {

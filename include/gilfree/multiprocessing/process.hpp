@@ -134,9 +134,10 @@ class Process {
   // terminated if daemonic, when this process exits).
   virtual ~Process();
 
-  // Starts the child. AssertionError "cannot start a process twice", "daemonic
-  // processes are not allowed to have children"; ValueError when closed; PicklingError
-  // when the work cannot cross to a forkserver or spawn child.
+  // Starts the child, then drops the callable and arguments (the child has its own).
+  // AssertionError "cannot start a process twice", "daemonic processes are not allowed to
+  // have children"; ValueError when closed; PicklingError when the work cannot cross to a
+  // forkserver or spawn child (a capturing lambda, an unregistered subclass).
   void start();
   // Waits until the child ends or `timeout` passes (check exitcode() after a timeout).
   // AssertionError "can only join a started process" / "can only join a child process".
@@ -226,9 +227,10 @@ struct ProcessTrampoline {
 
 // Makes the Process subclass T startable with forkserver and spawn, as Python pickles a
 // Process object: the child default-constructs a T, reads T's fields back through T's cereal
-// serialize (or save/load), restores name, daemon and authkey, and calls run(). Call it in
-// every process of the program, before start(): GILFREE_MP_REGISTER_PROCESS(T) at namespace
-// scope does so during static initialisation. Returns true.
+// serialize (or save/load), restores name, daemon and authkey, and calls run(). Call it
+// before the first start() of a T (GILFREE_MP_REGISTER_PROCESS(T) at namespace scope does
+// so during static initialisation); the child's decoder registers itself during static
+// initialisation wherever this is instantiated. Returns true.
 template <class T>
 bool register_process() {
   static_assert(std::derived_from<T, Process>, "register_process<T>: T must derive from mp::Process");
