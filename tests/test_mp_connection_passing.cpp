@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mp = gilfree::mp;
 using namespace std::chrono_literals;
@@ -76,6 +77,19 @@ void exit_with_fd_count_4(mp::Connection, mp::Connection, mp::Connection, mp::Co
   throw mp::SystemExit{count_fds()};
 }
 void never_runs(mp::Connection, mp::Barrier) {}
+
+// A registered subclass with many Connections in a field: each end sends its index.
+struct Fanout : mp::Process {
+  std::vector<mp::Connection> outs;
+  void run() override {
+    for (std::size_t i = 0; i < outs.size(); ++i) outs[i].send(static_cast<int>(i));
+  }
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(outs);
+  }
+};
+GILFREE_MP_REGISTER_PROCESS(Fanout);
 
 class ConnectionPassing : public ::testing::TestWithParam<const char*> {
  protected:
@@ -203,6 +217,48 @@ TEST_P(ConnectionPassing, NothingLeaksInTheParent) {
     EXPECT_THROW(p.start(), mp::PicklingError);
     EXPECT_EQ(count_fds(), before + 2);  // a, and b still held by the unstarted Process
   }
+  EXPECT_EQ(count_fds(), before);
+}
+
+TEST_P(ConnectionPassing, ManyConnectionsInASubclassField) {
+  std::vector<mp::Connection> ins;
+  Fanout f;
+  for (int i = 0; i < 20; ++i) {
+    auto [r, w] = mp::Pipe(false);
+    ins.push_back(std::move(r));
+    f.outs.push_back(std::move(w));
+  }
+  mp::set_start_method(GetParam(), true);
+  f.start();
+  mp::set_start_method("", true);
+  f.outs.clear();  // the parent's copies (a field stays the parent's, as in Python)
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(ins[i].poll(20s)) << i;
+    EXPECT_EQ(ins[i].recv<int>(), i);
+  }
+  EXPECT_EQ(finish(f), 0);
+}
+
+TEST_P(ConnectionPassing, MoreThanAStartCanPassIsAClearError) {
+  if (forked()) GTEST_SKIP() << "fork passes nothing: the child inherits";
+  std::vector<mp::Connection> ins;
+  Fanout f;
+  for (int i = 0; i < mp::detail::kMaxPassedFds / 2 + 1; ++i) {
+    auto [r, w] = mp::Pipe();
+    f.outs.push_back(std::move(r));
+    f.outs.push_back(std::move(w));
+  }
+  const int before = count_fds();
+  mp::set_start_method(GetParam(), true);
+  try {
+    f.start();
+    ADD_FAILURE() << "started with " << f.outs.size() << " connections";
+    finish(f);
+  } catch (const mp::PicklingError& e) {
+    EXPECT_NE(std::string(e.what()).find("at most"), std::string::npos) << e.what();
+  }
+  mp::set_start_method("", true);
+  EXPECT_FALSE(f.pid());
   EXPECT_EQ(count_fds(), before);
 }
 
