@@ -395,78 +395,117 @@ bool has_main_hook(const Globals& g) { return &__wrap_main != nullptr || g.freez
 
 // ---- the fork server ------------------------------------------------------------------
 
-int recv_fds(int sock, int* fds, int n) {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 8)];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-  ssize_t r;
-  do r = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (r < 0 && errno == EINTR);
-  if (r <= 0) return -1;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * n)) return -1;
-  std::memcpy(fds, CMSG_DATA(c), sizeof(int) * n);
-  return n;
-}
+// One request to the fork server: descriptors (SCM_RIGHTS) riding on the first bytes of
+// a length-prefixed payload, all on the server's control socket.
+//   client -> server   [u64 length][payload]  + fds {status socket, lifeline, stdin, stdout, stderr}
+//   server -> client   [i32 pid]              + fds {the worker's pidfd}   on the status socket
+//   server -> client   [i32 wait status]      when the worker has ended    on the status socket
+// The client holds a pidfd from the start, so the server may reap the worker as soon as
+// it ends: no acknowledgement round trip, and the worker has its task without a pipe.
+constexpr int kRequestFds = 5;
+constexpr int kMaxPassedFds = 16;
 
-void send_fds(int sock, const int* fds, int n) {
-  char byte = 'R';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * 8)] = {};
+// Sends `data` on `sock` with `fds` attached to its first bytes. ProcessError if the
+// peer is gone.
+void send_with_fds(int sock, std::string_view data, const int* fds, int n) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-  std::memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+  if (n > 0) {
+    msg.msg_control = ctrl;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+  }
   ssize_t r;
   do r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
   while (r < 0 && errno == EINTR);
-  if (r != 1) throw ProcessError("the forkserver is gone");
+  if (r <= 0) throw ProcessError("the forkserver is gone");
+  try {  // the rest of a large payload: the descriptors went with the first bytes
+    write_all(sock, data.data() + r, data.size() - static_cast<std::size_t>(r));
+  } catch (const std::exception&) {
+    throw ProcessError("the forkserver is gone");
+  }
 }
 
-// The server: forks a worker per request. A worker stays unreaped (its pid reserved)
-// until the client has opened its pidfd and said so; then its wait status goes back on
-// the request's status socket. The server watches each worker through a pidfd, not
-// SIGCHLD: no signal handler, nothing a sanitizer runtime can defer.
+// Receives exactly `n` bytes into `buf` and the descriptors attached to them (close-on-exec)
+// into `fds`. Returns the number of descriptors, or -1 at end of file or on error (any
+// descriptors received are closed then).
+int recv_with_fds(int sock, void* buf, std::size_t n, int* fds) {
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxPassedFds)];
+  iovec iov{buf, n};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctrl;
+  msg.msg_controllen = sizeof ctrl;
+  ssize_t r;
+  do r = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+  while (r < 0 && errno == EINTR);
+  int got = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    int k = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    std::memcpy(fds + got, CMSG_DATA(c), sizeof(int) * static_cast<std::size_t>(k));
+    got += k;
+  }
+  if (r != static_cast<ssize_t>(n) || (msg.msg_flags & MSG_CTRUNC)) {
+    for (int i = 0; i < got; ++i) ::close(fds[i]);
+    return -1;
+  }
+  return got;
+}
+
+// The server's side of a request: its descriptors and payload. False when the client
+// is gone or sent something malformed (nothing received is left open then).
+struct Request {
+  int fds[kMaxPassedFds];
+  int nfds = 0;
+  std::string payload;
+};
+bool recv_request(int ctl, Request& rq) {
+  std::uint64_t n = 0;
+  rq.nfds = recv_with_fds(ctl, &n, sizeof n, rq.fds);
+  if (rq.nfds < 0) return false;
+  bool ok = rq.nfds == kRequestFds && n <= (1ull << 40);
+  if (ok) {
+    try {
+      rq.payload.resize(static_cast<std::size_t>(n));
+      ok = n == 0 || read_exact(ctl, rq.payload.data(), rq.payload.size());
+    } catch (...) {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    for (int i = 0; i < rq.nfds; ++i) ::close(rq.fds[i]);
+    rq.nfds = 0;
+  }
+  return ok;
+}
+
+// The server: forks a worker per request and sends the client the worker's pid and pidfd,
+// then, when the worker ends, its wait status (see the protocol above). It watches each
+// worker through a pidfd, not SIGCHLD: no signal handler, nothing a sanitizer runtime can
+// defer.
 [[noreturn]] void server_loop(int ctl) {
   ::signal(SIGINT, SIG_IGN);  // a Ctrl-C to the group is for the parent to handle
   struct Kid {
-    int st;
-    int pidfd;
-    bool acked;
+    int st;     // the client's status socket
+    int pidfd;  // the worker's end
   };
   std::map<pid_t, Kid> kids;
-  auto try_reap = [&](pid_t pid) {
-    auto it = kids.find(pid);
-    if (it == kids.end() || !it->second.acked) return;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      std::int32_t s = status;
-      [[maybe_unused]] auto r = ::send(it->second.st, &s, sizeof s, MSG_NOSIGNAL);
-      ::close(it->second.st);
-      if (it->second.pidfd >= 0) ::close(it->second.pidfd);
-      kids.erase(it);
-    }
-  };
   std::vector<pollfd> pfds;
   std::vector<pid_t> who;
   for (;;) {
     pfds.assign({pollfd{ctl, POLLIN, 0}});
     who.assign({0});
     for (auto& [pid, k] : kids) {
-      // Before the ack: the status socket (the ack, or the client letting go); after it:
-      // the worker's pidfd (its end).
-      pfds.push_back(pollfd{k.acked ? k.pidfd : k.st, POLLIN, 0});
+      pfds.push_back(pollfd{k.pidfd, POLLIN, 0});
       who.push_back(pid);
     }
     if (::poll(pfds.data(), pfds.size(), -1) < 0) {
@@ -476,52 +515,55 @@ void send_fds(int sock, const int* fds, int n) {
     for (std::size_t i = 1; i < pfds.size(); ++i) {
       if (!pfds[i].revents) continue;
       auto it = kids.find(who[i]);
-      if (it == kids.end()) continue;
-      if (!it->second.acked) {
-        char c;
-        [[maybe_unused]] auto r = ::read(it->second.st, &c, 1);
-        it->second.acked = true;  // an ack, or the client let go: reap when it ends
-      }
-      try_reap(who[i]);
+      int status = 0;
+      if (it == kids.end() || ::waitpid(who[i], &status, WNOHANG) != who[i]) continue;
+      std::int32_t st = status;
+      [[maybe_unused]] auto r = ::send(it->second.st, &st, sizeof st, MSG_NOSIGNAL);
+      ::close(it->second.st);
+      ::close(it->second.pidfd);
+      kids.erase(it);
     }
     if (pfds[0].revents) {
-      // The request's status socket, task pipe, lifeline, and the client's stdio (so the
-      // worker writes where its parent does now, not where the server's stdio went).
-      int fds[6];
-      if (recv_fds(ctl, fds, 6) < 0) ::_exit(0);  // the parent is gone
-      int st = fds[0], pl = fds[1], lf = fds[2];
+      // End of file: the parent is gone. Anything malformed leaves the stream out of step,
+      // so the server ends then too; the parent's next start begins a new one.
+      Request rq;
+      if (!recv_request(ctl, rq)) ::_exit(0);
+      // The client's status socket, its lifeline, and its stdio (so the worker writes
+      // where its parent does now, not where the server's stdio went).
+      int st = rq.fds[0], lf = rq.fds[1];
       pid_t pid = ::fork();
       if (pid == 0) {
         ::close(ctl);
         for (auto& [p, k] : kids) {
           ::close(k.st);
-          if (k.pidfd >= 0) ::close(k.pidfd);
+          ::close(k.pidfd);
         }
         ::close(st);
         ::signal(SIGINT, SIG_DFL);
         for (int i = 0; i < 3; ++i) {
-          ::dup2(fds[3 + i], i);
-          ::close(fds[3 + i]);
+          ::dup2(rq.fds[2 + i], i);
+          ::close(rq.fds[2 + i]);
         }
         arm_lifeline(lf);
-        std::string payload;
-        try {
-          payload = read_framed(pl);
-        } catch (...) {
-          ::_exit(1);
-        }
-        ::close(pl);
-        run_worker(payload);
+        run_worker(rq.payload);
       }
-      for (int fd : fds)
-        if (fd != st) ::close(fd);
+      for (int i = 1; i < rq.nfds; ++i) ::close(rq.fds[i]);
+      int pfd = pid > 0 ? sys_pidfd_open(pid) : -1;
+      if (pid > 0 && pfd < 0) {  // cannot watch it: it must not run unwatched
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        pid = -1;
+      }
       std::int32_t p = pid;
-      [[maybe_unused]] auto r = ::send(st, &p, sizeof p, MSG_NOSIGNAL);
+      try {
+        send_with_fds(st, std::string_view(reinterpret_cast<const char*>(&p), sizeof p), &pfd,
+                      pfd >= 0 ? 1 : 0);
+      } catch (...) {  // the client let go: the worker still runs; reap it when it ends
+      }
       if (pid < 0) {
         ::close(st);
       } else {
-        int pfd = sys_pidfd_open(pid);
-        kids[pid] = Kid{st, pfd, false};
+        kids[pid] = Kid{st, pfd};
       }
     }
   }
@@ -895,49 +937,34 @@ void Process::start() {
     s.pid = pid;
     s.pidfd = detail::sys_pidfd_open(pid);
   } else if (method == "forkserver") {
-    int st[2], pl[2];
+    int st[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) != 0) {
       ::close(lf[0]);
       ::close(lf[1]);
       throw OSError("socketpair", errno);
     }
-    if (::pipe2(pl, O_CLOEXEC) != 0) {
-      ::close(lf[0]);
-      ::close(lf[1]);
-      ::close(st[0]);
-      ::close(st[1]);
-      throw OSError("pipe", errno);
-    }
-    int fds[6] = {st[1], pl[0], lf[0], 0, 1, 2};
+    int fds[detail::kRequestFds] = {st[1], lf[0], 0, 1, 2};
+    std::uint64_t n = payload.size();
+    payload.insert(0, reinterpret_cast<const char*>(&n), sizeof n);
     try {
-      detail::send_fds(g.server.ctl, fds, 6);
+      detail::send_with_fds(g.server.ctl, payload, fds, detail::kRequestFds);
     } catch (...) {
-      for (int fd : {st[0], st[1], pl[0], pl[1], lf[0], lf[1]}) ::close(fd);
+      for (int fd : {st[0], st[1], lf[0], lf[1]}) ::close(fd);
       throw;
     }
     ::close(st[1]);
-    ::close(pl[0]);
     ::close(lf[0]);
     std::int32_t pid = -1;
-    bool got = false;
-    try {
-      got = detail::read_exact(st[0], &pid, sizeof pid);
-    } catch (...) {
-    }
-    if (!got || pid <= 0) {
-      for (int fd : {st[0], pl[1], lf[1]}) ::close(fd);
+    int pidfd = -1;
+    int got = detail::recv_with_fds(st[0], &pid, sizeof pid, &pidfd);
+    if (got != 1 || pid <= 0) {
+      if (got > 0) ::close(pidfd);
+      for (int fd : {st[0], lf[1]}) ::close(fd);
       throw ProcessError("the forkserver could not start the process");
     }
     s.pid = pid;
-    s.pidfd = detail::sys_pidfd_open(pid);
-    char ack = 'A';
-    detail::write_all(st[0], &ack, 1);
+    s.pidfd = pidfd;
     s.status_fd = st[0];
-    try {
-      detail::write_framed(pl[1], payload);
-    } catch (...) {  // the child died early: its exit code says why
-    }
-    ::close(pl[1]);
   } else {  // spawn
     int pl[2];
     if (::pipe2(pl, O_CLOEXEC) != 0) {
