@@ -15,6 +15,7 @@
 #include <gilfree/multiprocessing/process.hpp>
 #include <gilfree/threading.hpp>
 #include <gtest/gtest.h>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -49,6 +50,14 @@ void check_name_and_parent(std::string address) {
   s += mp::parent_process() ? mp::parent_process()->name() : std::string("none");
   s += mp::parent_process() && mp::parent_process()->is_alive() ? "|alive" : "|gone";
   mp::Client(address).send(s);
+}
+// Leaves output in the buffers of C's stdout and of an unsynchronised std::cout: the
+// child's end must flush both, as Python's flushes sys.stdout and sys.stderr.
+void write_buffered_output() {
+  std::printf("c-out");
+  std::cout << "|cxx";
+  std::ios::sync_with_stdio(false);  // std::cout now buffers on its own
+  std::cout << "|unsynced";
 }
 std::string abstract_address() {
   static int n = 0;
@@ -167,6 +176,35 @@ TEST_P(StartMethods, ChildSeesItsNameAndParent) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Methods, StartMethods, ::testing::Values("fork", "forkserver", "spawn"));
+
+TEST_P(StartMethods, ChildsBufferedOutputIsFlushedWhenItEnds) {
+  auto warm = mp::get_context(GetParam()).Process({}, noop);  // a fork server, if any, now
+  warm.start();
+  bounded_join(warm);
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::fflush(stdout);
+  std::cout.flush();
+  int saved = ::dup(1);
+  ::dup2(fds[1], 1);
+  auto p = mp::get_context(GetParam()).Process({}, write_buffered_output);
+  p.start();
+  bounded_join(p);
+  ::dup2(saved, 1);
+  ::close(saved);
+  ::close(fds[1]);
+  // Not read to EOF: a fork server started here holds the pipe too. The child has ended,
+  // so whatever it flushed is in the pipe now.
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  std::string out;
+  char buf[64];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) out.append(buf, n);
+  ::close(fds[0]);
+  EXPECT_EQ(p.exitcode(), 0);
+  EXPECT_NE(out.find("c-out|cxx"), std::string::npos) << out;
+  EXPECT_NE(out.find("|unsynced"), std::string::npos) << out;
+}
 
 TEST(Process, MisuseErrorsAsPython) {
   mp::Process p({.start_method = "fork"}, noop);

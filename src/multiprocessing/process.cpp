@@ -6,6 +6,7 @@
 
 #include <cxxabi.h>
 #include <dirent.h>
+#include <stdio_ext.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -18,6 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if defined(__GLIBCXX__)
+#include <ext/stdio_sync_filebuf.h>
+#endif
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -108,7 +112,11 @@ struct Globals {
   std::mutex mu;  // children, the fork server, and every start
   std::vector<std::shared_ptr<ProcessState>> children;
   Process* current = nullptr;
+  // The parent, as parent_process() returns it: made on first use from parent_pid and
+  // parent_name (set by a child's bootstrap), so that a child that never asks pays nothing.
   Process* parent = nullptr;
+  pid_t parent_pid = 0;
+  std::string parent_name;
   int counter = 1;
   std::string default_method;  // empty: not set yet
   bool warned_threads = false;
@@ -157,11 +165,27 @@ void close_fd(int& fd) noexcept {
   fd = -1;
 }
 
+// A C++ stream that writes straight into C's FILE (sync_with_stdio, the default) holds no
+// output of its own: flushing the FILE is enough.
+bool holds_no_output(const std::ostream& os) {
+#if defined(__GLIBCXX__)
+  return dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(os.rdbuf()) != nullptr;
+#else
+  (void)os;
+  return false;
+#endif
+}
+
+// As Python's util._flush_std_streams (before a fork, and when a child ends): the standard
+// output and error streams, C's and C++'s, not every open FILE. Only a stream with pending
+// output is touched, because in a fork child each page written costs a copy-on-write fault
+// (13 us on this project's VMs) and fflush writes the FILE's lock even when it has nothing
+// to write.
 void flush_std_streams() {
-  std::cout.flush();
-  std::cerr.flush();
-  std::clog.flush();
-  std::fflush(nullptr);
+  for (std::ostream* os : {&std::cout, &std::cerr, &std::clog})
+    if (!holds_no_output(*os)) os->flush();
+  for (std::FILE* f : {stdout, stderr})
+    if (::__fpending(f) > 0) std::fflush(f);
 }
 
 // The kernel kills this process when the lifeline's write end closes (the parent died):
@@ -244,14 +268,9 @@ void exit_function();
   g.counter = 1;
   g.exit_hook = false;
   g.bootstrapping = false;
-  auto ps = std::make_shared<ProcessState>();
-  ps->name = std::move(parent_name);
-  ps->pid = parent_pid;
-  ps->started = true;
-  ps->adopted = true;
-  ps->pidfd = sys_pidfd_open(parent_pid);
-  if (ps->pidfd >= 0) ::fcntl(ps->pidfd, F_SETFD, FD_CLOEXEC);
-  g.parent = ProcessAccess::adopt(ps);
+  g.parent = nullptr;  // made by parent_process() when asked
+  g.parent_pid = parent_pid;
+  g.parent_name = std::move(parent_name);
   int code = 0;
   try {
     ProcessAccess::run(*self);
@@ -351,14 +370,19 @@ void write_framed(int fd, std::string_view s) {
   write_all(fd, s.data(), s.size());
 }
 
+// The number of threads in this process (field 20 of /proc/self/stat, after the command
+// name in parentheses), 0 if unknown. Reads into the stack: no allocation on each start.
 int count_threads() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/task")) {
-    while (dirent* e = ::readdir(d))
-      if (e->d_name[0] != '.') ++n;
-    ::closedir(d);
-  }
-  return n;
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[512];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* p = std::strrchr(buf, ')');
+  for (int field = 2; p && field < 20; ++field) p = std::strchr(p + 1, ' ');
+  return p ? std::atoi(p + 1) : 0;
 }
 
 // This program's arguments, which a spawned worker gets too (main may look at them
@@ -421,102 +445,118 @@ bool has_main_hook(const Globals& g) { return &__wrap_main != nullptr || g.freez
 
 // ---- the fork server ------------------------------------------------------------------
 
-// A request to the fork server: one data byte, the number of descriptors its start passes
-// (fd_passing.hpp), and SCM_RIGHTS with kRequestFds fixed descriptors and then those.
-constexpr int kRequestFds = 6;
-constexpr std::size_t kMaxRequestFds = kRequestFds + kMaxPassedFds;
+// One request to the fork server: descriptors (SCM_RIGHTS) riding on the first bytes of
+// a length-prefixed payload, all on the server's control socket.
+//   client -> server   [u64 length][payload]  + fds {status socket, lifeline, stdin, stdout, stderr,
+//                                                    then those the start passes (fd_passing.hpp)}
+//   server -> client   [i32 pid]              + fds {the worker's pidfd}   on the status socket
+//   server -> client   [i32 wait status]      when the worker has ended    on the status socket
+// The client holds a pidfd from the start, so the server may reap the worker as soon as
+// it ends: no acknowledgement round trip, and the worker has its task without a pipe.
+constexpr int kRequestFds = 5;
+constexpr int kMaxRequestFds = kRequestFds + kMaxPassedFds;
 
-// Receives a request's descriptors; false when the client is gone or sent a bad request
-// (whatever arrived is closed).
-bool recv_request(int sock, std::vector<int>& fds) {
-  unsigned char extra = 0;
-  iovec iov{&extra, 1};
+// Sends `data` on `sock` with `fds` attached to its first bytes. ProcessError if the
+// peer is gone.
+void send_with_fds(int sock, std::string_view data, const int* fds, int n) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxRequestFds)] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (n > 0) {
+    msg.msg_control = ctrl;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    std::memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+  }
+  ssize_t r;
+  do r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) throw ProcessError("the forkserver is gone");
+  try {  // the rest of a large payload: the descriptors went with the first bytes
+    write_all(sock, data.data() + r, data.size() - static_cast<std::size_t>(r));
+  } catch (const std::exception&) {
+    throw ProcessError("the forkserver is gone");
+  }
+}
+
+// Receives exactly `n` bytes into `buf` and the descriptors attached to them (close-on-exec)
+// into `fds`. Returns the number of descriptors, or -1 at end of file or on error (any
+// descriptors received are closed then).
+int recv_with_fds(int sock, void* buf, std::size_t n, int* fds) {
   alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxRequestFds)];
+  iovec iov{buf, n};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = ctrl;
   msg.msg_controllen = sizeof ctrl;
   ssize_t r;
-  do r = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  do r = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
   while (r < 0 && errno == EINTR);
-  if (r <= 0) return false;
-  fds.clear();
+  int got = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const auto* data = reinterpret_cast<const unsigned char*>(CMSG_DATA(c));
-    for (std::size_t i = 0; i < n; ++i) {
-      int fd;
-      std::memcpy(&fd, data + i * sizeof(int), sizeof fd);
-      fds.push_back(fd);
+    int k = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    std::memcpy(fds + got, CMSG_DATA(c), sizeof(int) * static_cast<std::size_t>(k));
+    got += k;
+  }
+  if (r != static_cast<ssize_t>(n) || (msg.msg_flags & MSG_CTRUNC)) {
+    for (int i = 0; i < got; ++i) ::close(fds[i]);
+    return -1;
+  }
+  return got;
+}
+
+// The server's side of a request: its descriptors and payload. False when the client
+// is gone or sent something malformed (nothing received is left open then).
+struct Request {
+  int fds[kMaxRequestFds];
+  int nfds = 0;
+  std::string payload;
+};
+bool recv_request(int ctl, Request& rq) {
+  std::uint64_t n = 0;
+  rq.nfds = recv_with_fds(ctl, &n, sizeof n, rq.fds);
+  if (rq.nfds < 0) return false;
+  bool ok = rq.nfds >= kRequestFds && n <= (1ull << 40);
+  if (ok) {
+    try {
+      rq.payload.resize(static_cast<std::size_t>(n));
+      ok = n == 0 || read_exact(ctl, rq.payload.data(), rq.payload.size());
+    } catch (...) {
+      ok = false;
     }
   }
-  if ((msg.msg_flags & MSG_CTRUNC) || fds.size() != static_cast<std::size_t>(kRequestFds) + extra) {
-    for (int fd : fds) ::close(fd);
-    fds.clear();
-    return false;
+  if (!ok) {
+    for (int i = 0; i < rq.nfds; ++i) ::close(rq.fds[i]);
+    rq.nfds = 0;
   }
-  return true;
+  return ok;
 }
 
-// Sends a request: the fixed descriptors, then `passed`.
-void send_request(int sock, const int (&fixed)[kRequestFds], const std::vector<int>& passed) {
-  unsigned char extra = static_cast<unsigned char>(passed.size());
-  iovec iov{&extra, 1};
-  const std::size_t n = kRequestFds + passed.size();
-  alignas(cmsghdr) char ctrl[CMSG_SPACE(sizeof(int) * kMaxRequestFds)] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-  std::memcpy(CMSG_DATA(c), fixed, sizeof fixed);
-  if (!passed.empty())
-    std::memcpy(CMSG_DATA(c) + sizeof fixed, passed.data(), sizeof(int) * passed.size());
-  ssize_t r;
-  do r = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  while (r < 0 && errno == EINTR);
-  if (r != 1) throw ProcessError("the forkserver is gone");
-}
-
-// The server: forks a worker per request. A worker stays unreaped (its pid reserved)
-// until the client has opened its pidfd and said so; then its wait status goes back on
-// the request's status socket. The server watches each worker through a pidfd, not
-// SIGCHLD: no signal handler, nothing a sanitizer runtime can defer.
+// The server: forks a worker per request and sends the client the worker's pid and pidfd,
+// then, when the worker ends, its wait status (see the protocol above). It watches each
+// worker through a pidfd, not SIGCHLD: no signal handler, nothing a sanitizer runtime can
+// defer.
 [[noreturn]] void server_loop(int ctl) {
   ::signal(SIGINT, SIG_IGN);  // a Ctrl-C to the group is for the parent to handle
   struct Kid {
-    int st;
-    int pidfd;
-    bool acked;
+    int st;     // the client's status socket
+    int pidfd;  // the worker's end
   };
   std::map<pid_t, Kid> kids;
-  auto try_reap = [&](pid_t pid) {
-    auto it = kids.find(pid);
-    if (it == kids.end() || !it->second.acked) return;
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      std::int32_t s = status;
-      [[maybe_unused]] auto r = ::send(it->second.st, &s, sizeof s, MSG_NOSIGNAL);
-      ::close(it->second.st);
-      if (it->second.pidfd >= 0) ::close(it->second.pidfd);
-      kids.erase(it);
-    }
-  };
   std::vector<pollfd> pfds;
   std::vector<pid_t> who;
   for (;;) {
     pfds.assign({pollfd{ctl, POLLIN, 0}});
     who.assign({0});
     for (auto& [pid, k] : kids) {
-      // Before the ack: the status socket (the ack, or the client letting go); after it:
-      // the worker's pidfd (its end).
-      pfds.push_back(pollfd{k.acked ? k.pidfd : k.st, POLLIN, 0});
+      pfds.push_back(pollfd{k.pidfd, POLLIN, 0});
       who.push_back(pid);
     }
     if (::poll(pfds.data(), pfds.size(), -1) < 0) {
@@ -526,54 +566,56 @@ void send_request(int sock, const int (&fixed)[kRequestFds], const std::vector<i
     for (std::size_t i = 1; i < pfds.size(); ++i) {
       if (!pfds[i].revents) continue;
       auto it = kids.find(who[i]);
-      if (it == kids.end()) continue;
-      if (!it->second.acked) {
-        char c;
-        [[maybe_unused]] auto r = ::read(it->second.st, &c, 1);
-        it->second.acked = true;  // an ack, or the client let go: reap when it ends
-      }
-      try_reap(who[i]);
+      int status = 0;
+      if (it == kids.end() || ::waitpid(who[i], &status, WNOHANG) != who[i]) continue;
+      std::int32_t st = status;
+      [[maybe_unused]] auto r = ::send(it->second.st, &st, sizeof st, MSG_NOSIGNAL);
+      ::close(it->second.st);
+      ::close(it->second.pidfd);
+      kids.erase(it);
     }
     if (pfds[0].revents) {
-      // The request's status socket, task pipe, lifeline, and the client's stdio (so the
-      // worker writes where its parent does now, not where the server's stdio went), then
-      // the descriptors its start passes.
-      std::vector<int> fds;
-      if (!recv_request(ctl, fds)) ::_exit(0);  // the parent is gone
-      int st = fds[0], pl = fds[1], lf = fds[2];
+      // End of file: the parent is gone. Anything malformed leaves the stream out of step,
+      // so the server ends then too; the parent's next start begins a new one.
+      Request rq;
+      if (!recv_request(ctl, rq)) ::_exit(0);
+      // The client's status socket, its lifeline, and its stdio (so the worker writes
+      // where its parent does now, not where the server's stdio went), then the
+      // descriptors its start passes.
+      int st = rq.fds[0], lf = rq.fds[1];
       pid_t pid = ::fork();
       if (pid == 0) {
         ::close(ctl);
         for (auto& [p, k] : kids) {
           ::close(k.st);
-          if (k.pidfd >= 0) ::close(k.pidfd);
+          ::close(k.pidfd);
         }
         ::close(st);
         ::signal(SIGINT, SIG_DFL);
         for (int i = 0; i < 3; ++i) {
-          ::dup2(fds[3 + i], i);
-          ::close(fds[3 + i]);
+          ::dup2(rq.fds[2 + i], i);
+          ::close(rq.fds[2 + i]);
         }
         arm_lifeline(lf);
-        std::string payload;
-        try {
-          payload = read_framed(pl);
-        } catch (...) {
-          ::_exit(1);
-        }
-        ::close(pl);
-        run_worker(payload, std::vector<int>(fds.begin() + kRequestFds, fds.end()), false);
+        run_worker(rq.payload, std::vector<int>(rq.fds + kRequestFds, rq.fds + rq.nfds), false);
       }
-      for (int fd : fds)
-        if (fd != st) ::close(fd);
+      for (int i = 1; i < rq.nfds; ++i) ::close(rq.fds[i]);
+      int pfd = pid > 0 ? sys_pidfd_open(pid) : -1;
+      if (pid > 0 && pfd < 0) {  // cannot watch it: it must not run unwatched
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        pid = -1;
+      }
       std::int32_t p = pid;
-      [[maybe_unused]] auto r = ::send(st, &p, sizeof p, MSG_NOSIGNAL);
+      try {
+        send_with_fds(st, std::string_view(reinterpret_cast<const char*>(&p), sizeof p), &pfd,
+                      pfd >= 0 ? 1 : 0);
+      } catch (...) {  // the client let go: the worker still runs; reap it when it ends
+      }
       if (pid < 0) {
         ::close(st);
       } else {
-        int pfd = sys_pidfd_open(pid);
-        if (pfd >= 0) ::fcntl(pfd, F_SETFD, FD_CLOEXEC);
-        kids[pid] = Kid{st, pfd, false};
+        kids[pid] = Kid{st, pfd};
       }
     }
   }
@@ -665,7 +707,6 @@ void ensure_server(Globals& g) {
   g.server.ctl = ctl[0];
   g.server.lifeline_w = lf[1];
   g.server.pidfd = sys_pidfd_open(pid);
-  if (g.server.pidfd >= 0) ::fcntl(g.server.pidfd, F_SETFD, FD_CLOEXEC);
 }
 
 // ---- waiting --------------------------------------------------------------------------
@@ -989,49 +1030,36 @@ void Process::start() {
     s.pid = pid;
     s.pidfd = detail::sys_pidfd_open(pid);
   } else if (method == "forkserver") {
-    int st[2], pl[2];
+    int st[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st) != 0) {
       ::close(lf[0]);
       ::close(lf[1]);
       throw OSError("socketpair", errno);
     }
-    if (::pipe2(pl, O_CLOEXEC) != 0) {
-      ::close(lf[0]);
-      ::close(lf[1]);
-      ::close(st[0]);
-      ::close(st[1]);
-      throw OSError("pipe", errno);
-    }
-    int fds[detail::kRequestFds] = {st[1], pl[0], lf[0], 0, 1, 2};
+    int fds[detail::kMaxRequestFds] = {st[1], lf[0], 0, 1, 2};
+    int nfds = detail::kRequestFds;
+    for (int fd : passing.fds()) fds[nfds++] = fd;  // at most kMaxPassedFds (pass_fd)
+    std::uint64_t n = payload.size();
+    payload.insert(0, reinterpret_cast<const char*>(&n), sizeof n);
     try {
-      detail::send_request(g.server.ctl, fds, passing.fds());
+      detail::send_with_fds(g.server.ctl, payload, fds, nfds);
     } catch (...) {
-      for (int fd : {st[0], st[1], pl[0], pl[1], lf[0], lf[1]}) ::close(fd);
+      for (int fd : {st[0], st[1], lf[0], lf[1]}) ::close(fd);
       throw;
     }
     ::close(st[1]);
-    ::close(pl[0]);
     ::close(lf[0]);
     std::int32_t pid = -1;
-    bool got = false;
-    try {
-      got = detail::read_exact(st[0], &pid, sizeof pid);
-    } catch (...) {
-    }
-    if (!got || pid <= 0) {
-      for (int fd : {st[0], pl[1], lf[1]}) ::close(fd);
+    int pidfd = -1;
+    int got = detail::recv_with_fds(st[0], &pid, sizeof pid, &pidfd);
+    if (got != 1 || pid <= 0) {
+      if (got > 0) ::close(pidfd);
+      for (int fd : {st[0], lf[1]}) ::close(fd);
       throw ProcessError("the forkserver could not start the process");
     }
     s.pid = pid;
-    s.pidfd = detail::sys_pidfd_open(pid);
-    char ack = 'A';
-    detail::write_all(st[0], &ack, 1);
+    s.pidfd = pidfd;
     s.status_fd = st[0];
-    try {
-      detail::write_framed(pl[1], payload);
-    } catch (...) {  // the child died early: its exit code says why
-    }
-    ::close(pl[1]);
   } else {  // spawn
     int pl[2];
     if (::pipe2(pl, O_CLOEXEC) != 0) {
@@ -1056,7 +1084,6 @@ void Process::start() {
     }
     ::close(pl[1]);
   }
-  if (s.pidfd >= 0) ::fcntl(s.pidfd, F_SETFD, FD_CLOEXEC);
   s.lifeline_w = lf[1];
   s.started = true;
   g.children.push_back(state_);
@@ -1153,12 +1180,15 @@ int Process::sentinel() const {
 std::string Process::name() const {
   std::lock_guard l(state_->mu);
   if (!state_->name.empty()) return state_->name;
-  std::string type = detail::demangle(typeid(*this).name());
+  std::string type = typeid(*this) == typeid(Process) ? std::string("Process")
+                                                      : detail::demangle(typeid(*this).name());
   auto colon = type.rfind("::");
   if (colon != std::string::npos) type = type.substr(colon + 2);
   std::string n = type + "-";
-  for (std::size_t i = 0; i < state_->identity.size(); ++i)
-    n += (i ? ":" : "") + std::to_string(state_->identity[i]);
+  for (std::size_t i = 0; i < state_->identity.size(); ++i) {
+    if (i) n += ':';
+    n += std::to_string(state_->identity[i]);
+  }
   return n;
 }
 
@@ -1208,7 +1238,22 @@ Process& current_process() {
   return g.current ? *g.current : *main_process;
 }
 
-Process* parent_process() { return G().parent; }
+Process* parent_process() {
+  auto& g = G();
+  std::lock_guard l(g.mu);
+  if (!g.parent && g.parent_pid > 0) {
+    // The parent is alive while this process runs (its death kills us through the
+    // lifeline), so its pid cannot have been reused yet.
+    auto ps = std::make_shared<detail::ProcessState>();
+    ps->name = g.parent_name;
+    ps->pid = g.parent_pid;
+    ps->started = true;
+    ps->adopted = true;
+    ps->pidfd = detail::sys_pidfd_open(g.parent_pid);  // close-on-exec, as every pidfd
+    g.parent = detail::ProcessAccess::adopt(std::move(ps));
+  }
+  return g.parent;
+}
 
 std::vector<Process*> active_children() {
   auto& g = G();

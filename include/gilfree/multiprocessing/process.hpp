@@ -24,7 +24,9 @@
 //
 // A spawned child re-executes /proc/self/exe; it becomes a worker before user code runs
 // through gilfree's main hook (linking gilfree::gilfree into an executable adds
-// -Wl,--wrap=main) or mp::freeze_support(argc, argv) at the top of main.
+// -Wl,--wrap=main) or mp::freeze_support(argc, argv) at the top of main. It also links
+// the executable with -z now (CMake option GILFREE_BIND_NOW): a fork child then never
+// resolves a library function lazily, which would cost it page faults on every start.
 //
 // Every child watches a lifeline: when the parent dies, even by SIGKILL, the kernel
 // kills the child (the lifeline's write end is close-on-exec and closed in every child
