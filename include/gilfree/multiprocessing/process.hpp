@@ -61,8 +61,8 @@ struct ProcessState;
 struct ProcessAccess;
 
 // What Process's constructor accepts: fn called on its stored arguments, as lvalues or (for
-// a move-only argument taken by value) as rvalues.
-// A move-only argument (a Connection) must be moved in.
+// a move-only argument taken by value) as rvalues; a move-only argument (a Connection) must
+// be moved in.
 template <class F, class... Args>
 concept process_callable = (std::constructible_from<std::decay_t<Args>, Args> && ...) &&
                            (std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
