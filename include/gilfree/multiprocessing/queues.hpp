@@ -5,12 +5,28 @@
 // Why a shared ring and not CPython's pipe + feeder thread: no thread, no syscall for an
 // item when nobody sleeps, qsize() exact, and nothing can be stuck in a feeder's buffer,
 // so joining a process that put items never deadlocks (CPython's documented trap).
-// Consistency when a participant is SIGKILLed: the item is copied under an mp::Lock and
-// the tail (put) or head (get) index is published last with one atomic store, so a process
-// killed inside put/get either completed its operation or left the ring as it was; the
-// next process takes over the lock (Lock's dead-owner take-over) and, for serialised
-// items, recounts the records. No duplicate, at most the killed process's own item lost,
-// no hang.
+//
+// The fixed-slot ring (trivially copyable T): producers serialise on a put lock and
+// consumers on a get lock, two mp::Locks on lines of their own, so a producer and a
+// consumer never contend on a lock word; each side owns a header line with its index
+// (tail, head) and a cached copy of the other side's, read again only when the copy says
+// full (put) or empty (get). A put: take the put lock, copy the item into slot tail,
+// publish tail + 1 (one atomic exchange), release; a get mirrors it with head. A sleeper's
+// sequence word is bumped, and FUTEX_WAKE called, only while the other side counts
+// sleepers, so a put or get between two running processes makes no syscall.
+//
+//      slot p:   free ──put: copy item, then tail = p+1──▶ full
+//                 ▲                                          │
+//                 └─────get: copy item out, then head = p+1──┘
+//
+// Consistency when a participant is SIGKILLed: the item is copied under the side's lock
+// and the index is published last, so a process killed inside put/get either completed
+// its operation or left the ring as it was (a killed consumer's item stays queued: it
+// never returned it). The next process on that side takes the lock over (Lock's
+// dead-owner take-over) and carries on; the cached indices are only ever stale copies
+// (never ahead of the real ones), so nothing needs repair. The serialised-item ring uses
+// one lock and recounts its records after a take-over. No duplicate, at most the killed
+// process's own item lost, no hang.
 //
 // Items: trivially copyable T as raw slots (the fast path); any other serializable T as a
 // frame of the wire format. maxsize <= 0 is unbounded as in Python, up to
@@ -36,19 +52,55 @@
 #include "reduction.hpp"
 #include "synchronize.hpp"
 
+// Fault-injection points for the kill tests (tests/test_mp_queue_kill.cpp defines it
+// before including this header, in its own program): called with "put:copied",
+// "put:published", "get:copied" and "get:published" and the item's position, while the
+// side's lock is held. Nothing in the library defines it.
+#ifndef GILFREE_MP_QUEUE_TEST_POINT
+#define GILFREE_MP_QUEUE_TEST_POINT(where, pos) static_cast<void>(0)
+#endif
+
 namespace gilfree::multiprocessing {
 
 namespace detail {
+// The fixed-slot ring's shared header. Producers and consumers each own lines of their
+// own, so that a put and a get running at once touch no common line but the slot (and the
+// other side's index when their cached copy of it says full or empty).
 struct QueueHeader {
-  std::atomic<std::uint64_t> head{0};  // next to get; written under the lock
-  std::atomic<std::uint64_t> tail{0};  // next to put; written under the lock
-  std::atomic<std::uint32_t> put_seq{0};  // bumped after each put: getters sleep on it
-  std::atomic<std::uint32_t> get_seq{0};  // bumped after each get: putters sleep on it
+  // The producers' line: written under the put lock.
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to put; published last
+  std::atomic<std::uint64_t> head_seen{0};         // a head read earlier (<= the real head)
+  // The consumers' line: written under the get lock.
+  alignas(64) std::atomic<std::uint64_t> head{0};  // next position to get; published last
+  std::atomic<std::uint64_t> tail_seen{0};         // a tail read earlier (<= the real tail)
+  // Getters sleep on put_seq, which a put bumps only while getters > 0 (read-mostly).
+  alignas(64) std::atomic<std::uint32_t> put_seq{0};
   std::atomic<std::uint32_t> getters{0};  // sleeping (or killed while sleeping) getters
+  // Putters sleep on get_seq, which a get bumps only while putters > 0.
+  alignas(64) std::atomic<std::uint32_t> get_seq{0};
   std::atomic<std::uint32_t> putters{0};
-  std::atomic<std::uint32_t> unfinished{0};  // JoinableQueue's unfinished tasks
+  alignas(64) std::atomic<std::uint32_t> unfinished{0};  // JoinableQueue's unfinished tasks
   std::uint32_t capacity = 0;
 };
+
+// Polls `index` for a change from `seen` for the house spin budget (never past `deadline`),
+// then sleeps on `seq` (counted in `sleepers`) until the other side bumps it, a recheck
+// slice passes, or the deadline. Pairs with publish_and_wake(): the sleeper counts itself
+// before its last look at `index`, the publisher publishes before it reads the count (both
+// seq_cst), so either the sleeper sees the new index or the publisher sees the sleeper.
+inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_t seen,
+                           std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
+                           const Deadline& deadline);
+// Publishes `index` = `value` and wakes one sleeper on `seq` if any is counted.
+inline void publish_and_wake(std::atomic<std::uint64_t>& index, std::uint64_t value,
+                             std::atomic<std::uint32_t>& seq,
+                             const std::atomic<std::uint32_t>& sleepers) {
+  index.exchange(value);  // seq_cst (one locked instruction): ordered before the load below
+  if (sleepers.load() > 0) {
+    seq.fetch_add(1);
+    shared_futex_wake(seq, 1);
+  }
+}
 
 // Polls `seq` for a change from `seen` for up to the house spin budget (never past
 // `deadline`) before the caller sleeps on it: the process on the other side, when running,
@@ -65,6 +117,20 @@ inline Deadline queue_slice(const Deadline& d) {
   auto r = Deadline(Deadline::clock::now() + kRecheck);
   if (d.is_forever() || r.time_point() < d.time_point()) return r;
   return d;
+}
+
+inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_t seen,
+                           std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
+                           const Deadline& deadline) {
+  if (gilfree::detail::spin(gilfree::detail::SpinPolicy::pause_then_yield(),
+                            [&] { return index.load(std::memory_order_acquire) != seen; },
+                            deadline))
+    return;
+  if (deadline.expired()) return;
+  const std::uint32_t s = seq.load();
+  sleepers.fetch_add(1);
+  if (index.load() == seen) shared_futex_wait(seq, s, queue_slice(deadline));
+  sleepers.fetch_sub(1);
 }
 
 // The virtual size of an unbounded queue's ring: memory is used only for what is queued
@@ -181,7 +247,7 @@ class Queue {
   template <class A>
   void save(A& ar) const {
     if constexpr (kFlat) {
-      ar(static_cast<std::int32_t>(maxsize_), lock_);
+      ar(static_cast<std::int32_t>(maxsize_), put_lock_, get_lock_);
       detail::save_block(ar, mem_, bytes_for(h_->capacity));
     } else {
       ar(static_cast<std::int32_t>(maxsize_), ring_.lock_handle(), ring_.ref());
@@ -192,11 +258,12 @@ class Queue {
     std::int32_t maxsize = 0;
     detail::SharedRef ref;
     if constexpr (kFlat) {
-      ar(maxsize, lock_, ref);
+      ar(maxsize, put_lock_, get_lock_, ref);
       if (ref.size < sizeof(detail::QueueHeader)) throw UnpicklingError("a Queue's ring is too small");
       auto mem = detail::attach_shared(ref);
       const std::uint32_t cap = static_cast<detail::QueueHeader*>(mem.get())->capacity;
       if (cap == 0 || ref.size < bytes_for(cap)) throw UnpicklingError("a Queue's ring is too small");
+      maxsize_ = maxsize;
       point_at(std::move(mem));
     } else {
       ar(maxsize, ring_.lock_handle(), ref);
@@ -220,24 +287,25 @@ class Queue {
       return;
     } else {
       for (;;) {
-        const std::uint32_t seen = h_->get_seq.load();
-        if (!lock_.acquire(true, remaining(deadline))) throw Full();
+        if (!put_lock_.acquire(true, remaining(deadline))) throw Full();
         const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
-        if (tail - h_->head.load(std::memory_order_relaxed) < h_->capacity) {
-          slots_[tail % h_->capacity] = item;
+        std::uint64_t head = h_->head_seen.load(std::memory_order_relaxed);
+        if (tail - head >= room_) {  // full as far as we knew: look at the real head
+          head = h_->head.load(std::memory_order_acquire);
+          h_->head_seen.store(head, std::memory_order_relaxed);
+        }
+        if (tail - head < room_) {
+          slots_[tail % cap_] = item;
           on_put();
-          h_->tail.store(tail + 1, std::memory_order_release);  // published last
-          lock_.release();
-          h_->put_seq.fetch_add(1);
-          if (h_->getters.load() > 0) detail::shared_futex_wake(h_->put_seq, 1);
+          GILFREE_MP_QUEUE_TEST_POINT("put:copied", tail);
+          detail::publish_and_wake(h_->tail, tail + 1, h_->put_seq, h_->getters);  // published last
+          GILFREE_MP_QUEUE_TEST_POINT("put:published", tail);
+          put_lock_.release();
           return;
         }
-        lock_.release();
+        put_lock_.release();
         if (deadline.expired()) throw Full();
-        if (detail::spin_for_change(h_->get_seq, seen, deadline)) continue;
-        h_->putters.fetch_add(1);
-        if (h_->get_seq.load() == seen) detail::shared_futex_wait(h_->get_seq, seen, detail::queue_slice(deadline));
-        h_->putters.fetch_sub(1);
+        detail::wait_for_index(h_->head, head, h_->get_seq, h_->putters, deadline);
       }
     }
   }
@@ -254,26 +322,28 @@ class Queue {
       return item;
     } else {
       for (;;) {
-        const std::uint32_t seen = h_->put_seq.load();
-        if (!lock_.acquire(true, remaining(deadline))) throw Empty();
+        if (!get_lock_.acquire(true, remaining(deadline))) throw Empty();
         const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
-        if (h_->tail.load(std::memory_order_relaxed) != head) {
-          T item = slots_[head % h_->capacity];
-          h_->head.store(head + 1, std::memory_order_release);  // published last
-          // An unbounded ring wraps over a large sparse region: give each consumed chunk
-          // back (under the lock, so no producer writes the next lap there meanwhile).
-          if (maxsize_ <= 0 && (head + 1) % kChunkSlots == 0) give_back(head + 1 - kChunkSlots);
-          lock_.release();
-          h_->get_seq.fetch_add(1);
-          if (h_->putters.load() > 0) detail::shared_futex_wake(h_->get_seq, 1);
+        std::uint64_t tail = h_->tail_seen.load(std::memory_order_relaxed);
+        if (tail == head) {  // empty as far as we knew: look at the real tail
+          tail = h_->tail.load(std::memory_order_acquire);
+          h_->tail_seen.store(tail, std::memory_order_relaxed);
+        }
+        if (tail != head) {
+          T item = slots_[head % cap_];
+          // An unbounded ring wraps over a large sparse region: the first get in a chunk
+          // gives the chunk before it back (all of it consumed; no put can reach it
+          // before this head is published, as room_ leaves one chunk free).
+          if (discard_ && head % kChunkSlots == 0 && head != 0) give_back(head - kChunkSlots);
+          GILFREE_MP_QUEUE_TEST_POINT("get:copied", head);
+          detail::publish_and_wake(h_->head, head + 1, h_->get_seq, h_->putters);  // published last
+          GILFREE_MP_QUEUE_TEST_POINT("get:published", head);
+          get_lock_.release();
           return item;
         }
-        lock_.release();
+        get_lock_.release();
         if (deadline.expired()) throw Empty();
-        if (detail::spin_for_change(h_->put_seq, seen, deadline)) continue;
-        h_->getters.fetch_add(1);
-        if (h_->put_seq.load() == seen) detail::shared_futex_wait(h_->put_seq, seen, detail::queue_slice(deadline));
-        h_->getters.fetch_sub(1);
+        detail::wait_for_index(h_->tail, tail, h_->put_seq, h_->getters, deadline);
       }
     }
   }
@@ -282,11 +352,17 @@ class Queue {
   void put_nowait(const T& item) { put(item, false); }
   // get(false).
   T get_nowait() { return get(false); }
-  // The number of items, exact at the moment of the read (unlike CPython's approximation).
+  // The number of items, exact when no put or get is in flight (unlike CPython's
+  // approximation). While some are, it is the count when the call began plus the puts
+  // published during it (head is read before tail), never above the ring's capacity.
   std::size_t qsize() const noexcept {
-    if constexpr (!kFlat) return ring_.qsize();
-    return static_cast<std::size_t>(h_->tail.load(std::memory_order_acquire) -
-                                    h_->head.load(std::memory_order_acquire));
+    if constexpr (!kFlat) {
+      return ring_.qsize();
+    } else {
+      const std::uint64_t head = h_->head.load(std::memory_order_acquire);
+      const std::uint64_t tail = h_->tail.load(std::memory_order_acquire);
+      return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, room_));
+    }
   }
   // qsize() == 0.
   bool empty() const noexcept { return qsize() == 0; }
@@ -295,7 +371,7 @@ class Queue {
   bool full() const noexcept {
     if (maxsize_ <= 0) return false;
     if constexpr (!kFlat) return ring_.full();
-    return qsize() >= h_->capacity;
+    return qsize() >= room_;
   }
   // The maxsize given to the constructor.
   int maxsize() const noexcept { return maxsize_; }
@@ -323,12 +399,18 @@ class Queue {
   static std::size_t bytes_for(std::uint32_t cap) {
     return sizeof(detail::QueueHeader) + alignof(T) + std::size_t{cap} * sizeof(T);
   }
+  // Points this handle at the ring in `mem`; maxsize_ must be set.
   void point_at(std::shared_ptr<void> mem) {
     h_ = static_cast<detail::QueueHeader*>(mem.get());
     auto base = reinterpret_cast<std::uintptr_t>(h_ + 1);
     base = (base + alignof(T) - 1) / alignof(T) * alignof(T);
     slots_ = reinterpret_cast<T*>(base);
     mem_ = std::move(mem);
+    cap_ = h_->capacity;
+    // An unbounded ring keeps one chunk free between the newest item and the oldest, so
+    // the chunk a get gives back is never one a put is filling (see get()).
+    discard_ = maxsize_ <= 0 && cap_ > kChunkSlots;
+    room_ = discard_ ? cap_ - kChunkSlots : cap_;
   }
   // Discards the kChunkSlots slots from position `first` on.
   void give_back(std::uint64_t first) noexcept {
@@ -343,7 +425,13 @@ class Queue {
   }
   std::shared_ptr<void> mem_;
   T* slots_ = nullptr;
-  Lock lock_;
+  std::uint64_t cap_ = 0;   // h_->capacity, read once
+  std::uint64_t room_ = 0;  // the most items the ring holds at once
+  bool discard_ = false;    // consumed chunks go back to the kernel (unbounded)
+  // Producers serialise on put_lock_, consumers on get_lock_; the two never meet on a
+  // lock word (each Lock is its own 64-byte block).
+  Lock put_lock_;
+  Lock get_lock_;
   detail::ByteRing ring_;
   int maxsize_;
   bool closed_ = false;  // per process, as CPython's _closed
