@@ -17,13 +17,19 @@
 
 namespace qtest {
 // Set in a fork child: at `stop_at` for position `stop_pos` it sets `reached` and waits
-// to be killed (it never returns, so the step after the point never runs).
+// to be killed (it never returns, so the step after the point never runs) — or, with `go`
+// set, until `go` is set, and then carries on.
 inline const char* stop_at = nullptr;
 inline std::uint64_t stop_pos = 0;
 inline gilfree::mp::Event* reached = nullptr;
+inline gilfree::mp::Event* go = nullptr;
 inline void point(const char* where, std::uint64_t pos) {
   if (stop_at && pos == stop_pos && std::strcmp(where, stop_at) == 0) {
     reached->set();
+    if (go) {
+      if (!go->wait(20.0)) ::_exit(8);
+      return;
+    }
     for (;;) ::pause();
   }
 }
@@ -165,6 +171,45 @@ TEST(MpQueueKill, ConsumerKilledAfterGivingBackAChunk) {
   for (int i = 12; i < 30; ++i) q->put(big(i));
   for (int i = 12; i < 30; ++i) EXPECT_EQ(id_of(q->get(true, 10.0)), i);
   EXPECT_TRUE(q->empty());
+}
+
+// A second producer asleep on the put lock: woken when the holder releases it, and taking
+// it over when the holder is killed instead.
+TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
+  for (const bool kill_holder : {false, true}) {
+    Peek<int> q(8);
+    auto& h = q.header();
+    mp::Event reached, go;
+    pid_t holder = fork_child([&] {
+      qtest::stop_at = "put:copied";
+      qtest::stop_pos = 0;
+      qtest::reached = &reached;
+      qtest::go = &go;
+      q.put(1, true, 10.0);
+      return 0;
+    });
+    ASSERT_TRUE(reached.wait(20.0));
+    pid_t waiter = fork_child([&] {
+      q.put(2, true, 20.0);
+      return 0;
+    });
+    ASSERT_TRUE(mp_test::wait_until_sleeping(waiter));
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (h.put_lock_waiters.load() == 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(h.put_lock_waiters.load(), 1u);
+    if (kill_holder) {
+      ::kill(holder, SIGKILL);
+      EXPECT_EQ(bounded_wait(holder), 128 + SIGKILL);
+    } else {
+      go.set();
+      EXPECT_EQ(bounded_wait(holder), 0);
+    }
+    EXPECT_EQ(bounded_wait(waiter), 0);
+    EXPECT_EQ(h.put_lock_waiters.load(), 0u);
+    EXPECT_EQ(h.put_lock.load(), 0u);
+    EXPECT_EQ(drain(q), (kill_holder ? std::vector<int>{2} : std::vector<int>{1, 2}));
+  }
 }
 
 TEST(MpQueueKill, NoWakeWhileNobodySleeps) {

@@ -7,27 +7,28 @@
 // so joining a process that put items never deadlocks (CPython's documented trap).
 //
 // The fixed-slot ring (trivially copyable T): producers serialise on a put lock and
-// consumers on a get lock, two mp::Locks on lines of their own, so a producer and a
-// consumer never contend on a lock word; each side owns a header line with its index
-// (tail, head) and a cached copy of the other side's, read again only when the copy says
-// full (put) or empty (get). A put: take the put lock, copy the item into slot tail,
-// publish tail + 1 (one atomic exchange), release; a get mirrors it with head. A sleeper's
-// sequence word is bumped, and FUTEX_WAKE called, only while the other side counts
-// sleepers, so a put or get between two running processes makes no syscall.
+// consumers on a get lock, each a word in the ring's header holding its holder's pid, on a
+// line the other side never touches; each side's index (tail, head) has a line of its
+// own, and each side keeps a copy of the other's index that it reads again only when the
+// copy says full (put) or empty (get). A put: CAS the put lock, copy the item into slot
+// tail, store tail + 1 (the publication), release the lock with a plain store, one fence,
+// then look whether anybody sleeps; a get mirrors it with head. A sleeper's sequence word
+// is bumped, and FUTEX_WAKE called, only while the other side counts sleepers, so a put
+// or get between two running processes makes no syscall.
 //
-//      slot p:   free ──put: copy item, then tail = p+1──▶ full
-//                 ▲                                          │
-//                 └─────get: copy item out, then head = p+1──┘
+//      slot p:   free ──put: copy item in, then tail = p+1──▶ full
+//                 ▲                                            │
+//                 └─────get: copy item out, then head = p+1────┘
+//      (p is the slot's position; both stores under the side's lock, the index last)
 //
 // Consistency when a participant is SIGKILLed: the item is copied under the side's lock
 // and the index is published last, so a process killed inside put/get either completed
-// its operation or left the ring as it was (a killed consumer's item stays queued: it
-// never returned it). The next process on that side takes the lock over (Lock's
-// dead-owner take-over) and carries on; the cached indices are only ever stale copies
-// (never ahead of the real ones), so nothing needs repair. The serialised-item ring uses
-// one lock and recounts its records after a take-over. No duplicate, at most the killed
-// process's own item lost, no hang.
-//
+// its operation or left the ring as it was (a consumer killed before its head store
+// leaves its item queued: it never returned it). A waiter that finds the side's lock held
+// by a dead pid takes it over and carries on (the flat ring needs no repair: the cached
+// indices are only ever stale copies, never ahead of the real ones). The serialised-item
+// ring uses one mp::Lock and recounts its records after a take-over. No duplicate, at most
+// the killed process's own item lost, no hang.
 // Items: trivially copyable T as raw slots (the fast path); any other serializable T as a
 // frame of the wire format. maxsize <= 0 is unbounded as in Python, up to
 // kUnboundedRingBytes (1 GiB) outstanding at once, after which put() waits. There is no
@@ -63,16 +64,21 @@
 namespace gilfree::multiprocessing {
 
 namespace detail {
-// The fixed-slot ring's shared header. Producers and consumers each own lines of their
-// own, so that a put and a get running at once touch no common line but the slot (and the
-// other side's index when their cached copy of it says full or empty).
+// The fixed-slot ring's shared header. Each side (producers, consumers) has a line of its
+// own for its lock, and one for its index, which the other side reads only when its
+// cached copy of it says full or empty; a put and a get running at once meet on no line
+// but the slot's and (now and then) an index's.
 struct QueueHeader {
-  // The producers' line: written under the put lock.
+  // The producers' private line.
+  alignas(64) std::atomic<std::uint32_t> put_lock{0};  // 0 free, else the holder's pid
+  std::atomic<std::uint32_t> put_lock_waiters{0};      // sleeping on put_lock
+  std::atomic<std::uint64_t> head_seen{0};  // a head read earlier (<= the real head)
   alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to put; published last
-  std::atomic<std::uint64_t> head_seen{0};         // a head read earlier (<= the real head)
-  // The consumers' line: written under the get lock.
+  // The consumers' private line.
+  alignas(64) std::atomic<std::uint32_t> get_lock{0};
+  std::atomic<std::uint32_t> get_lock_waiters{0};
+  std::atomic<std::uint64_t> tail_seen{0};  // a tail read earlier (<= the real tail)
   alignas(64) std::atomic<std::uint64_t> head{0};  // next position to get; published last
-  std::atomic<std::uint64_t> tail_seen{0};         // a tail read earlier (<= the real tail)
   // Getters sleep on put_seq, which a put bumps only while getters > 0 (read-mostly).
   alignas(64) std::atomic<std::uint32_t> put_seq{0};
   std::atomic<std::uint32_t> getters{0};  // sleeping (or killed while sleeping) getters
@@ -83,24 +89,46 @@ struct QueueHeader {
   std::uint32_t capacity = 0;
 };
 
-// Polls `index` for a change from `seen` for the house spin budget (never past `deadline`),
-// then sleeps on `seq` (counted in `sleepers`) until the other side bumps it, a recheck
-// slice passes, or the deadline. Pairs with publish_and_wake(): the sleeper counts itself
-// before its last look at `index`, the publisher publishes before it reads the count (both
-// seq_cst), so either the sleeper sees the new index or the publisher sees the sleeper.
-inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_t seen,
-                           std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
-                           const Deadline& deadline);
-// Publishes `index` = `value` and wakes one sleeper on `seq` if any is counted.
-inline void publish_and_wake(std::atomic<std::uint64_t>& index, std::uint64_t value,
-                             std::atomic<std::uint32_t>& seq,
-                             const std::atomic<std::uint32_t>& sleepers) {
-  index.exchange(value);  // seq_cst (one locked instruction): ordered before the load below
-  if (sleepers.load() > 0) {
+// A side's lock: a word holding its holder's pid (0: free), taken with one CAS. A waiter
+// pauses briefly, then sleeps on the word (counted in `waiters`) a recheck slice at a time,
+// and takes the lock over when its holder is dead (as mp::Lock does; the same pid-reuse
+// limit). False at `deadline` (a non-blocking caller passes one already expired: it
+// still waits out a live holder's few instructions, and takes over from a dead one).
+bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                    std::uint32_t me, const Deadline& deadline);
+inline bool lock_side(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+                      std::uint32_t me, const Deadline& deadline) {
+  std::uint32_t free = 0;
+  if (word.compare_exchange_strong(free, me, std::memory_order_acquire,
+                                   std::memory_order_relaxed))
+    return true;
+  return lock_side_slow(word, waiters, me, deadline);
+}
+
+// Releases a side's lock and wakes what needs waking: one lock waiter, and one sleeper on
+// `seq` (a getter for a put, a putter for a get) if `sleepers` counts any. The fence orders
+// the caller's index store and this release before the two counts are read; a sleeper
+// counts itself (seq_cst) before its last look at the index or lock word, so either it
+// sees the new value or we see it. One fence per put or get, no syscall when nobody sleeps.
+inline void unlock_side_and_wake(std::atomic<std::uint32_t>& word,
+                                 const std::atomic<std::uint32_t>& waiters,
+                                 std::atomic<std::uint32_t>& seq,
+                                 const std::atomic<std::uint32_t>& sleepers) {
+  word.store(0, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (waiters.load(std::memory_order_relaxed) > 0) shared_futex_wake(word, 1);
+  if (sleepers.load(std::memory_order_relaxed) > 0) {
     seq.fetch_add(1);
     shared_futex_wake(seq, 1);
   }
 }
+
+// Polls `index` for a change from `seen` for the house spin budget (never past `deadline`),
+// then sleeps on `seq` (counted in `sleepers`) until the other side bumps it, a recheck
+// slice passes, or the deadline (see unlock_side_and_wake()).
+inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_t seen,
+                           std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
+                           const Deadline& deadline);
 
 // Polls `seq` for a change from `seen` for up to the house spin budget (never past
 // `deadline`) before the caller sleeps on it: the process on the other side, when running,
@@ -247,7 +275,7 @@ class Queue {
   template <class A>
   void save(A& ar) const {
     if constexpr (kFlat) {
-      ar(static_cast<std::int32_t>(maxsize_), put_lock_, get_lock_);
+      ar(static_cast<std::int32_t>(maxsize_));
       detail::save_block(ar, mem_, bytes_for(h_->capacity));
     } else {
       ar(static_cast<std::int32_t>(maxsize_), ring_.lock_handle(), ring_.ref());
@@ -258,7 +286,7 @@ class Queue {
     std::int32_t maxsize = 0;
     detail::SharedRef ref;
     if constexpr (kFlat) {
-      ar(maxsize, put_lock_, get_lock_, ref);
+      ar(maxsize, ref);
       if (ref.size < sizeof(detail::QueueHeader)) throw UnpicklingError("a Queue's ring is too small");
       auto mem = detail::attach_shared(ref);
       const std::uint32_t cap = static_cast<detail::QueueHeader*>(mem.get())->capacity;
@@ -286,24 +314,26 @@ class Queue {
       if (!ok) throw Full();
       return;
     } else {
+      const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (!put_lock_.acquire(true, remaining(deadline))) throw Full();
+        if (!detail::lock_side(h_->put_lock, h_->put_lock_waiters, me, deadline)) throw Full();
         const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
         std::uint64_t head = h_->head_seen.load(std::memory_order_relaxed);
         if (tail - head >= room_) {  // full as far as we knew: look at the real head
           head = h_->head.load(std::memory_order_acquire);
           h_->head_seen.store(head, std::memory_order_relaxed);
         }
-        if (tail - head < room_) {
+        const bool room = tail - head < room_;
+        if (room) {
           slots_[tail % cap_] = item;
           on_put();
           GILFREE_MP_QUEUE_TEST_POINT("put:copied", tail);
-          detail::publish_and_wake(h_->tail, tail + 1, h_->put_seq, h_->getters);  // published last
+          h_->tail.store(tail + 1, std::memory_order_release);  // published last
           GILFREE_MP_QUEUE_TEST_POINT("put:published", tail);
-          put_lock_.release();
-          return;
         }
-        put_lock_.release();
+        detail::unlock_side_and_wake(h_->put_lock, h_->put_lock_waiters, h_->put_seq,
+                                     room ? h_->getters : kNobody);
+        if (room) return;
         if (deadline.expired()) throw Full();
         detail::wait_for_index(h_->head, head, h_->get_seq, h_->putters, deadline);
       }
@@ -321,8 +351,9 @@ class Queue {
       if (buf.capacity() > (std::size_t{1} << 20)) std::string().swap(buf);
       return item;
     } else {
+      const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (!get_lock_.acquire(true, remaining(deadline))) throw Empty();
+        if (!detail::lock_side(h_->get_lock, h_->get_lock_waiters, me, deadline)) throw Empty();
         const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
         std::uint64_t tail = h_->tail_seen.load(std::memory_order_relaxed);
         if (tail == head) {  // empty as far as we knew: look at the real tail
@@ -336,12 +367,13 @@ class Queue {
           // before this head is published, as room_ leaves one chunk free).
           if (discard_ && head % kChunkSlots == 0 && head != 0) give_back(head - kChunkSlots);
           GILFREE_MP_QUEUE_TEST_POINT("get:copied", head);
-          detail::publish_and_wake(h_->head, head + 1, h_->get_seq, h_->putters);  // published last
+          h_->head.store(head + 1, std::memory_order_release);  // published last
           GILFREE_MP_QUEUE_TEST_POINT("get:published", head);
-          get_lock_.release();
+          detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_waiters, h_->get_seq,
+                                       h_->putters);
           return item;
         }
-        get_lock_.release();
+        detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_waiters, h_->get_seq, kNobody);
         if (deadline.expired()) throw Empty();
         detail::wait_for_index(h_->tail, tail, h_->put_seq, h_->getters, deadline);
       }
@@ -419,19 +451,14 @@ class Queue {
                             static_cast<std::size_t>(first % h_->capacity) * sizeof(T);
     detail::discard_shared(mem_, off, static_cast<std::size_t>(kChunkSlots * sizeof(T)));
   }
-  static Timeout remaining(const Deadline& d) {
-    if (d.is_forever()) return Timeout();
-    return Timeout(d.remaining());
-  }
   std::shared_ptr<void> mem_;
   T* slots_ = nullptr;
   std::uint64_t cap_ = 0;   // h_->capacity, read once
   std::uint64_t room_ = 0;  // the most items the ring holds at once
   bool discard_ = false;    // consumed chunks go back to the kernel (unbounded)
-  // Producers serialise on put_lock_, consumers on get_lock_; the two never meet on a
-  // lock word (each Lock is its own 64-byte block).
-  Lock put_lock_;
-  Lock get_lock_;
+  // A sleeper count that is always zero: nobody to wake after a put or get that found no
+  // room or nothing.
+  static inline const std::atomic<std::uint32_t> kNobody{0};
   detail::ByteRing ring_;
   int maxsize_;
   bool closed_ = false;  // per process, as CPython's _closed
