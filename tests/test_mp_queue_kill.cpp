@@ -4,7 +4,8 @@
 // publishing it but before releasing the put lock; a consumer likewise; a consumer killed
 // after giving back a chunk of an unbounded ring but before moving the head. Each case
 // checks the exact contents left (no duplicate, nothing lost but the killed process's own
-// item) and that the other side's lock is taken over (no hang). Also the sleeper protocol:
+// item) and that the side's lock is taken over (no hang); a producer asleep on the put
+// lock is woken by its release or takes it over from a killed holder. Also the sleeper protocol:
 // a put wakes a sleeping getter (and a get a sleeping putter), and bumps no sequence word
 // (so makes no FUTEX_WAKE) while nobody sleeps.
 #include <unistd.h>
@@ -195,9 +196,9 @@ TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
     });
     ASSERT_TRUE(mp_test::wait_until_sleeping(waiter));
     const auto until = std::chrono::steady_clock::now() + 10s;
-    while (h.put_lock_waiters.load() == 0 && std::chrono::steady_clock::now() < until)
+    while (h.put_lock_sleepers.load() == 0 && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(1ms);
-    EXPECT_EQ(h.put_lock_waiters.load(), 1u);
+    EXPECT_EQ(h.put_lock_sleepers.load(), 1u);
     if (kill_holder) {
       ::kill(holder, SIGKILL);
       EXPECT_EQ(bounded_wait(holder), 128 + SIGKILL);
@@ -206,10 +207,42 @@ TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
       EXPECT_EQ(bounded_wait(holder), 0);
     }
     EXPECT_EQ(bounded_wait(waiter), 0);
-    EXPECT_EQ(h.put_lock_waiters.load(), 0u);
+    EXPECT_EQ(h.put_lock_sleepers.load(), 0u);
     EXPECT_EQ(h.put_lock.load(), 0u);
     EXPECT_EQ(drain(q), (kill_holder ? std::vector<int>{2} : std::vector<int>{1, 2}));
   }
+}
+
+// A producer killed while asleep on the put lock leaves its flag up: the next release
+// lowers it (one spare wake), and no later release wakes anybody.
+TEST(MpQueueKill, KilledLockSleeperCostsOneWake) {
+  Peek<int> q(8);
+  auto& h = q.header();
+  mp::Event reached, go;
+  pid_t holder = fork_child([&] {
+    qtest::stop_at = "put:copied";
+    qtest::stop_pos = 0;
+    qtest::reached = &reached;
+    qtest::go = &go;
+    q.put(1, true, 10.0);
+    return 0;
+  });
+  ASSERT_TRUE(reached.wait(20.0));
+  pid_t waiter = fork_child([&] {
+    q.put(2, true, 20.0);
+    return 0;
+  });
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (h.put_lock_sleepers.load() == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(h.put_lock_sleepers.load(), 1u);
+  ::kill(waiter, SIGKILL);
+  EXPECT_EQ(bounded_wait(waiter), 128 + SIGKILL);
+  go.set();
+  EXPECT_EQ(bounded_wait(holder), 0);
+  EXPECT_EQ(h.put_lock_sleepers.load(), 0u);
+  q.put(3);
+  EXPECT_EQ(drain(q), (std::vector<int>{1, 3}));
 }
 
 TEST(MpQueueKill, NoWakeWhileNobodySleeps) {

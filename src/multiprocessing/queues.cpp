@@ -159,7 +159,7 @@ bool ByteRing::get(std::string& out, bool block, const Deadline& deadline) {
   }
 }
 
-bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                     std::uint32_t me, const Deadline& deadline) {
   // A live holder releases within a few instructions unless it is preempted.
   gilfree::detail::spin_until([&] { return word.load(std::memory_order_relaxed) == 0; });
@@ -184,10 +184,10 @@ bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>
       }
       if (out_of_time) return false;
     }
-    // seq_cst, pairs with unlock_side_and_wake(): it sees this count or we see its 0.
-    waiters.fetch_add(1);
+    // seq_cst, pairs with unlock_side_and_wake(): it sees the flag or we see its 0. The
+    // releaser lowers the flag and wakes every sleeper; each raises it again to sleep.
+    sleepers.store(1);
     if (word.load() == v && !shared_futex_wait(word, v, queue_slice(deadline))) check_owner = true;
-    waiters.fetch_sub(1);
   }
 }
 

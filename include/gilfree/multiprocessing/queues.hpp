@@ -71,12 +71,12 @@ namespace detail {
 struct QueueHeader {
   // The producers' private line.
   alignas(64) std::atomic<std::uint32_t> put_lock{0};  // 0 free, else the holder's pid
-  std::atomic<std::uint32_t> put_lock_waiters{0};      // sleeping on put_lock
+  std::atomic<std::uint32_t> put_lock_sleepers{0};     // 1: somebody may sleep on put_lock
   std::atomic<std::uint64_t> head_seen{0};  // a head read earlier (<= the real head)
   alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to put; published last
   // The consumers' private line.
   alignas(64) std::atomic<std::uint32_t> get_lock{0};
-  std::atomic<std::uint32_t> get_lock_waiters{0};
+  std::atomic<std::uint32_t> get_lock_sleepers{0};
   std::atomic<std::uint64_t> tail_seen{0};  // a tail read earlier (<= the real tail)
   alignas(64) std::atomic<std::uint64_t> head{0};  // next position to get; published last
   // Getters sleep on put_seq, which a put bumps only while getters > 0 (read-mostly).
@@ -90,33 +90,42 @@ struct QueueHeader {
 };
 
 // A side's lock: a word holding its holder's pid (0: free), taken with one CAS. A waiter
-// pauses briefly, then sleeps on the word (counted in `waiters`) a recheck slice at a time,
-// and takes the lock over when its holder is dead (as mp::Lock does; the same pid-reuse
-// limit). False at `deadline` (a non-blocking caller passes one already expired: it
+// pauses briefly, then sleeps on the word a recheck slice at a time, having raised the
+// `sleepers` flag first, and takes the lock over when its holder is dead (as mp::Lock
+// does; the same pid-reuse limit). A flag, not a count, so that a waiter killed in its
+// sleep costs one spare wake, not one on every release from then on. False at `deadline` (a non-blocking caller passes one already expired: it
 // still waits out a live holder's few instructions, and takes over from a dead one).
-bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                     std::uint32_t me, const Deadline& deadline);
-inline bool lock_side(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& waiters,
+inline bool lock_side(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                       std::uint32_t me, const Deadline& deadline) {
   std::uint32_t free = 0;
   if (word.compare_exchange_strong(free, me, std::memory_order_acquire,
                                    std::memory_order_relaxed))
     return true;
-  return lock_side_slow(word, waiters, me, deadline);
+  return lock_side_slow(word, sleepers, me, deadline);
 }
 
-// Releases a side's lock and wakes what needs waking: one lock waiter, and one sleeper on
-// `seq` (a getter for a put, a putter for a get) if `sleepers` counts any. The fence orders
-// the caller's index store and this release before the two counts are read; a sleeper
-// counts itself (seq_cst) before its last look at the index or lock word, so either it
-// sees the new value or we see it. One fence per put or get, no syscall when nobody sleeps.
+// Releases a side's lock and wakes what needs waking: the lock's sleepers if its flag is
+// up, and one sleeper on `seq` (a getter for a put, a putter for a get) if `sleepers`
+// counts any. The fence orders the caller's index store and this release before the flag
+// and the count are read; a sleeper raises the flag or counts itself (seq_cst) before its
+// last look at the lock word or index, so either it sees the new value or we see it. One
+// fence per put or get, no syscall when nobody sleeps.
 inline void unlock_side_and_wake(std::atomic<std::uint32_t>& word,
-                                 const std::atomic<std::uint32_t>& waiters,
+                                 std::atomic<std::uint32_t>& lock_sleepers,
                                  std::atomic<std::uint32_t>& seq,
                                  const std::atomic<std::uint32_t>& sleepers) {
   word.store(0, std::memory_order_release);
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer does not model fences (and warns about them): a seq_cst
+  // read-modify-write stands in there (the same locked instruction on x86).
+  lock_sleepers.fetch_add(0);
+#else
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (waiters.load(std::memory_order_relaxed) > 0) shared_futex_wake(word, 1);
+#endif
+  if (lock_sleepers.load(std::memory_order_relaxed) != 0 && lock_sleepers.exchange(0) != 0)
+    shared_futex_wake(word, INT_MAX);
   if (sleepers.load(std::memory_order_relaxed) > 0) {
     seq.fetch_add(1);
     shared_futex_wake(seq, 1);
@@ -130,8 +139,8 @@ inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_
                            std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
                            const Deadline& deadline);
 
-// Polls `seq` for a change from `seen` for up to the house spin budget (never past
-// `deadline`) before the caller sleeps on it: the process on the other side, when running,
+// The serialised-item ring's wait: polls `seq` for a change from `seen` for up to the
+// house spin budget (never past `deadline`) before the caller sleeps on it: the process on the other side, when running,
 // answers within a microsecond, while a futex sleep and wake-up costs tens of
 // microseconds on each item when a consumer keeps up with its producer. True if it changed.
 inline bool spin_for_change(const std::atomic<std::uint32_t>& seq, std::uint32_t seen,
@@ -316,7 +325,7 @@ class Queue {
     } else {
       const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (!detail::lock_side(h_->put_lock, h_->put_lock_waiters, me, deadline)) throw Full();
+        if (!detail::lock_side(h_->put_lock, h_->put_lock_sleepers, me, deadline)) throw Full();
         const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
         std::uint64_t head = h_->head_seen.load(std::memory_order_relaxed);
         if (tail - head >= room_) {  // full as far as we knew: look at the real head
@@ -331,7 +340,7 @@ class Queue {
           h_->tail.store(tail + 1, std::memory_order_release);  // published last
           GILFREE_MP_QUEUE_TEST_POINT("put:published", tail);
         }
-        detail::unlock_side_and_wake(h_->put_lock, h_->put_lock_waiters, h_->put_seq,
+        detail::unlock_side_and_wake(h_->put_lock, h_->put_lock_sleepers, h_->put_seq,
                                      room ? h_->getters : kNobody);
         if (room) return;
         if (deadline.expired()) throw Full();
@@ -353,7 +362,7 @@ class Queue {
     } else {
       const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (!detail::lock_side(h_->get_lock, h_->get_lock_waiters, me, deadline)) throw Empty();
+        if (!detail::lock_side(h_->get_lock, h_->get_lock_sleepers, me, deadline)) throw Empty();
         const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
         std::uint64_t tail = h_->tail_seen.load(std::memory_order_relaxed);
         if (tail == head) {  // empty as far as we knew: look at the real tail
@@ -369,11 +378,11 @@ class Queue {
           GILFREE_MP_QUEUE_TEST_POINT("get:copied", head);
           h_->head.store(head + 1, std::memory_order_release);  // published last
           GILFREE_MP_QUEUE_TEST_POINT("get:published", head);
-          detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_waiters, h_->get_seq,
+          detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_sleepers, h_->get_seq,
                                        h_->putters);
           return item;
         }
-        detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_waiters, h_->get_seq, kNobody);
+        detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_sleepers, h_->get_seq, kNobody);
         if (deadline.expired()) throw Empty();
         detail::wait_for_index(h_->tail, tail, h_->put_seq, h_->getters, deadline);
       }
