@@ -4,7 +4,8 @@
 // publishing it but before releasing the put lock; a consumer likewise; a consumer killed
 // after giving back a chunk of an unbounded ring but before moving the head. Each case
 // checks the exact contents left (no duplicate, nothing lost but the killed process's own
-// item) and that the side's lock is taken over (no hang); a producer asleep on the put
+// item, a JoinableQueue's unfinished count repaired) and that the side's lock is taken
+// over (no hang); a producer asleep on the put
 // lock is woken by its release or takes it over from a killed holder. Also the sleeper protocol:
 // a put wakes a sleeping getter (and a get a sleeping putter), and bumps no sequence word
 // (so makes no FUTEX_WAKE) while nobody sleeps.
@@ -172,6 +173,21 @@ TEST(MpQueueKill, ConsumerKilledAfterGivingBackAChunk) {
   for (int i = 12; i < 30; ++i) q->put(big(i));
   for (int i = 12; i < 30; ++i) EXPECT_EQ(id_of(q->get(true, 10.0)), i);
   EXPECT_TRUE(q->empty());
+}
+
+// A JoinableQueue producer killed after counting its item but before publishing it: the
+// next put undoes the count, so join() returns once the published items are done.
+TEST(MpQueueKill, JoinableCountUndoneForAnUnpublishedItem) {
+  mp::JoinableQueue<int> q(8);
+  kill_at("put:copied", 2, [&] {
+    for (int i = 0; i < 8; ++i) q.put(i, true, 10.0);
+  });
+  EXPECT_FALSE(q.join(0.01));  // 0, 1 (and the dead producer's count for 2) unfinished
+  q.put(100, true, 10.0);      // takes the put lock over and undoes that count
+  EXPECT_EQ(drain(q), (std::vector<int>{0, 1, 100}));
+  for (int i = 0; i < 3; ++i) q.task_done();
+  EXPECT_TRUE(q.join(5.0));
+  EXPECT_THROW(q.task_done(), gilfree::ValueError);
 }
 
 // A second producer asleep on the put lock: woken when the holder releases it, and taking

@@ -159,7 +159,7 @@ bool ByteRing::get(std::string& out, bool block, const Deadline& deadline) {
   }
 }
 
-bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+Took lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                     std::uint32_t me, const Deadline& deadline) {
   // A live holder releases within a few instructions unless it is preempted.
   gilfree::detail::spin_until([&] { return word.load(std::memory_order_relaxed) == 0; });
@@ -168,21 +168,22 @@ bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>
     std::uint32_t v = word.load(std::memory_order_relaxed);
     if (v == 0) {
       if (word.compare_exchange_weak(v, me, std::memory_order_acquire, std::memory_order_relaxed))
-        return true;
+        return Took::lock;
       continue;
     }
     const bool out_of_time = deadline.expired();
     if (out_of_time || check_owner) {
       check_owner = false;
       // A holder killed inside put/get left its index unpublished (or published): either
-      // way the ring is consistent, so the lock simply changes hands.
+      // way the ring is consistent, so the lock changes hands (a put then undoes a count
+      // the dead producer made for an item it never published).
       if (!id_alive(static_cast<pid_t>(v))) {
         if (word.compare_exchange_strong(v, me, std::memory_order_acquire,
                                          std::memory_order_relaxed))
-          return true;
+          return Took::from_dead;
         continue;
       }
-      if (out_of_time) return false;
+      if (out_of_time) return Took::none;
     }
     // seq_cst, pairs with unlock_side_and_wake(): it sees the flag or we see its 0. The
     // releaser lowers the flag and wakes every sleeper; each raises it again to sleep.

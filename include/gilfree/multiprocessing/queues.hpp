@@ -26,9 +26,13 @@
 // its operation or left the ring as it was (a consumer killed before its head store
 // leaves its item queued: it never returned it). A waiter that finds the side's lock held
 // by a dead pid takes it over and carries on (the flat ring needs no repair: the cached
-// indices are only ever stale copies, never ahead of the real ones). The serialised-item
-// ring uses one mp::Lock and recounts its records after a take-over. No duplicate, at most
-// the killed process's own item lost, no hang.
+// indices are only ever stale copies, never ahead of the real ones), except that a
+// JoinableQueue's unfinished count, raised before an item is published, is lowered again
+// when the dead producer had marked (`counting`) an item it never published — exact but
+// for the one instruction between that mark and the count (where a kill leaves the count
+// one low: join() may return an item early, never hang). The serialised-item ring uses one
+// mp::Lock and recounts its records after a take-over (its JoinableQueue count is not
+// repaired). No duplicate, at most the killed process's own item lost, no hang.
 // Items: trivially copyable T as raw slots (the fast path); any other serializable T as a
 // frame of the wire format. maxsize <= 0 is unbounded as in Python, up to
 // kUnboundedRingBytes (1 GiB) outstanding at once, after which put() waits. There is no
@@ -73,6 +77,9 @@ struct QueueHeader {
   alignas(64) std::atomic<std::uint32_t> put_lock{0};  // 0 free, else the holder's pid
   std::atomic<std::uint32_t> put_lock_sleepers{0};     // 1: somebody may sleep on put_lock
   std::atomic<std::uint64_t> head_seen{0};  // a head read earlier (<= the real head)
+  // tail + 1 from just before a put counts its item (JoinableQueue's unfinished) until it
+  // publishes it; more than tail after a dead producer: its count is to be undone.
+  std::atomic<std::uint64_t> counting{0};
   alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to put; published last
   // The consumers' private line.
   alignas(64) std::atomic<std::uint32_t> get_lock{0};
@@ -95,14 +102,16 @@ struct QueueHeader {
 // does; the same pid-reuse limit). A flag, not a count, so that a waiter killed in its
 // sleep costs one spare wake, not one on every release from then on. False at `deadline` (a non-blocking caller passes one already expired: it
 // still waits out a live holder's few instructions, and takes over from a dead one).
-bool lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+// What lock_side() did: timed out, took the lock, or took it over from a dead holder.
+enum class Took { none, lock, from_dead };
+Took lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                     std::uint32_t me, const Deadline& deadline);
-inline bool lock_side(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+inline Took lock_side(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
                       std::uint32_t me, const Deadline& deadline) {
   std::uint32_t free = 0;
   if (word.compare_exchange_strong(free, me, std::memory_order_acquire,
                                    std::memory_order_relaxed))
-    return true;
+    return Took::lock;
   return lock_side_slow(word, sleepers, me, deadline);
 }
 
@@ -325,8 +334,14 @@ class Queue {
     } else {
       const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (!detail::lock_side(h_->put_lock, h_->put_lock_sleepers, me, deadline)) throw Full();
+        const auto took = detail::lock_side(h_->put_lock, h_->put_lock_sleepers, me, deadline);
+        if (took == detail::Took::none) throw Full();
         const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
+        if (took == detail::Took::from_dead &&
+            h_->counting.load(std::memory_order_relaxed) > tail) {
+          undo_put();  // the dead producer counted an item it never published
+          h_->counting.store(tail, std::memory_order_relaxed);
+        }
         std::uint64_t head = h_->head_seen.load(std::memory_order_relaxed);
         if (tail - head >= room_) {  // full as far as we knew: look at the real head
           head = h_->head.load(std::memory_order_acquire);
@@ -335,6 +350,7 @@ class Queue {
         const bool room = tail - head < room_;
         if (room) {
           slots_[tail % cap_] = item;
+          h_->counting.store(tail + 1, std::memory_order_relaxed);
           on_put();
           GILFREE_MP_QUEUE_TEST_POINT("put:copied", tail);
           h_->tail.store(tail + 1, std::memory_order_release);  // published last
@@ -362,7 +378,8 @@ class Queue {
     } else {
       const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (!detail::lock_side(h_->get_lock, h_->get_lock_sleepers, me, deadline)) throw Empty();
+        if (detail::lock_side(h_->get_lock, h_->get_lock_sleepers, me, deadline) == detail::Took::none)
+          throw Empty();
         const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
         std::uint64_t tail = h_->tail_seen.load(std::memory_order_relaxed);
         if (tail == head) {  // empty as far as we knew: look at the real tail
@@ -428,7 +445,10 @@ class Queue {
   void cancel_join_thread() noexcept {}
 
  protected:
+  // Runs under the put lock before an item is published (JoinableQueue counts it).
   virtual void on_put() {}
+  // Undoes on_put() for an item a producer killed before publishing it (fixed-slot ring).
+  virtual void undo_put() {}
   // JoinableQueue's shared count of unfinished tasks.
   std::atomic<std::uint32_t>& unfinished() const noexcept {
     if constexpr (!kFlat) return ring_.header().unfinished;
@@ -506,6 +526,13 @@ class JoinableQueue : public Queue<T> {
   // Counted under the lock, before the item is published, so join() never sees a put item
   // as done.
   void on_put() override { this->unfinished().fetch_add(1); }
+  void undo_put() override {
+    auto& u = this->unfinished();
+    std::uint32_t c = u.load();
+    while (c > 0 && !u.compare_exchange_weak(c, c - 1)) {
+    }
+    if (c == 1) detail::shared_futex_wake(u, INT_MAX);
+  }
 };
 
 // multiprocessing.SimpleQueue: put/get/empty/close only (the same ring).
