@@ -45,6 +45,7 @@ inline void point(const char* where, std::uint64_t pos) {
 #include <array>
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -185,6 +186,39 @@ TEST(MpQueueKill, JoinableCountUndoneForAnUnpublishedItem) {
   EXPECT_FALSE(q.join(0.01));  // 0, 1 (and the dead producer's count for 2) unfinished
   q.put(100, true, 10.0);      // takes the put lock over and undoes that count
   EXPECT_EQ(drain(q), (std::vector<int>{0, 1, 100}));
+  for (int i = 0; i < 3; ++i) q.task_done();
+  EXPECT_TRUE(q.join(5.0));
+  EXPECT_THROW(q.task_done(), gilfree::ValueError);
+}
+
+// The same for serialised items (the byte ring, through its runtime hook): the producer
+// dies after counting its third item; the next put takes the lock over and undoes it.
+TEST(MpQueueKill, JoinableCountUndoneInTheByteRing) {
+  mp::JoinableQueue<std::string> q;
+  static mp::Event* reached_at = nullptr;
+  static int calls = 0;
+  mp::Event reached;
+  pid_t child = fork_child([&] {
+    reached_at = &reached;
+    mp::detail::byte_ring_test_hook = [](const char*) {
+      if (++calls == 3) {
+        reached_at->set();
+        for (;;) ::pause();
+      }
+    };
+    for (int i = 0; i < 8; ++i) q.put(std::to_string(i), true, 10.0);
+    return 9;
+  });
+  const bool at_point = reached.wait(20.0);
+  ::kill(child, SIGKILL);
+  ASSERT_EQ(bounded_wait(child), 128 + SIGKILL);
+  ASSERT_TRUE(at_point);
+  EXPECT_EQ(q.qsize(), 2u);
+  EXPECT_FALSE(q.join(0.01));
+  q.put("x", true, 10.0);  // takes the lock over: repair() undoes the dead put's count
+  std::vector<std::string> got;
+  for (int i = 0; i < 3; ++i) got.push_back(q.get(true, 10.0));
+  EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "x"}));
   for (int i = 0; i < 3; ++i) q.task_done();
   EXPECT_TRUE(q.join(5.0));
   EXPECT_THROW(q.task_done(), gilfree::ValueError);

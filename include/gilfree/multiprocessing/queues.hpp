@@ -31,8 +31,8 @@
 // when the dead producer had marked (`counting`) an item it never published — exact but
 // for the one instruction between that mark and the count (where a kill leaves the count
 // one low: join() may return an item early, never hang). The serialised-item ring uses one
-// mp::Lock and recounts its records after a take-over (its JoinableQueue count is not
-// repaired). No duplicate, at most the killed process's own item lost, no hang.
+// mp::Lock and, after a take-over, recounts its records and repairs the unfinished count
+// the same way. No duplicate, at most the killed process's own item lost, no hang.
 // Items: trivially copyable T as raw slots (the fast path); any other serializable T as a
 // frame of the wire format. maxsize <= 0 is unbounded as in Python, up to
 // kUnboundedRingBytes (1 GiB) outstanding at once, after which put() waits. There is no
@@ -194,6 +194,9 @@ struct ByteRingHeader {
   std::atomic<std::uint32_t> putters{0};
   std::atomic<std::uint32_t> unfinished{0};
   std::atomic<std::uint32_t> count{0};  // items queued (repaired after a dead holder)
+  // The tail a put will publish, set before it counts its item (JoinableQueue's
+  // unfinished); more than tail after a dead holder: that count is undone (repair()).
+  std::atomic<std::uint64_t> counting{0};
   std::uint64_t capacity = 0;           // bytes, a multiple of kChunk
   std::uint32_t maxsize = 0;            // 0: unbounded
 };
@@ -233,6 +236,11 @@ class ByteRing {
   char* data_ = nullptr;
   Lock lock_;
 };
+
+// The serialised-item ring's fault-injection hook for the kill tests: when set (in a test's
+// child process), called with "bput:counted" under the lock after a put counted its item
+// and before it publishes it. Null in normal use (one predictable branch per put).
+inline void (*byte_ring_test_hook)(const char* where) = nullptr;
 
 // Encodes `item` into `out` (cleared first) as a value frame, reusing its capacity.
 template <class T>
