@@ -100,8 +100,9 @@ struct QueueHeader {
 // pauses briefly, then sleeps on the word a recheck slice at a time, having raised the
 // `sleepers` flag first, and takes the lock over when its holder is dead (as mp::Lock
 // does; the same pid-reuse limit). A flag, not a count, so that a waiter killed in its
-// sleep costs one spare wake, not one on every release from then on. False at `deadline` (a non-blocking caller passes one already expired: it
-// still waits out a live holder's few instructions, and takes over from a dead one).
+// sleep costs one spare wake, not one on every release from then on. Took::none at
+// `deadline` (a non-blocking caller passes one already expired: it still waits out a live
+// holder's few instructions, and takes over from a dead one).
 // What lock_side() did: timed out, took the lock, or took it over from a dead holder.
 enum class Took { none, lock, from_dead };
 Took lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
@@ -149,9 +150,10 @@ inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_
                            const Deadline& deadline);
 
 // The serialised-item ring's wait: polls `seq` for a change from `seen` for up to the
-// house spin budget (never past `deadline`) before the caller sleeps on it: the process on the other side, when running,
-// answers within a microsecond, while a futex sleep and wake-up costs tens of
-// microseconds on each item when a consumer keeps up with its producer. True if it changed.
+// house spin budget (never past `deadline`) before the caller sleeps on it: the process on
+// the other side, when running, answers within a microsecond, while a futex sleep and
+// wake-up costs tens of microseconds on each item when a consumer keeps up with its
+// producer. True if it changed.
 inline bool spin_for_change(const std::atomic<std::uint32_t>& seq, std::uint32_t seen,
                             const Deadline& deadline) {
   return gilfree::detail::spin(gilfree::detail::SpinPolicy::pause_then_yield(),
@@ -386,8 +388,8 @@ class Queue {
     } else {
       const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        if (detail::lock_side(h_->get_lock, h_->get_lock_sleepers, me, deadline) == detail::Took::none)
-          throw Empty();
+        const auto took = detail::lock_side(h_->get_lock, h_->get_lock_sleepers, me, deadline);
+        if (took == detail::Took::none) throw Empty();
         const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
         std::uint64_t tail = h_->tail_seen.load(std::memory_order_relaxed);
         if (tail == head) {  // empty as far as we knew: look at the real tail
