@@ -16,7 +16,8 @@
 // CPython's fork children get theirs). Own main: each measurement forks.
 //
 // Run: build/release/bench/bench_mp_objects [--rounds=3] [--items=1000000]
-//        [--py-items=1000000] [--lock-ops=2000000] [--py-lock-ops=200000]
+//        [--py-items=1000000] [--lock-ops=2000000] [--py-lock-ops=200000] [--queue-only=0]
+//   --queue-only=1 runs the Queue case alone (for before/after comparisons of queues.hpp).
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
   const long py_items = bench_side::flag(argc, argv, "py-items", items);
   const long lock_ops = bench_side::flag(argc, argv, "lock-ops", 2'000'000);
   const long py_lock_ops = bench_side::flag(argc, argv, "py-lock-ops", 200'000);
+  const bool queue_only = bench_side::flag(argc, argv, "queue-only", 0) != 0;
   bench_side::banner("bench_mp_objects");
   std::printf("%d rounds, variants interleaved in each; ratios from the best runs\n", rounds);
 
@@ -136,6 +138,11 @@ int main(int argc, char** argv) {
                bench_side::cpython_variant("CPython multiprocessing.Queue, " + pqn,
                                            double(py_items), "queue " + pqn)});
   bench_side::report("Queue: parent puts N ints, a child gets them (per item)", queue);
+  if (queue_only) {
+    for (const auto& s : queue)
+      if (s.failed) return 1;
+    return 0;
+  }
 
   // Lock, 1 and 2 processes.
   auto robust = mp::detail::make_shared_block<Robust>();

@@ -53,7 +53,7 @@ std::uint64_t ByteRing::max_item() const noexcept { return h_->capacity - 8; }
 
 // After a take-over from a process that died holding the lock, the item count may be off
 // by the one operation it was doing (head/tail are published last, so the records are
-// consistent): count them again.
+// consistent): count them again; and undo a JoinableQueue count for an unpublished item.
 void ByteRing::repair() {
   std::uint64_t pos = h_->head.load(std::memory_order_relaxed);
   const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
@@ -70,6 +70,14 @@ void ByteRing::repair() {
     ++n;
   }
   h_->count.store(n, std::memory_order_relaxed);
+  // A JoinableQueue's count for an item the dead holder never published: undo it.
+  if (h_->counting.load(std::memory_order_relaxed) > tail) {
+    std::uint32_t c = h_->unfinished.load();
+    while (c > 0 && !h_->unfinished.compare_exchange_weak(c, c - 1)) {
+    }
+    if (c == 1) shared_futex_wake(h_->unfinished, INT_MAX);
+    h_->counting.store(tail, std::memory_order_relaxed);
+  }
 }
 
 bool ByteRing::lock(const Deadline& deadline) {
@@ -103,7 +111,10 @@ bool ByteRing::put(std::string_view rec, bool block, const Deadline& deadline,
       const std::uint64_t len = rec.size();
       std::memcpy(data_ + at, &len, 8);
       std::memcpy(data_ + at + 8, rec.data(), rec.size());
+      h_->counting.store(tail + pad + need, std::memory_order_relaxed);
       if (on_put) on_put(ctx);
+      if (byte_ring_test_hook) [[unlikely]]
+        byte_ring_test_hook("bput:counted");
       h_->count.fetch_add(1, std::memory_order_relaxed);
       h_->tail.store(tail + pad + need, std::memory_order_release);  // published last
       lock_.release();
@@ -156,6 +167,39 @@ bool ByteRing::get(std::string& out, bool block, const Deadline& deadline) {
     h_->getters.fetch_add(1);
     if (h_->put_seq.load() == seen) shared_futex_wait(h_->put_seq, seen, queue_slice(deadline));
     h_->getters.fetch_sub(1);
+  }
+}
+
+Took lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+                    std::uint32_t me, const Deadline& deadline) {
+  // A live holder releases within a few instructions unless it is preempted.
+  gilfree::detail::spin_until([&] { return word.load(std::memory_order_relaxed) == 0; });
+  bool check_owner = false;
+  for (;;) {
+    std::uint32_t v = word.load(std::memory_order_relaxed);
+    if (v == 0) {
+      if (word.compare_exchange_weak(v, me, std::memory_order_acquire, std::memory_order_relaxed))
+        return Took::lock;
+      continue;
+    }
+    const bool out_of_time = deadline.expired();
+    if (out_of_time || check_owner) {
+      check_owner = false;
+      // A holder killed inside put/get left its index unpublished (or published): either
+      // way the ring is consistent, so the lock changes hands (a put then undoes a count
+      // the dead producer made for an item it never published).
+      if (!id_alive(static_cast<pid_t>(v))) {
+        if (word.compare_exchange_strong(v, me, std::memory_order_acquire,
+                                         std::memory_order_relaxed))
+          return Took::from_dead;
+        continue;
+      }
+      if (out_of_time) return Took::none;
+    }
+    // seq_cst, pairs with unlock_side_and_wake(): it sees the flag or we see its 0. The
+    // releaser lowers the flag and wakes every sleeper; each raises it again to sleep.
+    sleepers.store(1);
+    if (word.load() == v && !shared_futex_wait(word, v, queue_slice(deadline))) check_owner = true;
   }
 }
 

@@ -5,13 +5,34 @@
 // Why a shared ring and not CPython's pipe + feeder thread: no thread, no syscall for an
 // item when nobody sleeps, qsize() exact, and nothing can be stuck in a feeder's buffer,
 // so joining a process that put items never deadlocks (CPython's documented trap).
-// Consistency when a participant is SIGKILLed: the item is copied under an mp::Lock and
-// the tail (put) or head (get) index is published last with one atomic store, so a process
-// killed inside put/get either completed its operation or left the ring as it was; the
-// next process takes over the lock (Lock's dead-owner take-over) and, for serialised
-// items, recounts the records. No duplicate, at most the killed process's own item lost,
-// no hang.
 //
+// The fixed-slot ring (trivially copyable T): producers serialise on a put lock and
+// consumers on a get lock, each a word in the ring's header holding its holder's pid, on a
+// line the other side never touches; each side's index (tail, head) has a line of its
+// own, and each side keeps a copy of the other's index that it reads again only when the
+// copy says full (put) or empty (get). A put: CAS the put lock, copy the item into slot
+// tail, store tail + 1 (the publication), release the lock with a plain store, one fence,
+// then look whether anybody sleeps; a get mirrors it with head. A sleeper's sequence word
+// is bumped, and FUTEX_WAKE called, only while the other side counts sleepers, so a put
+// or get between two running processes makes no syscall.
+//
+//      slot p:   free ──put: copy item in, then tail = p+1──▶ full
+//                 ▲                                            │
+//                 └─────get: copy item out, then head = p+1────┘
+//      (p is the slot's position; both stores under the side's lock, the index last)
+//
+// Consistency when a participant is SIGKILLed: the item is copied under the side's lock
+// and the index is published last, so a process killed inside put/get either completed
+// its operation or left the ring as it was (a consumer killed before its head store
+// leaves its item queued: it never returned it). A waiter that finds the side's lock held
+// by a dead pid takes it over and carries on (the flat ring needs no repair: the cached
+// indices are only ever stale copies, never ahead of the real ones), except that a
+// JoinableQueue's unfinished count, raised before an item is published, is lowered again
+// when the dead producer had marked (`counting`) an item it never published — exact but
+// for the one instruction between that mark and the count (where a kill leaves the count
+// one low: join() may return an item early, never hang). The serialised-item ring uses one
+// mp::Lock and, after a take-over, recounts its records and repairs the unfinished count
+// the same way. No duplicate, at most the killed process's own item lost, no hang.
 // Items: trivially copyable T as raw slots (the fast path); any other serializable T as a
 // frame of the wire format. maxsize <= 0 is unbounded as in Python, up to
 // kUnboundedRingBytes (1 GiB) outstanding at once, after which put() waits. There is no
@@ -36,24 +57,103 @@
 #include "reduction.hpp"
 #include "synchronize.hpp"
 
+// Fault-injection points for the kill tests (tests/test_mp_queue_kill.cpp defines it
+// before including this header, in its own program): called with "put:copied",
+// "put:published", "get:copied" and "get:published" and the item's position, while the
+// side's lock is held. Nothing in the library defines it.
+#ifndef GILFREE_MP_QUEUE_TEST_POINT
+#define GILFREE_MP_QUEUE_TEST_POINT(where, pos) static_cast<void>(0)
+#endif
+
 namespace gilfree::multiprocessing {
 
 namespace detail {
+// The fixed-slot ring's shared header. Each side (producers, consumers) has a line of its
+// own for its lock, and one for its index, which the other side reads only when its
+// cached copy of it says full or empty; a put and a get running at once meet on no line
+// but the slot's and (now and then) an index's.
 struct QueueHeader {
-  std::atomic<std::uint64_t> head{0};  // next to get; written under the lock
-  std::atomic<std::uint64_t> tail{0};  // next to put; written under the lock
-  std::atomic<std::uint32_t> put_seq{0};  // bumped after each put: getters sleep on it
-  std::atomic<std::uint32_t> get_seq{0};  // bumped after each get: putters sleep on it
+  // The producers' private line.
+  alignas(64) std::atomic<std::uint32_t> put_lock{0};  // 0 free, else the holder's pid
+  std::atomic<std::uint32_t> put_lock_sleepers{0};     // 1: somebody may sleep on put_lock
+  std::atomic<std::uint64_t> head_seen{0};  // a head read earlier (<= the real head)
+  // tail + 1 from just before a put counts its item (JoinableQueue's unfinished) until it
+  // publishes it; more than tail after a dead producer: its count is to be undone.
+  std::atomic<std::uint64_t> counting{0};
+  alignas(64) std::atomic<std::uint64_t> tail{0};  // next position to put; published last
+  // The consumers' private line.
+  alignas(64) std::atomic<std::uint32_t> get_lock{0};
+  std::atomic<std::uint32_t> get_lock_sleepers{0};
+  std::atomic<std::uint64_t> tail_seen{0};  // a tail read earlier (<= the real tail)
+  alignas(64) std::atomic<std::uint64_t> head{0};  // next position to get; published last
+  // Getters sleep on put_seq, which a put bumps only while getters > 0 (read-mostly).
+  alignas(64) std::atomic<std::uint32_t> put_seq{0};
   std::atomic<std::uint32_t> getters{0};  // sleeping (or killed while sleeping) getters
+  // Putters sleep on get_seq, which a get bumps only while putters > 0.
+  alignas(64) std::atomic<std::uint32_t> get_seq{0};
   std::atomic<std::uint32_t> putters{0};
-  std::atomic<std::uint32_t> unfinished{0};  // JoinableQueue's unfinished tasks
+  alignas(64) std::atomic<std::uint32_t> unfinished{0};  // JoinableQueue's unfinished tasks
   std::uint32_t capacity = 0;
 };
 
-// Polls `seq` for a change from `seen` for up to the house spin budget (never past
-// `deadline`) before the caller sleeps on it: the process on the other side, when running,
-// answers within a microsecond, while a futex sleep and wake-up costs tens of
-// microseconds on each item when a consumer keeps up with its producer. True if it changed.
+// A side's lock: a word holding its holder's pid (0: free), taken with one CAS. A waiter
+// pauses briefly, then sleeps on the word a recheck slice at a time, having raised the
+// `sleepers` flag first, and takes the lock over when its holder is dead (as mp::Lock
+// does; the same pid-reuse limit). A flag, not a count, so that a waiter killed in its
+// sleep costs one spare wake, not one on every release from then on. Took::none at
+// `deadline` (a non-blocking caller passes one already expired: it still waits out a live
+// holder's few instructions, and takes over from a dead one).
+// What lock_side() did: timed out, took the lock, or took it over from a dead holder.
+enum class Took { none, lock, from_dead };
+Took lock_side_slow(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+                    std::uint32_t me, const Deadline& deadline);
+inline Took lock_side(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleepers,
+                      std::uint32_t me, const Deadline& deadline) {
+  std::uint32_t free = 0;
+  if (word.compare_exchange_strong(free, me, std::memory_order_acquire,
+                                   std::memory_order_relaxed))
+    return Took::lock;
+  return lock_side_slow(word, sleepers, me, deadline);
+}
+
+// Releases a side's lock and wakes what needs waking: the lock's sleepers if its flag is
+// up, and one sleeper on `seq` (a getter for a put, a putter for a get) if `sleepers`
+// counts any. The fence orders the caller's index store and this release before the flag
+// and the count are read; a sleeper raises the flag or counts itself (seq_cst) before its
+// last look at the lock word or index, so either it sees the new value or we see it. One
+// fence per put or get, no syscall when nobody sleeps.
+inline void unlock_side_and_wake(std::atomic<std::uint32_t>& word,
+                                 std::atomic<std::uint32_t>& lock_sleepers,
+                                 std::atomic<std::uint32_t>& seq,
+                                 const std::atomic<std::uint32_t>& sleepers) {
+  word.store(0, std::memory_order_release);
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer does not model fences (and warns about them): a seq_cst
+  // read-modify-write stands in there (the same locked instruction on x86).
+  lock_sleepers.fetch_add(0);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+  if (lock_sleepers.load(std::memory_order_relaxed) != 0 && lock_sleepers.exchange(0) != 0)
+    shared_futex_wake(word, INT_MAX);
+  if (sleepers.load(std::memory_order_relaxed) > 0) {
+    seq.fetch_add(1);
+    shared_futex_wake(seq, 1);
+  }
+}
+
+// Polls `index` for a change from `seen` for the house spin budget (never past `deadline`),
+// then sleeps on `seq` (counted in `sleepers`) until the other side bumps it, a recheck
+// slice passes, or the deadline (see unlock_side_and_wake()).
+inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_t seen,
+                           std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
+                           const Deadline& deadline);
+
+// The serialised-item ring's wait: polls `seq` for a change from `seen` for up to the
+// house spin budget (never past `deadline`) before the caller sleeps on it: the process on
+// the other side, when running, answers within a microsecond, while a futex sleep and
+// wake-up costs tens of microseconds on each item when a consumer keeps up with its
+// producer. True if it changed.
 inline bool spin_for_change(const std::atomic<std::uint32_t>& seq, std::uint32_t seen,
                             const Deadline& deadline) {
   return gilfree::detail::spin(gilfree::detail::SpinPolicy::pause_then_yield(),
@@ -65,6 +165,20 @@ inline Deadline queue_slice(const Deadline& d) {
   auto r = Deadline(Deadline::clock::now() + kRecheck);
   if (d.is_forever() || r.time_point() < d.time_point()) return r;
   return d;
+}
+
+inline void wait_for_index(const std::atomic<std::uint64_t>& index, std::uint64_t seen,
+                           std::atomic<std::uint32_t>& seq, std::atomic<std::uint32_t>& sleepers,
+                           const Deadline& deadline) {
+  if (gilfree::detail::spin(gilfree::detail::SpinPolicy::pause_then_yield(),
+                            [&] { return index.load(std::memory_order_acquire) != seen; },
+                            deadline))
+    return;
+  if (deadline.expired()) return;
+  const std::uint32_t s = seq.load();
+  sleepers.fetch_add(1);
+  if (index.load() == seen) shared_futex_wait(seq, s, queue_slice(deadline));
+  sleepers.fetch_sub(1);
 }
 
 // The virtual size of an unbounded queue's ring: memory is used only for what is queued
@@ -82,6 +196,9 @@ struct ByteRingHeader {
   std::atomic<std::uint32_t> putters{0};
   std::atomic<std::uint32_t> unfinished{0};
   std::atomic<std::uint32_t> count{0};  // items queued (repaired after a dead holder)
+  // The tail a put will publish, set before it counts its item (JoinableQueue's
+  // unfinished); more than tail after a dead holder: that count is undone (repair()).
+  std::atomic<std::uint64_t> counting{0};
   std::uint64_t capacity = 0;           // bytes, a multiple of kChunk
   std::uint32_t maxsize = 0;            // 0: unbounded
 };
@@ -121,6 +238,11 @@ class ByteRing {
   char* data_ = nullptr;
   Lock lock_;
 };
+
+// The serialised-item ring's fault-injection hook for the kill tests: when set (in a test's
+// child process), called with "bput:counted" under the lock after a put counted its item
+// and before it publishes it. Null in normal use (one predictable branch per put).
+inline void (*byte_ring_test_hook)(const char* where) = nullptr;
 
 // Encodes `item` into `out` (cleared first) as a value frame, reusing its capacity.
 template <class T>
@@ -181,7 +303,7 @@ class Queue {
   template <class A>
   void save(A& ar) const {
     if constexpr (kFlat) {
-      ar(static_cast<std::int32_t>(maxsize_), lock_);
+      ar(static_cast<std::int32_t>(maxsize_));
       detail::save_block(ar, mem_, bytes_for(h_->capacity));
     } else {
       ar(static_cast<std::int32_t>(maxsize_), ring_.lock_handle(), ring_.ref());
@@ -192,11 +314,12 @@ class Queue {
     std::int32_t maxsize = 0;
     detail::SharedRef ref;
     if constexpr (kFlat) {
-      ar(maxsize, lock_, ref);
+      ar(maxsize, ref);
       if (ref.size < sizeof(detail::QueueHeader)) throw UnpicklingError("a Queue's ring is too small");
       auto mem = detail::attach_shared(ref);
       const std::uint32_t cap = static_cast<detail::QueueHeader*>(mem.get())->capacity;
       if (cap == 0 || ref.size < bytes_for(cap)) throw UnpicklingError("a Queue's ring is too small");
+      maxsize_ = maxsize;
       point_at(std::move(mem));
     } else {
       ar(maxsize, ring_.lock_handle(), ref);
@@ -219,25 +342,35 @@ class Queue {
       if (!ok) throw Full();
       return;
     } else {
+      const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        const std::uint32_t seen = h_->get_seq.load();
-        if (!lock_.acquire(true, remaining(deadline))) throw Full();
+        const auto took = detail::lock_side(h_->put_lock, h_->put_lock_sleepers, me, deadline);
+        if (took == detail::Took::none) throw Full();
         const std::uint64_t tail = h_->tail.load(std::memory_order_relaxed);
-        if (tail - h_->head.load(std::memory_order_relaxed) < h_->capacity) {
-          slots_[tail % h_->capacity] = item;
-          on_put();
-          h_->tail.store(tail + 1, std::memory_order_release);  // published last
-          lock_.release();
-          h_->put_seq.fetch_add(1);
-          if (h_->getters.load() > 0) detail::shared_futex_wake(h_->put_seq, 1);
-          return;
+        if (took == detail::Took::from_dead &&
+            h_->counting.load(std::memory_order_relaxed) > tail) {
+          undo_put();  // the dead producer counted an item it never published
+          h_->counting.store(tail, std::memory_order_relaxed);
         }
-        lock_.release();
+        std::uint64_t head = h_->head_seen.load(std::memory_order_relaxed);
+        if (tail - head >= room_) {  // full as far as we knew: look at the real head
+          head = h_->head.load(std::memory_order_acquire);
+          h_->head_seen.store(head, std::memory_order_relaxed);
+        }
+        const bool room = tail - head < room_;
+        if (room) {
+          slots_[tail % cap_] = item;
+          h_->counting.store(tail + 1, std::memory_order_relaxed);
+          on_put();
+          GILFREE_MP_QUEUE_TEST_POINT("put:copied", tail);
+          h_->tail.store(tail + 1, std::memory_order_release);  // published last
+          GILFREE_MP_QUEUE_TEST_POINT("put:published", tail);
+        }
+        detail::unlock_side_and_wake(h_->put_lock, h_->put_lock_sleepers, h_->put_seq,
+                                     room ? h_->getters : kNobody);
+        if (room) return;
         if (deadline.expired()) throw Full();
-        if (detail::spin_for_change(h_->get_seq, seen, deadline)) continue;
-        h_->putters.fetch_add(1);
-        if (h_->get_seq.load() == seen) detail::shared_futex_wait(h_->get_seq, seen, detail::queue_slice(deadline));
-        h_->putters.fetch_sub(1);
+        detail::wait_for_index(h_->head, head, h_->get_seq, h_->putters, deadline);
       }
     }
   }
@@ -253,27 +386,32 @@ class Queue {
       if (buf.capacity() > (std::size_t{1} << 20)) std::string().swap(buf);
       return item;
     } else {
+      const auto me = static_cast<std::uint32_t>(detail::self_pid());
       for (;;) {
-        const std::uint32_t seen = h_->put_seq.load();
-        if (!lock_.acquire(true, remaining(deadline))) throw Empty();
+        const auto took = detail::lock_side(h_->get_lock, h_->get_lock_sleepers, me, deadline);
+        if (took == detail::Took::none) throw Empty();
         const std::uint64_t head = h_->head.load(std::memory_order_relaxed);
-        if (h_->tail.load(std::memory_order_relaxed) != head) {
-          T item = slots_[head % h_->capacity];
+        std::uint64_t tail = h_->tail_seen.load(std::memory_order_relaxed);
+        if (tail == head) {  // empty as far as we knew: look at the real tail
+          tail = h_->tail.load(std::memory_order_acquire);
+          h_->tail_seen.store(tail, std::memory_order_relaxed);
+        }
+        if (tail != head) {
+          T item = slots_[head % cap_];
+          // An unbounded ring wraps over a large sparse region: the first get in a chunk
+          // gives the chunk before it back (all of it consumed; no put can reach it
+          // before this head is published, as room_ leaves one chunk free).
+          if (discard_ && head % kChunkSlots == 0 && head != 0) give_back(head - kChunkSlots);
+          GILFREE_MP_QUEUE_TEST_POINT("get:copied", head);
           h_->head.store(head + 1, std::memory_order_release);  // published last
-          // An unbounded ring wraps over a large sparse region: give each consumed chunk
-          // back (under the lock, so no producer writes the next lap there meanwhile).
-          if (maxsize_ <= 0 && (head + 1) % kChunkSlots == 0) give_back(head + 1 - kChunkSlots);
-          lock_.release();
-          h_->get_seq.fetch_add(1);
-          if (h_->putters.load() > 0) detail::shared_futex_wake(h_->get_seq, 1);
+          GILFREE_MP_QUEUE_TEST_POINT("get:published", head);
+          detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_sleepers, h_->get_seq,
+                                       h_->putters);
           return item;
         }
-        lock_.release();
+        detail::unlock_side_and_wake(h_->get_lock, h_->get_lock_sleepers, h_->get_seq, kNobody);
         if (deadline.expired()) throw Empty();
-        if (detail::spin_for_change(h_->put_seq, seen, deadline)) continue;
-        h_->getters.fetch_add(1);
-        if (h_->put_seq.load() == seen) detail::shared_futex_wait(h_->put_seq, seen, detail::queue_slice(deadline));
-        h_->getters.fetch_sub(1);
+        detail::wait_for_index(h_->tail, tail, h_->put_seq, h_->getters, deadline);
       }
     }
   }
@@ -282,11 +420,17 @@ class Queue {
   void put_nowait(const T& item) { put(item, false); }
   // get(false).
   T get_nowait() { return get(false); }
-  // The number of items, exact at the moment of the read (unlike CPython's approximation).
+  // The number of items, exact when no put or get is in flight (unlike CPython's
+  // approximation). While some are, it is the count when the call began plus the puts
+  // published during it (head is read before tail), never above the ring's capacity.
   std::size_t qsize() const noexcept {
-    if constexpr (!kFlat) return ring_.qsize();
-    return static_cast<std::size_t>(h_->tail.load(std::memory_order_acquire) -
-                                    h_->head.load(std::memory_order_acquire));
+    if constexpr (!kFlat) {
+      return ring_.qsize();
+    } else {
+      const std::uint64_t head = h_->head.load(std::memory_order_acquire);
+      const std::uint64_t tail = h_->tail.load(std::memory_order_acquire);
+      return static_cast<std::size_t>(std::min<std::uint64_t>(tail - head, room_));
+    }
   }
   // qsize() == 0.
   bool empty() const noexcept { return qsize() == 0; }
@@ -295,7 +439,7 @@ class Queue {
   bool full() const noexcept {
     if (maxsize_ <= 0) return false;
     if constexpr (!kFlat) return ring_.full();
-    return qsize() >= h_->capacity;
+    return qsize() >= room_;
   }
   // The maxsize given to the constructor.
   int maxsize() const noexcept { return maxsize_; }
@@ -311,7 +455,10 @@ class Queue {
   void cancel_join_thread() noexcept {}
 
  protected:
+  // Runs under the put lock before an item is published (JoinableQueue counts it).
   virtual void on_put() {}
+  // Undoes on_put() for an item a producer killed before publishing it (fixed-slot ring).
+  virtual void undo_put() {}
   // JoinableQueue's shared count of unfinished tasks.
   std::atomic<std::uint32_t>& unfinished() const noexcept {
     if constexpr (!kFlat) return ring_.header().unfinished;
@@ -323,12 +470,18 @@ class Queue {
   static std::size_t bytes_for(std::uint32_t cap) {
     return sizeof(detail::QueueHeader) + alignof(T) + std::size_t{cap} * sizeof(T);
   }
+  // Points this handle at the ring in `mem`; maxsize_ must be set.
   void point_at(std::shared_ptr<void> mem) {
     h_ = static_cast<detail::QueueHeader*>(mem.get());
     auto base = reinterpret_cast<std::uintptr_t>(h_ + 1);
     base = (base + alignof(T) - 1) / alignof(T) * alignof(T);
     slots_ = reinterpret_cast<T*>(base);
     mem_ = std::move(mem);
+    cap_ = h_->capacity;
+    // An unbounded ring keeps one chunk free between the newest item and the oldest, so
+    // the chunk a get gives back is never one a put is filling (see get()).
+    discard_ = maxsize_ <= 0 && cap_ > kChunkSlots;
+    room_ = discard_ ? cap_ - kChunkSlots : cap_;
   }
   // Discards the kChunkSlots slots from position `first` on.
   void give_back(std::uint64_t first) noexcept {
@@ -337,13 +490,14 @@ class Queue {
                             static_cast<std::size_t>(first % h_->capacity) * sizeof(T);
     detail::discard_shared(mem_, off, static_cast<std::size_t>(kChunkSlots * sizeof(T)));
   }
-  static Timeout remaining(const Deadline& d) {
-    if (d.is_forever()) return Timeout();
-    return Timeout(d.remaining());
-  }
   std::shared_ptr<void> mem_;
   T* slots_ = nullptr;
-  Lock lock_;
+  std::uint64_t cap_ = 0;   // h_->capacity, read once
+  std::uint64_t room_ = 0;  // the most items the ring holds at once
+  bool discard_ = false;    // consumed chunks go back to the kernel (unbounded)
+  // A sleeper count that is always zero: nobody to wake after a put or get that found no
+  // room or nothing.
+  static inline const std::atomic<std::uint32_t> kNobody{0};
   detail::ByteRing ring_;
   int maxsize_;
   bool closed_ = false;  // per process, as CPython's _closed
@@ -382,6 +536,13 @@ class JoinableQueue : public Queue<T> {
   // Counted under the lock, before the item is published, so join() never sees a put item
   // as done.
   void on_put() override { this->unfinished().fetch_add(1); }
+  void undo_put() override {
+    auto& u = this->unfinished();
+    std::uint32_t c = u.load();
+    while (c > 0 && !u.compare_exchange_weak(c, c - 1)) {
+    }
+    if (c == 1) detail::shared_futex_wake(u, INT_MAX);
+  }
 };
 
 // multiprocessing.SimpleQueue: put/get/empty/close only (the same ring).
