@@ -16,14 +16,17 @@
 // reads.
 //
 // Replies travel through a per-worker ring in shared memory (ReplyRing, made by the
-// manager with map_shared, so fork, forkserver and spawn workers all map it): the worker
-// appends each call's reply there as soon as the call returns, with no system call, and
-// writes to its socket only when the manager may be asleep in poll() (a wake-up 'R' with
-// no replies; a Dekker handshake on ReplyRing::sleeping) or when a reply does not fit the
-// ring (too large, or the ring is full: an 'R' with that reply). `mark` is how far the
-// worker had published into the ring when it wrote the message, so the manager takes the
-// ring's replies before `mark`, then the message's, then the ring's after it: replies stay
-// in call order whichever way they came.
+// manager with map_shared, so fork, forkserver and spawn workers all map it). A worker
+// publishes each call's reply there (ReplyRing::tail) as soon as the call returns, before
+// it starts the next, with no system call; it announces what it published
+// (ReplyRing::announced: take these now) after the last call of a batch, or kAnnounceEvery
+// after the first reply not yet announced, so that the manager takes replies in batches;
+// and it writes to its socket only to wake a manager that may be asleep in poll() when it
+// announces (a wake-up 'R' with no replies; a Dekker handshake on ReplyRing::sleeping), or
+// for a reply that does not fit the ring (too large, or the ring is full: an 'R' with that
+// reply). `mark` is how far the worker had published into the ring when it wrote the
+// message, so the manager takes the ring's replies before `mark`, then the message's, then
+// the ring's after it: replies stay in call order whichever way they came.
 //
 // Which calls a worker holds is known exactly (they are sent in order and replied in
 // order), so when its sentinel (pidfd) fires the manager reads what it had written (its
@@ -68,6 +71,12 @@ constexpr std::size_t kMaxBatch = 64;
 // goes through the socket instead.
 constexpr std::size_t kRingBytes = 256 * 1024;
 constexpr std::uint32_t kRingWrap = 0xffffffffu;  // record length: the rest of the lap is unused
+// A worker in the middle of a batch of calls announces the replies it has put in its ring
+// (and wakes a sleeping manager for them) at most this long after the first of them, at
+// the batch's end at once: taking replies one by one as they trickle in would cost the
+// manager a loop and the waiting caller a wake-up per reply. (Unannounced replies are
+// taken too, whenever the manager reads the ring: at a death nothing is lost.)
+constexpr auto kAnnounceEvery = std::chrono::milliseconds(1);
 
 void put_u32(std::string& out, std::uint32_t n) { out.append(reinterpret_cast<const char*>(&n), 4); }
 std::uint32_t get_u32(std::string_view in, std::size_t at) {
@@ -93,6 +102,7 @@ void put_length(std::string& out, std::size_t n) {
 // start and only grow.
 struct ReplyRing {
   alignas(64) std::atomic<std::uint64_t> tail{0};      // published by the worker
+  std::atomic<std::uint64_t> announced{0};             // what the worker asks to be taken
   alignas(64) std::atomic<std::uint64_t> head{0};      // consumed by the manager
   alignas(64) std::atomic<std::uint32_t> sleeping{0};  // 1: the manager may be in poll()
   char* data() noexcept { return reinterpret_cast<char*>(this) + sizeof(ReplyRing); }
@@ -153,8 +163,11 @@ class ReplyWriter {
  public:
   ReplyWriter(mp::Connection& conn, ReplyRing* ring) : conn_(conn), ring_(ring) {}
 
-  void put(bool ok, std::string_view frame) {
-    if (ring_ && record_bytes(frame.size()) <= kRingBytes / 4 && to_ring(ok, frame)) return;
+  // One call's reply; `more`: more calls of this batch follow at once (the manager need
+  // not be woken for this one yet).
+  void put(bool ok, std::string_view frame, bool more) {
+    if (ring_ && record_bytes(frame.size()) <= kRingBytes / 4 && to_ring(ok, frame, more)) return;
+    unannounced_ = false;
     msg_.assign(1, 'R');
     put_mark();
     msg_.push_back(ok ? 1 : 0);
@@ -164,7 +177,7 @@ class ReplyWriter {
   }
 
  private:
-  bool to_ring(bool ok, std::string_view frame) {
+  bool to_ring(bool ok, std::string_view frame, bool more) {
     const std::size_t need = record_bytes(frame.size());
     const std::size_t left = kRingBytes - tail_ % kRingBytes;  // a multiple of 8, >= 8
     const std::size_t skip = left < need ? left : 0;
@@ -181,8 +194,19 @@ class ReplyWriter {
     std::memcpy(rec + 4, &flag, 4);
     std::memcpy(rec + 8, frame.data(), frame.size());
     tail_ += need;
-    ring_->tail.store(tail_, std::memory_order_release);
-    // Dekker with the manager's sleeping = 1 then tail check: one of us sees the other.
+    ring_->tail.store(tail_, std::memory_order_release);  // from now on it survives us
+    if (more) {
+      if (!unannounced_) {
+        unannounced_ = true;
+        first_unannounced_ = Clock::now();
+        return true;
+      }
+      if (Clock::now() - first_unannounced_ < kAnnounceEvery) return true;
+    }
+    unannounced_ = false;
+    ring_->announced.store(tail_, std::memory_order_release);
+    // Dekker with the manager's sleeping = 1 then `announced` check: one of us sees the
+    // other.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ring_->sleeping.load(std::memory_order_relaxed) != 0 &&
         ring_->sleeping.exchange(0, std::memory_order_relaxed) != 0) {
@@ -197,6 +221,8 @@ class ReplyWriter {
   mp::Connection& conn_;
   ReplyRing* ring_;
   std::uint64_t tail_ = 0;  // what this worker has published
+  bool unannounced_ = false;  // replies published but not announced
+  Clock::time_point first_unannounced_{};
   std::string msg_;
 };
 
@@ -243,7 +269,7 @@ void process_pool_worker(WorkerBoot boot) {
       } catch (...) {
         mpd::reply_current_exception();  // the call could not even be decoded
       }
-      replies.put(r.ok, r.frame);
+      replies.put(r.ok, r.frame, at + 4 <= msg.size());
       if (boot.max_tasks != 0 && ++done >= boot.max_tasks)
         return;  // retire: the manager sent no more than this (and reads the ring at exit)
     }
@@ -282,9 +308,9 @@ struct Worker {
   RingRef ring;                      // its reply ring (none: replies come by the socket)
   std::uint64_t ring_head = 0;       // what the manager has taken from it
 
-  // True when the ring holds replies not yet taken.
+  // True when the worker has announced replies not yet taken.
   bool ring_pending() const {
-    return ring.ring && ring.ring->tail.load(std::memory_order_acquire) != ring_head;
+    return ring.ring && ring.ring->announced.load(std::memory_order_acquire) > ring_head;
   }
 };
 
@@ -876,6 +902,11 @@ void ProcessPoolCore::loop() {
   std::vector<pollfd> pfds;
   enum Kind { kWake, kListen, kPending, kSock, kSentinel };
   std::vector<std::pair<Kind, std::uint32_t>> who;
+  // How long to sleep, while workers hold calls, before looking for replies they published
+  // but have not announced yet (the one before a long call would otherwise wait for its
+  // end): from kAnnounceEvery, doubling while there are none, up to kUnannouncedMax.
+  constexpr int kUnannouncedMax = 64;
+  int unannounced_ms = static_cast<int>(kAnnounceEvery.count());
   for (;;) {
     Stop stop;
     bool shut, broken, queue_empty;
@@ -966,6 +997,10 @@ void ProcessPoolCore::loop() {
       auto left = std::chrono::duration_cast<std::chrono::microseconds>(next_deadline - Clock::now()).count();
       timeout_ms = left <= 0 ? 0 : static_cast<int>(std::min<long long>((left + 999) / 1000, INT_MAX));
     }
+    bool holding = false;  // some worker holds calls: it may publish without announcing
+    for (auto& [id, w] : workers_) holding = holding || (w.ring.ring && !w.reaped && !w.inflight.empty());
+    const bool look_later = holding && (timeout_ms < 0 || timeout_ms > unannounced_ms);
+    if (look_later) timeout_ms = unannounced_ms;
     {
       std::lock_guard g(mu_);
       if (!queue_.empty() && !broken_.empty()) timeout_ms = 0;
@@ -977,12 +1012,13 @@ void ProcessPoolCore::loop() {
         if (any) timeout_ms = 0;
       }
     }
-    // The workers write to their socket after a reply only while `sleeping` is set: set it,
-    // then look at the rings once more (the other half of ReplyWriter's handshake).
+    // The workers write to their socket after announcing replies only while `sleeping` is
+    // set: set it, then look at the rings once more (the other half of ReplyWriter's
+    // handshake).
     for (auto& [id, w] : workers_) {
       if (!w.ring.ring || w.reaped) continue;
       w.ring.ring->sleeping.store(1, std::memory_order_seq_cst);
-      if (w.ring.ring->tail.load(std::memory_order_seq_cst) != w.ring_head) timeout_ms = 0;
+      if (w.ring.ring->announced.load(std::memory_order_seq_cst) > w.ring_head) timeout_ms = 0;
     }
     int r = ::poll(pfds.data(), pfds.size(), timeout_ms);
     {
@@ -992,6 +1028,19 @@ void ProcessPoolCore::loop() {
     for (auto& [id, w] : workers_)
       if (w.ring.ring) w.ring.ring->sleeping.store(0, std::memory_order_relaxed);
     if (r < 0 && errno != EINTR) throw mp::OSError("poll", errno);
+    if (r == 0 && look_later) {
+      bool found = false;
+      for (auto& [id, w] : workers_) {
+        if (w.reaped || !w.ring.ring || w.ring.ring->tail.load(std::memory_order_acquire) == w.ring_head)
+          continue;
+        found = true;
+        read_worker(w, false);
+      }
+      unannounced_ms = found ? static_cast<int>(kAnnounceEvery.count())
+                             : std::min(2 * unannounced_ms, kUnannouncedMax);
+    } else if (r > 0) {
+      unannounced_ms = static_cast<int>(kAnnounceEvery.count());
+    }
     if (r > 0) {
       std::vector<std::uint32_t> ended;
       for (std::size_t i = 0; i < pfds.size(); ++i) {
@@ -1027,8 +1076,8 @@ void ProcessPoolCore::loop() {
         if (it != workers_.end() && !it->second.reaped) on_exit(it->second);
       }
     }
-    // Replies the workers put in their rings while this thread was awake (they wrote no
-    // wake-up for those).
+    // Replies the workers announced while this thread was awake (they wrote no wake-up for
+    // those).
     for (auto& [id, w] : workers_)
       if (!w.reaped && w.ring_pending()) read_worker(w, false);
     // Task time limits.

@@ -203,6 +203,33 @@ TEST_P(Ring, RepliesKeepTheirOrderAcrossRingAndSocket) {
   EXPECT_EQ(i, n);
 }
 
+int sleep_ms(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+// A reply published just before a long call in the same batch reaches its future while the
+// long call runs (the manager looks for replies not yet announced), not at its end.
+TEST_P(Ring, AResultBeforeALongCallIsNotHeldBack) {
+  ProcessPoolExecutor ex({.max_workers = 1,
+                          .mp_context = mp::get_context(GetParam()),
+                          .on_worker_death = WorkerDeathPolicy::respawn});
+  auto busy = ex.submit(sleep_ms, 400);
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (!busy.running() && !busy.done() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  ASSERT_TRUE(busy.running());
+  // Queued behind a single running call, these three go to the worker as one batch.
+  auto quick = ex.submit(sleep_ms, 1);
+  auto slow = ex.submit(sleep_ms, 8000);
+  auto after = ex.submit(sleep_ms, 2);
+  EXPECT_EQ(busy.result(20s), 400);
+  EXPECT_EQ(quick.result(4s), 1) << "held back until the long call behind it ended";
+  EXPECT_FALSE(slow.done());
+  EXPECT_FALSE(after.done());
+  ex.kill_workers();
+}
+
 INSTANTIATE_TEST_SUITE_P(StartMethods, Ring, ::testing::Values("fork", "forkserver", "spawn"),
                          [](const auto& info) { return info.param; });
 
