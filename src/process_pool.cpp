@@ -69,7 +69,7 @@ constexpr std::size_t kTokenSize = 16;
 constexpr std::size_t kMaxBatch = 64;
 // The bytes of a worker's reply ring (a power of two); a reply larger than a quarter of it
 // goes through the socket instead.
-constexpr std::size_t kRingBytes = 256 * 1024;
+constexpr std::size_t kRingBytes = 64 * 1024;
 constexpr std::uint32_t kRingWrap = 0xffffffffu;  // record length: the rest of the lap is unused
 // A worker in the middle of a batch of calls announces the replies it has put in its ring
 // (and wakes a sleeping manager for them) at most this long after the first of them, at
@@ -342,7 +342,7 @@ class ProcessPoolCore {
   void dispatch();
   void send_to(Worker& w, std::vector<ProcessTask>& batch);
   void flush(Worker& w);
-  void read_worker(Worker& w, bool drain);
+  void read_worker(Worker& w, bool drain, bool unannounced = false);
   void parse_worker(Worker& w);
   void take_ring(Worker& w, std::uint64_t upto);
   void take_reply(Worker& w, bool ok, std::string_view frame);
@@ -628,11 +628,16 @@ void ProcessPoolCore::flush(Worker& w) {
 }
 
 // Reads what the worker wrote, in call order; `drain`: until EOF or nothing is left (it
-// has ended). The ring's tail is read first: a socket message written before the worker
-// published past it is then already there to be read, so its replies go before those
-// ring records that follow its mark.
-void ProcessPoolCore::read_worker(Worker& w, bool drain) {
-  const std::uint64_t tail = w.ring.ring ? w.ring.ring->tail.load(std::memory_order_acquire) : 0;
+// has ended). How far to take the ring is read first: a socket message written before the
+// worker published that far is then already there to be read, and its replies go before
+// the ring records that follow its mark.
+void ProcessPoolCore::read_worker(Worker& w, bool drain, bool unannounced) {
+  // Only what the worker announced, unless it has ended or is looked at for the rest: the
+  // replies then come in the batches it meant, one wake-up of their callers per batch.
+  ReplyRing* ring = w.ring.ring;
+  const std::uint64_t tail =
+      !ring ? 0
+            : (drain || unannounced ? ring->tail : ring->announced).load(std::memory_order_acquire);
   if (w.fd >= 0) {
     char buf[65536];
     for (;;) {
@@ -1034,7 +1039,7 @@ void ProcessPoolCore::loop() {
         if (w.reaped || !w.ring.ring || w.ring.ring->tail.load(std::memory_order_acquire) == w.ring_head)
           continue;
         found = true;
-        read_worker(w, false);
+        read_worker(w, false, true);
       }
       unannounced_ms = found ? static_cast<int>(kAnnounceEvery.count())
                              : std::min(2 * unannounced_ms, kUnannouncedMax);

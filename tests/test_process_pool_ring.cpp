@@ -79,11 +79,12 @@ class RunLog {
   std::string path_;
 };
 
-// The result of call i whose reply goes through the ring (a multiple of 3: 100 000 bytes,
-// more than a quarter of the ring, so through the socket). Sized so that a few of them
-// fill the ring while the manager is busy: replies then overflow to the socket too.
+// The result of call i, whose reply goes through the 64 KiB ring (kRingBytes in
+// src/process_pool.cpp), except for a multiple of 3: 40 000 bytes, more than a quarter of
+// the ring, so through the socket. Sized so that a few of them fill the ring while the
+// manager is busy: replies then overflow to the socket too.
 std::string blob(int i) {
-  const std::size_t size = i % 3 == 0 ? 100000 : 20000 + static_cast<std::size_t>(i);
+  const std::size_t size = i % 3 == 0 ? 40000 : 9000 + static_cast<std::size_t>(i);
   std::string s(size, static_cast<char>('a' + i % 26));
   const std::string tag = std::to_string(i) + ":";
   s.replace(0, tag.size(), tag);
