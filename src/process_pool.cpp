@@ -6,16 +6,33 @@
 // executor listens on, so that fork, forkserver and spawn workers all reach it alike):
 //   worker -> manager  'H' token[16] id[u32]             ready (after the initializer)
 //                      'E' token[16] id[u32] error       the initializer threw
-//                      'R' { ok[u8] len[u32] frame }...  replies, in the order of the calls
+//                      'R' mark[u64] { ok[u8] len[u32] frame }...
+//                                                        replies that did not go to the ring
+//                                                        (or none: a wake-up), see below
 //   manager -> worker  'T' { len[u32] frame }...         calls (encode_call frames)
 //                      'S'                               stop: exit once done
 // The manager writes without blocking (a per-worker output buffer, POLLOUT), so a worker
 // that is slow to read never stalls it; a worker writes blocking, since the manager always
 // reads.
 //
+// Replies travel through a per-worker ring in shared memory (ReplyRing, made by the
+// manager with map_shared, so fork, forkserver and spawn workers all map it). A worker
+// publishes each call's reply there (ReplyRing::tail) as soon as the call returns, before
+// it starts the next, with no system call; it announces what it published
+// (ReplyRing::announced: take these now) after the last call of a batch, or kAnnounceEvery
+// after the first reply not yet announced, so that the manager takes replies in batches;
+// and it writes to its socket only to wake a manager that may be asleep in poll() when it
+// announces (a wake-up 'R' with no replies; a Dekker handshake on ReplyRing::sleeping), or
+// for a reply that does not fit the ring (too large, or the ring is full: an 'R' with that
+// reply). `mark` is how far the worker had published into the ring when it wrote the
+// message, so the manager takes the ring's replies before `mark`, then the message's, then
+// the ring's after it: replies stay in call order whichever way they came.
+//
 // Which calls a worker holds is known exactly (they are sent in order and replied in
-// order), so when its sentinel (pidfd) fires the manager reads what it had written, and
-// the first call without a reply is the one it died in.
+// order), so when its sentinel (pidfd) fires the manager reads what it had written (its
+// socket and its ring, which outlives it), and the first call without a reply is the one
+// it died in. A finished call's reply is in the ring before the next call starts, so no
+// finished call is ever blamed for a death, and the calls behind the dead one never ran.
 #include "gilfree/futures/process.hpp"
 
 #include <fcntl.h>
@@ -39,6 +56,7 @@
 #include <thread>
 
 #include "gilfree/multiprocessing/connection.hpp"
+#include "gilfree/multiprocessing/detail/shared_futex.hpp"
 
 namespace gilfree {
 namespace detail {
@@ -49,8 +67,16 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kTokenSize = 16;
 constexpr std::size_t kMaxBatch = 64;
-// A worker whose replies are batched sends what it has after this long anyway.
-constexpr auto kFlushEvery = std::chrono::milliseconds(1);
+// The bytes of a worker's reply ring (a power of two); a reply larger than a quarter of it
+// goes through the socket instead.
+constexpr std::size_t kRingBytes = 64 * 1024;
+constexpr std::uint32_t kRingWrap = 0xffffffffu;  // record length: the rest of the lap is unused
+// A worker in the middle of a batch of calls announces the replies it has put in its ring
+// (and wakes a sleeping manager for them) at most this long after the first of them, at
+// the batch's end at once: taking replies one by one as they trickle in would cost the
+// manager a loop and the waiting caller a wake-up per reply. (Unannounced replies are
+// taken too, whenever the manager reads the ring: at a death nothing is lost.)
+constexpr auto kAnnounceEvery = std::chrono::milliseconds(1);
 
 void put_u32(std::string& out, std::uint32_t n) { out.append(reinterpret_cast<const char*>(&n), 4); }
 std::uint32_t get_u32(std::string_view in, std::size_t at) {
@@ -70,6 +96,52 @@ void put_length(std::string& out, std::size_t n) {
   }
 }
 
+// The head of a worker's reply ring; kRingBytes of records follow it in the same shared
+// block. A record is len[u32] ok[u32] and the reply frame, padded to 8 bytes; a record
+// never wraps (a kRingWrap length skips to the next lap). Offsets count bytes since the
+// start and only grow.
+struct ReplyRing {
+  alignas(64) std::atomic<std::uint64_t> tail{0};      // published by the worker
+  std::atomic<std::uint64_t> announced{0};             // what the worker asks to be taken
+  alignas(64) std::atomic<std::uint64_t> head{0};      // consumed by the manager
+  alignas(64) std::atomic<std::uint32_t> sleeping{0};  // 1: the manager may be in poll()
+  char* data() noexcept { return reinterpret_cast<char*>(this) + sizeof(ReplyRing); }
+};
+static_assert(std::is_trivially_destructible_v<ReplyRing>);
+
+constexpr std::size_t record_bytes(std::size_t frame) { return 8 + (frame + 7) / 8 * 8; }
+
+// A ring as one process holds it: its shared block (keeps the mapping) and its head.
+struct RingRef {
+  std::shared_ptr<void> block;
+  ReplyRing* ring = nullptr;
+
+  static RingRef make() {
+    RingRef r;
+    r.block = mpd::map_shared(sizeof(ReplyRing) + kRingBytes);
+    r.ring = new (r.block.get()) ReplyRing;
+    return r;
+  }
+  template <class A>
+  void save(A& ar) const {
+    const bool has = ring != nullptr;
+    ar(has);
+    if (has) ar(mpd::shared_ref(block, sizeof(ReplyRing) + kRingBytes));
+  }
+  template <class A>
+  void load(A& ar) {
+    bool has = false;
+    ar(has);
+    if (!has) return;
+    mpd::SharedRef ref;
+    ar(ref);
+    if (ref.size < sizeof(ReplyRing) + kRingBytes)
+      throw mp::UnpicklingError("a reply ring is smaller than it must be");
+    block = mpd::attach_shared(ref);
+    ring = static_cast<ReplyRing*>(block.get());
+  }
+};
+
 // What a worker needs to know (it crosses to forkserver and spawn workers as an argument).
 struct WorkerBoot {
   std::string address;
@@ -77,14 +149,82 @@ struct WorkerBoot {
   std::uint32_t id = 0;
   std::string initializer;
   std::uint64_t max_tasks = 0;  // 0: no limit
-  bool reply_each = false;
+  RingRef ring;                 // no ring: every reply goes through the socket
   template <class A>
   void serialize(A& ar) {
-    ar(address, token, id, initializer, max_tasks, reply_each);
+    ar(address, token, id, initializer, max_tasks, ring);
   }
 };
 
 // ---- the worker's side ------------------------------------------------------------------
+
+// A worker's side of its replies: into the ring when they fit, else through the socket.
+class ReplyWriter {
+ public:
+  ReplyWriter(mp::Connection& conn, ReplyRing* ring) : conn_(conn), ring_(ring) {}
+
+  // One call's reply; `more`: more calls of this batch follow at once (the manager need
+  // not be woken for this one yet).
+  void put(bool ok, std::string_view frame, bool more) {
+    if (ring_ && record_bytes(frame.size()) <= kRingBytes / 4 && to_ring(ok, frame, more)) return;
+    unannounced_ = false;
+    msg_.assign(1, 'R');
+    put_mark();
+    msg_.push_back(ok ? 1 : 0);
+    put_u32(msg_, static_cast<std::uint32_t>(frame.size()));
+    msg_ += frame;
+    conn_.send_bytes(msg_);
+  }
+
+ private:
+  bool to_ring(bool ok, std::string_view frame, bool more) {
+    const std::size_t need = record_bytes(frame.size());
+    const std::size_t left = kRingBytes - tail_ % kRingBytes;  // a multiple of 8, >= 8
+    const std::size_t skip = left < need ? left : 0;
+    if (tail_ + skip + need - ring_->head.load(std::memory_order_acquire) > kRingBytes)
+      return false;  // full: the manager is behind
+    char* data = ring_->data();
+    if (skip) {
+      std::memcpy(data + tail_ % kRingBytes, &kRingWrap, 4);
+      tail_ += skip;
+    }
+    char* rec = data + tail_ % kRingBytes;
+    const std::uint32_t len = static_cast<std::uint32_t>(frame.size()), flag = ok ? 1 : 0;
+    std::memcpy(rec, &len, 4);
+    std::memcpy(rec + 4, &flag, 4);
+    std::memcpy(rec + 8, frame.data(), frame.size());
+    tail_ += need;
+    ring_->tail.store(tail_, std::memory_order_release);  // from now on it survives us
+    if (more) {
+      if (!unannounced_) {
+        unannounced_ = true;
+        first_unannounced_ = Clock::now();
+        return true;
+      }
+      if (Clock::now() - first_unannounced_ < kAnnounceEvery) return true;
+    }
+    unannounced_ = false;
+    ring_->announced.store(tail_, std::memory_order_release);
+    // Dekker with the manager's sleeping = 1 then `announced` check: one of us sees the
+    // other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ring_->sleeping.load(std::memory_order_relaxed) != 0 &&
+        ring_->sleeping.exchange(0, std::memory_order_relaxed) != 0) {
+      msg_.assign(1, 'R');
+      put_mark();
+      conn_.send_bytes(msg_);  // a wake-up: no replies
+    }
+    return true;
+  }
+  void put_mark() { msg_.append(reinterpret_cast<const char*>(&tail_), 8); }
+
+  mp::Connection& conn_;
+  ReplyRing* ring_;
+  std::uint64_t tail_ = 0;  // what this worker has published
+  bool unannounced_ = false;  // replies published but not announced
+  Clock::time_point first_unannounced_{};
+  std::string msg_;
+};
 
 // A worker process's whole life: connect, initialise, run calls until told to stop.
 void process_pool_worker(WorkerBoot boot) {
@@ -106,8 +246,8 @@ void process_pool_worker(WorkerBoot boot) {
     }
   }
   conn.send_bytes(hello);
+  ReplyWriter replies(conn, boot.ring.ring);
   std::uint64_t done = 0;
-  std::string out;
   for (;;) {
     std::string msg;
     try {
@@ -117,8 +257,6 @@ void process_pool_worker(WorkerBoot boot) {
     }
     if (msg.empty() || msg[0] == 'S') return;
     if (msg[0] != 'T') continue;
-    out.assign(1, 'R');
-    auto last_flush = Clock::now();
     for (std::size_t at = 1; at + 4 <= msg.size();) {
       std::uint32_t n = get_u32(msg, at);
       std::string_view call = std::string_view(msg).substr(at + 4, n);
@@ -131,20 +269,9 @@ void process_pool_worker(WorkerBoot boot) {
       } catch (...) {
         mpd::reply_current_exception();  // the call could not even be decoded
       }
-      out.push_back(r.ok ? 1 : 0);
-      put_u32(out, static_cast<std::uint32_t>(r.frame.size()));
-      out += r.frame;
-      ++done;
-      const bool last = at + 4 > msg.size();
-      if (last || boot.reply_each || Clock::now() - last_flush >= kFlushEvery) {
-        conn.send_bytes(out);
-        out.assign(1, 'R');
-        last_flush = Clock::now();
-      }
-      if (boot.max_tasks != 0 && done >= boot.max_tasks) {
-        if (out.size() > 1) conn.send_bytes(out);
-        return;  // retire: the manager sent no more than this
-      }
+      replies.put(r.ok, r.frame, at + 4 <= msg.size());
+      if (boot.max_tasks != 0 && ++done >= boot.max_tasks)
+        return;  // retire: the manager sent no more than this (and reads the ring at exit)
     }
   }
 }
@@ -178,6 +305,13 @@ struct Worker {
   std::deque<std::size_t> batch_left;
   std::uint64_t sent = 0;
   Clock::time_point head_started{};  // when the first call in flight started
+  RingRef ring;                      // its reply ring (none: replies come by the socket)
+  std::uint64_t ring_head = 0;       // what the manager has taken from it
+
+  // True when the worker has announced replies not yet taken.
+  bool ring_pending() const {
+    return ring.ring && ring.ring->announced.load(std::memory_order_acquire) > ring_head;
+  }
 };
 
 struct PendingConn {
@@ -208,8 +342,10 @@ class ProcessPoolCore {
   void dispatch();
   void send_to(Worker& w, std::vector<ProcessTask>& batch);
   void flush(Worker& w);
-  void read_worker(Worker& w, bool drain);
+  void read_worker(Worker& w, bool drain, bool unannounced = false);
   void parse_worker(Worker& w);
+  void take_ring(Worker& w, std::uint64_t upto);
+  void take_reply(Worker& w, bool ok, std::string_view frame);
   void read_pending(PendingConn& p);
   void on_exit(Worker& w);
   void accept_pending();
@@ -303,7 +439,11 @@ void ProcessPoolCore::start_worker() {
   boot.id = next_id_++;
   boot.initializer = initializer_;
   boot.max_tasks = max_tasks_;
-  boot.reply_each = policy_ == WorkerDeathPolicy::respawn;
+  try {
+    boot.ring = RingRef::make();
+  } catch (const mp::OSError&) {
+    // No shared memory to be had (memfd_create refused): every reply takes the socket.
+  }
   auto proc = std::make_unique<mp::Process>(
       mp::ProcessOptions{.daemon = daemon_, .start_method = method_}, &process_pool_worker, boot);
   proc->start();
@@ -312,6 +452,7 @@ void ProcessPoolCore::start_worker() {
   w.pid = proc->pid().value_or(0);
   w.sentinel = proc->sentinel();
   w.proc = std::move(proc);
+  w.ring = std::move(boot.ring);  // kept until it is reaped: a spawned worker maps it late
 }
 
 void ProcessPoolCore::update_pids() {
@@ -486,21 +627,32 @@ void ProcessPoolCore::flush(Worker& w) {
   }
 }
 
-// Reads what the worker wrote; `drain`: until EOF or nothing is left (it has ended).
-void ProcessPoolCore::read_worker(Worker& w, bool drain) {
-  if (w.fd < 0) return;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::recv(w.fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n > 0) {
-      w.in.append(buf, static_cast<std::size_t>(n));
-      if (static_cast<std::size_t>(n) < sizeof buf && !drain) break;
-      continue;
+// Reads what the worker wrote, in call order; `drain`: until EOF or nothing is left (it
+// has ended). How far to take the ring is read first: a socket message written before the
+// worker published that far is then already there to be read, and its replies go before
+// the ring records that follow its mark.
+void ProcessPoolCore::read_worker(Worker& w, bool drain, bool unannounced) {
+  // Only what the worker announced, unless it has ended or is looked at for the rest: the
+  // replies then come in the batches it meant, one wake-up of their callers per batch.
+  ReplyRing* ring = w.ring.ring;
+  const std::uint64_t tail =
+      !ring ? 0
+            : (drain || unannounced ? ring->tail : ring->announced).load(std::memory_order_acquire);
+  if (w.fd >= 0) {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::recv(w.fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        w.in.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buf && !drain) break;
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;  // EOF, EAGAIN or an error
     }
-    if (n < 0 && errno == EINTR) continue;
-    break;  // EOF, EAGAIN or an error
+    parse_worker(w);
   }
-  parse_worker(w);
+  take_ring(w, tail);
 }
 
 // Splits `in` into CPython-framed messages; returns false when more bytes are needed.
@@ -525,24 +677,59 @@ void ProcessPoolCore::parse_worker(Worker& w) {
   std::size_t pos = 0;
   std::string_view msg;
   while (next_message(w.in, pos, msg)) {
-    if (msg.empty() || msg[0] != 'R') continue;
-    for (std::size_t at = 1; at + 5 <= msg.size();) {
+    if (msg.size() < 9 || msg[0] != 'R') continue;
+    std::uint64_t mark;
+    std::memcpy(&mark, msg.data() + 1, 8);
+    take_ring(w, mark);  // the ring's replies written before this message
+    for (std::size_t at = 9; at + 5 <= msg.size();) {
       const bool ok = msg[at] != 0;
       const std::uint32_t n = get_u32(msg, at + 1);
       std::string_view frame = msg.substr(at + 5, n);
       at += 5 + n;
-      if (w.inflight.empty()) continue;  // a reply for a call already failed (timeout)
-      ProcessTask t = std::move(w.inflight.front());
-      w.inflight.pop_front();
-      w.head_started = Clock::now();
-      if (!w.batch_left.empty() && --w.batch_left.front() == 0) {
-        w.batch_left.pop_front();
-        --w.batches;
-      }
-      t.complete(t.future, ok, frame);
+      take_reply(w, ok, frame);
     }
   }
   w.in.erase(0, pos);
+}
+
+// Takes the ring's records up to offset `upto` (no further than the worker published).
+void ProcessPoolCore::take_ring(Worker& w, std::uint64_t upto) {
+  ReplyRing* ring = w.ring.ring;
+  if (!ring || upto <= w.ring_head) return;
+  // A mark is never past the tail (the worker publishes before it writes), but a worker's
+  // memory is not to be trusted blindly.
+  upto = std::min(upto, ring->tail.load(std::memory_order_acquire));
+  const char* data = ring->data();
+  while (w.ring_head < upto) {
+    const std::size_t at = w.ring_head % kRingBytes;
+    std::uint32_t len, flag;
+    std::memcpy(&len, data + at, 4);
+    if (len == kRingWrap) {
+      w.ring_head += kRingBytes - at;
+      continue;
+    }
+    std::memcpy(&flag, data + at + 4, 4);
+    if (record_bytes(len) > kRingBytes - at) {  // corrupt: drop the rest
+      w.ring_head = upto;
+      break;
+    }
+    take_reply(w, flag != 0, std::string_view(data + at + 8, len));
+    w.ring_head += record_bytes(len);
+  }
+  ring->head.store(w.ring_head, std::memory_order_release);  // the worker may reuse it now
+}
+
+// One reply: it completes the oldest call the worker holds.
+void ProcessPoolCore::take_reply(Worker& w, bool ok, std::string_view frame) {
+  if (w.inflight.empty()) return;  // a reply for a call already failed (timeout)
+  ProcessTask t = std::move(w.inflight.front());
+  w.inflight.pop_front();
+  w.head_started = Clock::now();
+  if (!w.batch_left.empty() && --w.batch_left.front() == 0) {
+    w.batch_left.pop_front();
+    --w.batches;
+  }
+  t.complete(t.future, ok, frame);
 }
 
 void ProcessPoolCore::read_pending(PendingConn& p) {
@@ -720,6 +907,11 @@ void ProcessPoolCore::loop() {
   std::vector<pollfd> pfds;
   enum Kind { kWake, kListen, kPending, kSock, kSentinel };
   std::vector<std::pair<Kind, std::uint32_t>> who;
+  // How long to sleep, while workers hold calls, before looking for replies they published
+  // but have not announced yet (the one before a long call would otherwise wait for its
+  // end): from kAnnounceEvery, doubling while there are none, up to kUnannouncedMax.
+  constexpr int kUnannouncedMax = 64;
+  int unannounced_ms = static_cast<int>(kAnnounceEvery.count());
   for (;;) {
     Stop stop;
     bool shut, broken, queue_empty;
@@ -810,6 +1002,10 @@ void ProcessPoolCore::loop() {
       auto left = std::chrono::duration_cast<std::chrono::microseconds>(next_deadline - Clock::now()).count();
       timeout_ms = left <= 0 ? 0 : static_cast<int>(std::min<long long>((left + 999) / 1000, INT_MAX));
     }
+    bool holding = false;  // some worker holds calls: it may publish without announcing
+    for (auto& [id, w] : workers_) holding = holding || (w.ring.ring && !w.reaped && !w.inflight.empty());
+    const bool look_later = holding && (timeout_ms < 0 || timeout_ms > unannounced_ms);
+    if (look_later) timeout_ms = unannounced_ms;
     {
       std::lock_guard g(mu_);
       if (!queue_.empty() && !broken_.empty()) timeout_ms = 0;
@@ -821,12 +1017,35 @@ void ProcessPoolCore::loop() {
         if (any) timeout_ms = 0;
       }
     }
+    // The workers write to their socket after announcing replies only while `sleeping` is
+    // set: set it, then look at the rings once more (the other half of ReplyWriter's
+    // handshake).
+    for (auto& [id, w] : workers_) {
+      if (!w.ring.ring || w.reaped) continue;
+      w.ring.ring->sleeping.store(1, std::memory_order_seq_cst);
+      if (w.ring.ring->announced.load(std::memory_order_seq_cst) > w.ring_head) timeout_ms = 0;
+    }
     int r = ::poll(pfds.data(), pfds.size(), timeout_ms);
     {
       std::lock_guard g(mu_);
       sleeping_ = false;
     }
+    for (auto& [id, w] : workers_)
+      if (w.ring.ring) w.ring.ring->sleeping.store(0, std::memory_order_relaxed);
     if (r < 0 && errno != EINTR) throw mp::OSError("poll", errno);
+    if (r == 0 && look_later) {
+      bool found = false;
+      for (auto& [id, w] : workers_) {
+        if (w.reaped || !w.ring.ring || w.ring.ring->tail.load(std::memory_order_acquire) == w.ring_head)
+          continue;
+        found = true;
+        read_worker(w, false, true);
+      }
+      unannounced_ms = found ? static_cast<int>(kAnnounceEvery.count())
+                             : std::min(2 * unannounced_ms, kUnannouncedMax);
+    } else if (r > 0) {
+      unannounced_ms = static_cast<int>(kAnnounceEvery.count());
+    }
     if (r > 0) {
       std::vector<std::uint32_t> ended;
       for (std::size_t i = 0; i < pfds.size(); ++i) {
@@ -862,6 +1081,10 @@ void ProcessPoolCore::loop() {
         if (it != workers_.end() && !it->second.reaped) on_exit(it->second);
       }
     }
+    // Replies the workers announced while this thread was awake (they wrote no wake-up for
+    // those).
+    for (auto& [id, w] : workers_)
+      if (!w.reaped && w.ring_pending()) read_worker(w, false);
     // Task time limits.
     const auto now = Clock::now();
     for (auto& [id, w] : workers_) {

@@ -27,6 +27,9 @@
 //                           |     worker, non-blocking writes ---> | run_call(frame): fn(args)
 //                           |                                      |  -> Reply: value frame
 //                           | replies, in order, per worker  <---- |     or "<type>\0<what>"
+//                           |  (each worker's ring in shared       |     into the ring at once
+//                           |   memory; its socket for large ones) |     (a syscall only to
+//                           |                                      |      wake a sleeping manager)
 //   Future completes,       | <- loads<R>(frame) / rebuilt error   |
 //   callbacks run here      |                                      |
 //                           | poll(): wake-up eventfd, listener,   |
@@ -35,7 +38,10 @@
 //
 // The manager knows which calls each worker holds, in order, so a worker's end is exact:
 // its replies already written are read first; then the call it was running is the first
-// one without a reply. What happens next is the executor's WorkerDeathPolicy.
+// one without a reply. A reply is in the shared ring before the worker starts its next
+// call, so replies batch themselves (the manager drains many per wake-up) and yet none of
+// a finished call is lost with the worker. What happens next is the executor's
+// WorkerDeathPolicy.
 #pragma once
 
 #include <sys/types.h>
