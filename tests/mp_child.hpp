@@ -1,5 +1,6 @@
 // Test helpers for the process-shared objects: run a function in a fork child, wait for a
-// child with a bound (SIGKILL and a test failure past it), wait until a child sleeps.
+// child with a bound (SIGKILL and a test failure past it), wait until a child sleeps; and
+// for Process tests: a bounded join and a fixture parameterised by start method.
 #pragma once
 
 #include <signal.h>
@@ -9,7 +10,10 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <gilfree/multiprocessing/process.hpp>
 #include <gtest/gtest.h>
+#include <memory>
+#include <string>
 #include <thread>
 
 namespace mp_test {
@@ -69,5 +73,40 @@ inline bool wait_until_sleeping(pid_t pid, std::chrono::milliseconds limit = std
   }
   return false;
 }
+
+// Joins `p` within `limit`; a child still alive then is killed, reaped, and the test fails.
+inline void bounded_join(gilfree::mp::Process& p,
+                         std::chrono::seconds limit = std::chrono::seconds(20)) {
+  p.join(limit);
+  if (p.is_alive()) {
+    p.kill();
+    p.join();
+    ADD_FAILURE() << "child did not end within the bound";
+  }
+}
+
+// A test run once per start method (its parameter), starting Processes with it.
+class StartMethodTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  bool forked() const { return std::string(GetParam()) == "fork"; }
+  // Starts fn(args...) with the parameter's start method, without joining.
+  template <class F, class... A>
+  std::unique_ptr<gilfree::mp::Process> start(F fn, A&&... args) {
+    auto p = std::make_unique<gilfree::mp::Process>(
+        gilfree::mp::Process::Options{.start_method = GetParam()}, fn, std::forward<A>(args)...);
+    p->start();
+    return p;
+  }
+  // Joins p within 20 s; its exit code, or -100 when the bound passed (it was killed).
+  static int finish(gilfree::mp::Process& p) {
+    p.join(std::chrono::seconds(20));
+    if (p.is_alive()) {
+      p.kill();
+      p.join();
+      return -100;
+    }
+    return p.exitcode().value_or(-101);
+  }
+};
 
 }  // namespace mp_test

@@ -15,6 +15,7 @@
 #include <gilfree/multiprocessing/queues.hpp>
 #include <gilfree/multiprocessing/synchronize.hpp>
 #include <gtest/gtest.h>
+#include "mp_child.hpp"
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,26 +92,7 @@ struct Fanout : mp::Process {
 };
 GILFREE_MP_REGISTER_PROCESS(Fanout);
 
-class ConnectionPassing : public ::testing::TestWithParam<const char*> {
- protected:
-  bool forked() const { return std::string(GetParam()) == "fork"; }
-  template <class F, class... A>
-  std::unique_ptr<mp::Process> start(F fn, A&&... args) {
-    auto p = std::make_unique<mp::Process>(mp::Process::Options{.start_method = GetParam()}, fn,
-                                           std::forward<A>(args)...);
-    p->start();
-    return p;
-  }
-  static int finish(mp::Process& p) {
-    p.join(20s);
-    if (p.is_alive()) {
-      p.kill();
-      p.join();
-      return -100;
-    }
-    return p.exitcode().value_or(-101);
-  }
-};
+class ConnectionPassing : public mp_test::StartMethodTest {};
 
 TEST_P(ConnectionPassing, DuplexExchange) {
   auto [a, b] = mp::Pipe();

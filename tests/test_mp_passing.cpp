@@ -8,6 +8,7 @@
 #include <gilfree/multiprocessing/sharedctypes.hpp>
 #include <gilfree/multiprocessing/synchronize.hpp>
 #include <gtest/gtest.h>
+#include "mp_child.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -106,7 +107,7 @@ void sum_into(mp::RawArray<int> a, mp::Value<long> out) {
   out.set_value(sum);
 }
 
-class Passing : public ::testing::TestWithParam<const char*> {
+class Passing : public mp_test::StartMethodTest {
  protected:
   // Starts fn(args...) with the parameter's start method and joins it with a bound;
   // returns the exit code (-100 when the bound passed and the child was killed).
@@ -114,23 +115,6 @@ class Passing : public ::testing::TestWithParam<const char*> {
   int run(F fn, A&&... args) {
     auto p = mp::get_context(GetParam()).Process({}, fn, std::forward<A>(args)...);
     p.start();
-    p.join(20s);
-    if (p.is_alive()) {
-      p.kill();
-      p.join();
-      return -100;
-    }
-    return p.exitcode().value_or(-101);
-  }
-  // Starts it without joining (for objects the parent must act on while the child waits).
-  template <class F, class... A>
-  std::unique_ptr<mp::Process> start(F fn, A&&... args) {
-    auto p = std::make_unique<mp::Process>(mp::Process::Options{.start_method = GetParam()}, fn,
-                                           std::forward<A>(args)...);
-    p->start();
-    return p;
-  }
-  static int finish(mp::Process& p) {
     p.join(20s);
     if (p.is_alive()) {
       p.kill();

@@ -15,6 +15,7 @@
 #include <gilfree/multiprocessing/process.hpp>
 #include <gilfree/threading.hpp>
 #include <gtest/gtest.h>
+#include "mp_child.hpp"
 #include <iostream>
 #include <string>
 #include <thread>
@@ -64,15 +65,7 @@ std::string abstract_address() {
   return std::string(1, '\0') + "gilfree-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
 }
 
-// Joins with a bound; a child still alive then is killed and the test fails.
-void bounded_join(mp::Process& p, std::chrono::seconds limit = 20s) {
-  p.join(limit);
-  if (p.is_alive()) {
-    p.kill();
-    p.join();
-    FAIL() << "child did not end within the bound";
-  }
-}
+using mp_test::bounded_join;
 
 class StartMethods : public ::testing::TestWithParam<const char*> {};
 

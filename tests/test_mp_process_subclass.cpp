@@ -7,6 +7,7 @@
 #include <gilfree/multiprocessing/process.hpp>
 #include <gilfree/multiprocessing/sharedctypes.hpp>
 #include <gtest/gtest.h>
+#include "mp_child.hpp"
 #include <numeric>
 #include <string>
 #include <tuple>
@@ -80,14 +81,7 @@ struct Unregistered : mp::Process {
   void run() override {}
 };
 
-void bounded_join(mp::Process& p, std::chrono::seconds limit = 20s) {
-  p.join(limit);
-  if (p.is_alive()) {
-    p.kill();
-    p.join();
-    FAIL() << "child did not end within the bound";
-  }
-}
+using mp_test::bounded_join;
 
 class Subclass : public ::testing::TestWithParam<const char*> {};
 
