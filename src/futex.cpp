@@ -3,6 +3,7 @@
 #include "gilfree/detail/wait/spin.hpp"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +53,12 @@ void futex_wake(std::atomic<std::uint32_t>& word, int count, FutexScope scope) n
 long spin_budget_ns() noexcept {
   static const long budget = [] {
     if (const char* env = std::getenv("GILFREE_SPIN_NS")) return std::atol(env);
-    return std::thread::hardware_concurrency() > 1 ? 20'000L : 0L;
+    // The CPUs this process may run on (taskset, a container's cpuset), not the machine's.
+    cpu_set_t set;
+    const int cpus = sched_getaffinity(0, sizeof set, &set) == 0
+                         ? CPU_COUNT(&set)
+                         : static_cast<int>(std::thread::hardware_concurrency());
+    return cpus > 1 ? 20'000L : 0L;
   }();
   return budget;
 }

@@ -23,6 +23,8 @@
 #include <climits>
 #include <cstring>
 
+#include "gilfree/detail/wait/spin.hpp"
+
 namespace gilfree::multiprocessing {
 
 namespace detail {
@@ -61,6 +63,21 @@ void write_all(int fd, const void* buf, std::size_t n) {
 }
 
 namespace {
+// Before a blocking read of a message: polls the descriptor for the house spin budget
+// (one poll() per round, a pause and then yields between them, see detail/wait/spin.hpp),
+// so that a reply arriving within what a wake-up costs is taken without this process
+// going to sleep and its core idle; on a VM a sleeping reader's wake-up costs more than
+// the peer's whole answer.
+void spin_until_readable(int fd) {
+  if (gilfree::detail::spin_budget_ns() <= 0) return;  // one CPU: let the peer run
+  auto policy = gilfree::detail::SpinPolicy::pause_then_yield();
+  policy.polls_per_round = 1;
+  gilfree::detail::spin(policy, [fd] {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) != 0;
+  });
+}
+
 int poll_ms(const Deadline& d) {
   if (d.is_forever()) return -1;
   auto left = d.remaining();
@@ -136,6 +153,7 @@ void Connection::send_bytes(std::string_view buf, std::size_t offset,
 std::string Connection::recv_bytes(std::optional<std::size_t> maxlength) {
   check_readable();
   std::uint32_t be = 0;
+  detail::spin_until_readable(fd_);
   if (!detail::read_exact(fd_, &be, 4)) throw EOFError();
   std::int32_t small = static_cast<std::int32_t>(ntohl(be));
   std::uint64_t size = 0;

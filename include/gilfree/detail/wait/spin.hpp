@@ -5,8 +5,9 @@
 // polling thread costs ~0.1 us, so polling about as long as a wake-up costs pays for
 // itself whenever the other side answers quickly, and at worst doubles the wait. Time,
 // not a count of iterations, bounds a spin, because a pause instruction costs 1-80 ns by
-// CPU model. The house budget is spin_budget_ns() (20 us; zero on one core, where polling
-// only burns the time the other thread needs; GILFREE_SPIN_NS overrides it).
+// CPU model. The house budget is spin_budget_ns(): 20 us, or zero when this process may
+// run on one CPU only (its affinity), where polling only burns the time the other thread
+// needs; GILFREE_SPIN_NS overrides it.
 //
 // A SpinPolicy says how long to poll in total and how much of that with the CPU's pause
 // hint before each poll also yields the core: with an idle core a yield returns at once,
