@@ -128,6 +128,37 @@ TEST(Connection, EofInTheMiddleOfAMessage) {
   }
 }
 
+// The reader takes a message's header without blocking first (a spin): a header that
+// arrives in pieces, or ends early, reads as one without the spin.
+TEST(Connection, HeaderInPiecesIsOneMessage) {
+  auto [a, b] = mp::Pipe();
+  std::uint32_t n = htonl(5);
+  ASSERT_EQ(::write(a.fileno(), &n, 2), 2);
+  std::string got;
+  std::thread reader([&, &b = b] { got = b.recv_bytes(); });
+  ASSERT_EQ(::write(a.fileno(), reinterpret_cast<char*>(&n) + 2, 2), 2);
+  ASSERT_EQ(::write(a.fileno(), "hello", 5), 5);
+  reader.join();
+  EXPECT_EQ(got, "hello");
+}
+
+TEST(Connection, EofInsideTheHeader) {
+  for (auto duplex : {true, false}) {  // a socket pair, and a pipe (no non-blocking recv)
+    auto [r, w] = mp::Pipe(duplex);
+    auto& writer = duplex ? r : w;
+    auto& reader = duplex ? w : r;
+    std::uint32_t n = htonl(5);
+    ASSERT_EQ(::write(writer.fileno(), &n, 2), 2);
+    writer.close();
+    try {
+      reader.recv_bytes();
+      ADD_FAILURE() << "no error";
+    } catch (const mp::OSError& e) {
+      EXPECT_STREQ(e.what(), "got end of file during message");
+    }
+  }
+}
+
 TEST(Connection, PollAndWait) {
   auto [a, b] = mp::Pipe();
   auto [c, d] = mp::Pipe();

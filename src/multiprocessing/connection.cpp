@@ -63,19 +63,38 @@ void write_all(int fd, const void* buf, std::size_t n) {
 }
 
 namespace {
-// Before a blocking read of a message: polls the descriptor for the house spin budget
-// (one poll() per round, a pause and then yields between them, see detail/wait/spin.hpp),
-// so that a reply arriving within what a wake-up costs is taken without this process
-// going to sleep and its core idle; on a VM a sleeping reader's wake-up costs more than
-// the peer's whole answer.
-void spin_until_readable(int fd) {
-  if (gilfree::detail::spin_budget_ns() <= 0) return;  // one CPU: let the peer run
-  auto policy = gilfree::detail::SpinPolicy::pause_then_yield();
-  policy.polls_per_round = 1;
-  gilfree::detail::spin(policy, [fd] {
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) != 0;
-  });
+// Reads a message's first `n` bytes (its header) into `buf`; false at end of file before
+// any. It first tries without blocking for the house spin budget (a non-blocking recv per
+// round, a pause and then yields between them, see detail/wait/spin.hpp), so a message
+// arriving within what a wake-up costs is taken without this process going to sleep and
+// its core idle: on a VM a sleeping reader's wake-up costs more than the peer's whole
+// answer. A descriptor that is not a socket is polled instead.
+bool read_message_header(int fd, void* buf, std::size_t n) {
+  std::size_t got = 0;
+  bool eof = false;
+  if (gilfree::detail::spin_budget_ns() > 0) {  // one CPU: let the peer run
+    auto policy = gilfree::detail::SpinPolicy::pause_then_yield();
+    policy.polls_per_round = 1;
+    bool socket = true;
+    gilfree::detail::spin(policy, [&] {
+      if (!socket) {
+        pollfd p{fd, POLLIN, 0};
+        return ::poll(&p, 1, 0) != 0;
+      }
+      ssize_t r = ::recv(fd, static_cast<char*>(buf) + got, n - got, MSG_DONTWAIT);
+      if (r > 0) got += static_cast<std::size_t>(r);
+      if (r == 0) eof = true;
+      if (r < 0 && errno == ENOTSOCK) socket = false;
+      return r >= 0 || (errno != EAGAIN && errno != EINTR && errno != ENOTSOCK);
+    });
+  }
+  if (eof && got == 0) return false;
+  if (got == n) return true;
+  if (eof) throw OSError("got end of file during message");
+  if (got == 0) return read_exact(fd, buf, n);
+  if (!read_exact(fd, static_cast<char*>(buf) + got, n - got))
+    throw OSError("got end of file during message");
+  return true;
 }
 
 int poll_ms(const Deadline& d) {
@@ -153,8 +172,7 @@ void Connection::send_bytes(std::string_view buf, std::size_t offset,
 std::string Connection::recv_bytes(std::optional<std::size_t> maxlength) {
   check_readable();
   std::uint32_t be = 0;
-  detail::spin_until_readable(fd_);
-  if (!detail::read_exact(fd_, &be, 4)) throw EOFError();
+  if (!detail::read_message_header(fd_, &be, 4)) throw EOFError();
   std::int32_t small = static_cast<std::int32_t>(ntohl(be));
   std::uint64_t size = 0;
   if (small == -1) {
