@@ -3,6 +3,9 @@
 //
 //   StartJoin   start + join of a Process running a no-op, per start method, with a raw
 //               fork()+_exit+waitpid and a raw posix_spawn of this binary as the floors.
+//               The `faults` counter is page faults per start, this process's and its
+//               reaped children's (not a fork server's workers): on a VM each costs ~13 us,
+//               and unlike time it does not move with the machine's load.
 //   RoundTrip   a small value to a child and back: Connection::send/recv<int> vs a raw
 //               one-byte ping-pong over a socketpair.
 //   SendBytes   1 MiB messages one way with send_bytes/recv_bytes (bytes/s).
@@ -10,6 +13,7 @@
 // Run: build/release/bench/bench_process [--benchmark_repetitions=3 ...]
 #include <benchmark/benchmark.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -27,12 +31,27 @@ namespace {
 
 void noop() {}
 
+// Minor page faults so far, this process's and its reaped children's.
+long faults_so_far() {
+  rusage self{}, kids{};
+  ::getrusage(RUSAGE_SELF, &self);
+  ::getrusage(RUSAGE_CHILDREN, &kids);
+  return self.ru_minflt + kids.ru_minflt;
+}
+
+void count_faults(benchmark::State& state, long before) {
+  state.counters["faults"] = benchmark::Counter(static_cast<double>(faults_so_far() - before),
+                                                benchmark::Counter::kAvgIterations);
+}
+
 void BM_StartJoin_RawFork(benchmark::State& state) {
+  const long before = faults_so_far();
   for (auto _ : state) {
     pid_t pid = ::fork();
     if (pid == 0) ::_exit(0);
     ::waitpid(pid, nullptr, 0);
   }
+  count_faults(state, before);
 }
 BENCHMARK(BM_StartJoin_RawFork)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
@@ -54,12 +73,14 @@ void BM_StartJoin_Process(benchmark::State& state, const char* method) {
     p.start();
     p.join();
   }
+  const long before = faults_so_far();
   for (auto _ : state) {
     mp::Process p({.start_method = method}, noop);
     p.start();
     p.join();
     if (p.exitcode() != 0) state.SkipWithError("child failed");
   }
+  count_faults(state, before);
 }
 BENCHMARK_CAPTURE(BM_StartJoin_Process, fork, "fork")->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_StartJoin_Process, forkserver, "forkserver")
