@@ -11,7 +11,7 @@ CXX=${FUZZ_CXX:-$(command -v clang++ || command -v clang++-14 || true)}
 [ -n "$CXX" ] || { echo "fuzz: clang++ not found, skipped"; exit 77; }
 bin=$out/fuzz_frame
 srcs=("$src/fuzz/fuzz_frame.cpp" "$src/src/multiprocessing/reduction.cpp"
-      "$src/src/multiprocessing/connection.cpp")
+      "$src/src/multiprocessing/connection.cpp" "$src/src/futex.cpp")
 if [ ! -x "$bin" ] || [ -n "$(find "${srcs[@]}" "$src/include/gilfree" -newer "$bin" 2>/dev/null | head -1)" ]; then
   if ! "$CXX" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I"$src/include" \
        "${srcs[@]}" -lcrypto -ldl -o "$bin.tmp" 2>"$out/fuzz_build.log"; then

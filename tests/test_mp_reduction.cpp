@@ -130,4 +130,18 @@ TEST(FunctionIdentity, PlainFunctionOffsetRoundTrips) {
   EXPECT_THROW(mp::detail::ref_to_function(missing), mp::PicklingError);
 }
 
+// An offset is never applied to another build of its module (a binary replaced on disk,
+// a frame from an older build): the build-id travels with it and must match.
+TEST(FunctionIdentity, AnotherBuildsOffsetIsRefused) {
+  auto ref = mp::detail::function_to_ref(reinterpret_cast<const void*>(&report_sum));
+  ASSERT_FALSE(ref.build_id.empty()) << "this test binary has no GNU build-id";
+  ref.build_id[0] = static_cast<char>(ref.build_id[0] ^ 1);
+  try {
+    mp::detail::ref_to_function(ref);
+    FAIL() << "no error";
+  } catch (const mp::PicklingError& e) {
+    EXPECT_NE(std::string(e.what()).find("different build"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace

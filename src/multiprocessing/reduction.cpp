@@ -6,6 +6,7 @@
 #include <link.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -76,9 +77,33 @@ struct Lookup {
   const char* name = nullptr;    // in: the module to find
   std::uintptr_t base = 0;       // out
   std::string module;            // out
+  std::string build_id;          // out: the module's GNU build-id, "" if it has none
   bool found = false;
   bool executable = false;       // out (find_by_name: addr is an offset in a PF_X segment)
 };
+
+// The GNU build-id note of a loaded module (the linker's hash of its contents), or "".
+std::string build_id_of(const dl_phdr_info* info) {
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    const std::size_t align = ph.p_align >= 8 ? 8 : 4;
+    auto round = [align](std::size_t n) { return (n + align - 1) / align * align; };
+    const char* p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+    const char* end = p + ph.p_memsz;
+    while (p + sizeof(ElfW(Nhdr)) <= end) {
+      ElfW(Nhdr) n;
+      std::memcpy(&n, p, sizeof n);
+      const char* name = p + sizeof n;
+      const char* desc = name + round(n.n_namesz);
+      if (desc + n.n_descsz > end) break;
+      if (n.n_type == NT_GNU_BUILD_ID && n.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0)
+        return std::string(desc, n.n_descsz);
+      p = desc + round(n.n_descsz);
+    }
+  }
+  return {};
+}
 
 int find_by_address(dl_phdr_info* info, std::size_t, void* data) {
   auto* l = static_cast<Lookup*>(data);
@@ -89,6 +114,7 @@ int find_by_address(dl_phdr_info* info, std::size_t, void* data) {
     if (l->addr >= lo && l->addr < lo + ph.p_memsz) {
       l->base = info->dlpi_addr;
       l->module = info->dlpi_name ? info->dlpi_name : "";
+      l->build_id = build_id_of(info);
       l->found = true;
       return 1;
     }
@@ -101,6 +127,7 @@ int find_by_name(dl_phdr_info* info, std::size_t, void* data) {
   const char* name = info->dlpi_name ? info->dlpi_name : "";
   if (std::strcmp(name, l->name) == 0) {
     l->base = info->dlpi_addr;
+    l->build_id = build_id_of(info);
     l->found = true;
     // The target must lie in one of the module's executable segments.
     l->executable = false;
@@ -121,7 +148,7 @@ FunctionRef function_to_ref(const void* fn) {
   l.addr = reinterpret_cast<std::uintptr_t>(fn);
   dl_iterate_phdr(find_by_address, &l);
   if (!l.found) throw PicklingError("the function is not in any loaded module (JIT code?)");
-  return FunctionRef{l.module, static_cast<std::uint64_t>(l.addr - l.base)};
+  return FunctionRef{l.module, static_cast<std::uint64_t>(l.addr - l.base), l.build_id};
 }
 
 void* ref_to_function(const FunctionRef& ref) {
@@ -136,6 +163,11 @@ void* ref_to_function(const FunctionRef& ref) {
     dl_iterate_phdr(find_by_name, &l);
   }
   if (!l.found) throw PicklingError("the function's module '" + ref.module + "' is not loaded");
+  // An offset into another build of the module (a binary replaced on disk, a stale frame)
+  // would be a jump into the middle of unrelated code.
+  if (!ref.build_id.empty() && !l.build_id.empty() && ref.build_id != l.build_id)
+    throw PicklingError("the function's module '" + ref.module +
+                        "' is a different build here (its build-id differs)");
   if (!l.executable)
     throw PicklingError("function offset " + std::to_string(ref.offset) + " is not code in '" +
                         ref.module + "'");

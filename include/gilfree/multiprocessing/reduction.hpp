@@ -247,19 +247,21 @@ std::uint64_t register_trampoline(std::uint64_t key, TrampolineFn fn) noexcept;
 // The trampoline for `key`; PicklingError when this program has none (another build).
 TrampolineFn find_trampoline(std::uint64_t key);
 
-// Where a plain function lives: its module ("" for the main program) and its offset from
-// the module's load address, stable across processes whatever ASLR did.
+// Where a plain function lives: its module ("" for the main program), its offset from
+// the module's load address (stable across processes whatever ASLR did), and the module's
+// build-id, so that an offset is never applied to another build of the module.
 struct FunctionRef {
   std::string module;
   std::uint64_t offset = 0;
+  std::string build_id;  // "" when the module has none (then not checked)
   template <class Archive>
   void serialize(Archive& ar) {
-    ar(module, offset);
+    ar(module, offset, build_id);
   }
 };
 FunctionRef function_to_ref(const void* fn);
 // The address of `ref` in this process; PicklingError when its module is not loaded here
-// and cannot be loaded.
+// and cannot be loaded, or is a different build.
 void* ref_to_function(const FunctionRef& ref);
 
 template <class F>
