@@ -224,14 +224,16 @@ TEST(MpQueueKill, JoinableCountUndoneInTheByteRing) {
   EXPECT_THROW(q.task_done(), gilfree::ValueError);
 }
 
-// A second producer asleep on the put lock: woken when the holder releases it, and taking
-// it over when the holder is killed instead.
-TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
-  for (const bool kill_holder : {false, true}) {
-    Peek<int> q(8);
-    auto& h = q.header();
-    mp::Event reached, go;
-    pid_t holder = fork_child([&] {
+// A producer holding the put lock (stopped at "put:copied" with item 1 until `go`) and a
+// second producer, putting 2, asleep on that lock with its flag raised. If either step
+// does not happen within its bound, both children are killed and reaped and ready() is
+// false.
+struct PutLockContest {
+  mp::Event reached, go;
+  pid_t holder = -1, waiter = -1;
+
+  explicit PutLockContest(Peek<int>& q) {
+    holder = fork_child([&] {
       qtest::stop_at = "put:copied";
       qtest::stop_pos = 0;
       qtest::reached = &reached;
@@ -239,24 +241,49 @@ TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
       q.put(1, true, 10.0);
       return 0;
     });
-    ASSERT_TRUE(reached.wait(20.0));
-    pid_t waiter = fork_child([&] {
+    if (!reached.wait(20.0)) {
+      abandon();
+      return;
+    }
+    waiter = fork_child([&] {
       q.put(2, true, 20.0);
       return 0;
     });
-    ASSERT_TRUE(mp_test::wait_until_sleeping(waiter));
+    auto& h = q.header();
     const auto until = std::chrono::steady_clock::now() + 10s;
     while (h.put_lock_sleepers.load() == 0 && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(1ms);
-    EXPECT_EQ(h.put_lock_sleepers.load(), 1u);
-    if (kill_holder) {
-      ::kill(holder, SIGKILL);
-      EXPECT_EQ(bounded_wait(holder), 128 + SIGKILL);
-    } else {
-      go.set();
-      EXPECT_EQ(bounded_wait(holder), 0);
+    if (h.put_lock_sleepers.load() != 1 || !mp_test::wait_until_sleeping(waiter)) abandon();
+  }
+  bool ready() const { return holder > 0 && waiter > 0; }
+
+ private:
+  void abandon() {
+    for (pid_t* p : {&holder, &waiter}) {
+      if (*p <= 0) continue;
+      ::kill(*p, SIGKILL);
+      bounded_wait(*p);
+      *p = -1;
     }
-    EXPECT_EQ(bounded_wait(waiter), 0);
+  }
+};
+
+// A second producer asleep on the put lock: woken when the holder releases it, and taking
+// it over when the holder is killed instead.
+TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
+  for (const bool kill_holder : {false, true}) {
+    Peek<int> q(8);
+    auto& h = q.header();
+    PutLockContest c(q);
+    ASSERT_TRUE(c.ready());
+    if (kill_holder) {
+      ::kill(c.holder, SIGKILL);
+      EXPECT_EQ(bounded_wait(c.holder), 128 + SIGKILL);
+    } else {
+      c.go.set();
+      EXPECT_EQ(bounded_wait(c.holder), 0);
+    }
+    EXPECT_EQ(bounded_wait(c.waiter), 0);
     EXPECT_EQ(h.put_lock_sleepers.load(), 0u);
     EXPECT_EQ(h.put_lock.load(), 0u);
     EXPECT_EQ(drain(q), (kill_holder ? std::vector<int>{2} : std::vector<int>{1, 2}));
@@ -268,28 +295,12 @@ TEST(MpQueueKill, PutLockWaiterWokenOrTakesOver) {
 TEST(MpQueueKill, KilledLockSleeperCostsOneWake) {
   Peek<int> q(8);
   auto& h = q.header();
-  mp::Event reached, go;
-  pid_t holder = fork_child([&] {
-    qtest::stop_at = "put:copied";
-    qtest::stop_pos = 0;
-    qtest::reached = &reached;
-    qtest::go = &go;
-    q.put(1, true, 10.0);
-    return 0;
-  });
-  ASSERT_TRUE(reached.wait(20.0));
-  pid_t waiter = fork_child([&] {
-    q.put(2, true, 20.0);
-    return 0;
-  });
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (h.put_lock_sleepers.load() == 0 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
-  ASSERT_EQ(h.put_lock_sleepers.load(), 1u);
-  ::kill(waiter, SIGKILL);
-  EXPECT_EQ(bounded_wait(waiter), 128 + SIGKILL);
-  go.set();
-  EXPECT_EQ(bounded_wait(holder), 0);
+  PutLockContest c(q);
+  ASSERT_TRUE(c.ready());
+  ::kill(c.waiter, SIGKILL);
+  EXPECT_EQ(bounded_wait(c.waiter), 128 + SIGKILL);
+  c.go.set();
+  EXPECT_EQ(bounded_wait(c.holder), 0);
   EXPECT_EQ(h.put_lock_sleepers.load(), 0u);
   q.put(3);
   EXPECT_EQ(drain(q), (std::vector<int>{1, 3}));
