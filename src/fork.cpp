@@ -9,12 +9,16 @@
 
 namespace gilfree::detail {
 
+namespace {
+GILFREE_FORK_PATH void count_generation_in_child() noexcept {
+  fork_generation_counter.fetch_add(1, std::memory_order_relaxed);
+  current_blocking_hook = nullptr;  // the forking thread is no executor's worker here
+}
+}  // namespace
+
 void install_fork_handlers() noexcept {
   static const bool installed = [] {
-    pthread_atfork(nullptr, nullptr, [] {
-      fork_generation_counter.fetch_add(1, std::memory_order_relaxed);
-      current_blocking_hook = nullptr;  // the forking thread is no executor's worker here
-    });
+    pthread_atfork(nullptr, nullptr, count_generation_in_child);
     return true;
   }();
   (void)installed;

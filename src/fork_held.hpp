@@ -5,7 +5,22 @@
 
 #include <atomic>
 
+#include "gilfree/detail/fork.hpp"
+
 namespace gilfree::detail {
+
+// The handlers reach each T through this pointer (see fork_held() below).
+template <class T>
+constinit std::atomic<T*> fork_held_ptr{nullptr};
+
+template <class T>
+void fork_held_lock() noexcept {
+  fork_held_ptr<T>.load(std::memory_order_acquire)->mu.lock();
+}
+template <class T>
+GILFREE_FORK_PATH void fork_held_unlock() noexcept {  // parent and child
+  fork_held_ptr<T>.load(std::memory_order_acquire)->mu.unlock();
+}
 
 // The one T of the process, made on first use and never destroyed (threads may use it
 // during exit). Its member `mu` is held across fork() by pthread_atfork handlers, so a
@@ -20,13 +35,10 @@ namespace gilfree::detail {
 // cannot see glibc's atfork lock, which orders the store before the handlers run.)
 template <class T>
 T& fork_held() {
-  static constinit std::atomic<T*> ptr{nullptr};
   static T* const made = [] {
     auto* p = new T;
-    ptr.store(p, std::memory_order_release);
-    pthread_atfork([] { ptr.load(std::memory_order_acquire)->mu.lock(); },
-                   [] { ptr.load(std::memory_order_acquire)->mu.unlock(); },
-                   [] { ptr.load(std::memory_order_acquire)->mu.unlock(); });
+    fork_held_ptr<T>.store(p, std::memory_order_release);
+    pthread_atfork(fork_held_lock<T>, fork_held_unlock<T>, fork_held_unlock<T>);
     return p;
   }();
   return *made;

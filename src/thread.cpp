@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <typeinfo>
 
+#include "gilfree/detail/fork.hpp"
+
 namespace gilfree {
 
 std::uint64_t get_ident() noexcept { return static_cast<std::uint64_t>(pthread_self()); }
@@ -113,7 +115,7 @@ void registry_child() noexcept;
 // running the handlers meanwhile must not wait for that guard.
 std::atomic<Registry*> registry_ptr{nullptr};  // atomic: TSan cannot see glibc's atfork lock
 
-Registry& registry() {
+GILFREE_FORK_PATH Registry& registry() {  // a Process child's shutdown_threads() asks
   static Registry* r = [] {
     auto* made = new Registry;
     registry_ptr.store(made, std::memory_order_release);
@@ -162,7 +164,7 @@ struct ThreadExit {
 };
 thread_local ThreadExit tls_exit;
 
-void join_non_daemon_threads() {
+GILFREE_FORK_PATH void join_non_daemon_threads() {  // a Process child runs it as it ends
   for (;;) {
     std::shared_ptr<ThreadState> next;
     {
@@ -189,7 +191,7 @@ void registry_parent() noexcept { registry_ptr.load(std::memory_order_acquire)->
 // destroyed (a joinable std::thread's destructor would terminate).
 std::vector<std::thread>* abandoned_handles = nullptr;
 
-void registry_child() noexcept {
+GILFREE_FORK_PATH void registry_child() noexcept {
   Registry& reg = *registry_ptr.load(std::memory_order_acquire);
   tls_tid = 0;  // the forking thread has a new kernel id
   std::shared_ptr<ThreadState> me;
@@ -228,7 +230,7 @@ void registry_child() noexcept {
 
 }  // namespace
 
-void shutdown_threads() { join_non_daemon_threads(); }
+GILFREE_FORK_PATH void shutdown_threads() { join_non_daemon_threads(); }
 
 std::uint64_t thread_serial() noexcept {
   static std::atomic<std::uint64_t> counter{0};

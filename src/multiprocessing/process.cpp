@@ -124,6 +124,16 @@ struct Globals {
   bool freeze_support_called = false;
   bool bootstrapping = false;  // a spawned worker that reached user code unhooked
   ForkServer server;
+  // The fork handlers' state, here beside mu rather than in globals or thread_locals of
+  // their own: every fork writes this page anyway (mu), and each page a fork parent
+  // writes costs it a copy-on-write fault, 13-25 us on this project's VMs.
+  //  forking_under_mu: the thread that forks while it holds mu (fork_holding_mu), so
+  //    that the handlers leave mu to it; 0 otherwise. Only that thread stores its id.
+  //  mu_held_across_fork, forking_thread_holds_mu: set by the prepare handler, read by the
+  //    parent and child handlers, all on the forking thread.
+  std::atomic<pthread_t> forking_under_mu{0};
+  bool mu_held_across_fork = false;
+  bool forking_thread_holds_mu = false;
 };
 
 // The fork handlers (below) reach the globals through this pointer, not through G(): a
@@ -134,7 +144,7 @@ void globals_prepare() noexcept;
 void globals_parent() noexcept;
 void globals_child() noexcept;
 
-Globals& G() {
+GILFREE_FORK_PATH Globals& G() {
   static Globals* g = [] {
     auto* made = new Globals;  // never destroyed: used during exit
     globals_ptr.store(made, std::memory_order_release);
@@ -166,12 +176,20 @@ void close_fd(int& fd) noexcept {
 }
 
 // A C++ stream that writes straight into C's FILE (sync_with_stdio, the default) holds no
-// output of its own: flushing the FILE is enough.
-bool holds_no_output(const std::ostream& os) {
+// output of its own: flushing the FILE is enough. The answer for the stream's buffer is
+// kept in `seen` (the buffer's address, its low bit the answer), so that a fork child,
+// whose parent asked before it forked, runs no dynamic_cast (a page fault for the code).
+GILFREE_FORK_PATH bool holds_no_output(const std::ostream& os,
+                                       std::atomic<std::uintptr_t>& seen) {
 #if defined(__GLIBCXX__)
-  return dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(os.rdbuf()) != nullptr;
+  const auto buf = reinterpret_cast<std::uintptr_t>(os.rdbuf());  // aligned: bit 0 is free
+  const std::uintptr_t known = seen.load(std::memory_order_relaxed);
+  if ((known & ~std::uintptr_t{1}) == buf) return known & 1;
+  const bool sync = dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(os.rdbuf()) != nullptr;
+  seen.store(buf | std::uintptr_t{sync}, std::memory_order_relaxed);
+  return sync;
 #else
-  (void)os;
+  (void)os, (void)seen;
   return false;
 #endif
 }
@@ -181,9 +199,11 @@ bool holds_no_output(const std::ostream& os) {
 // output is touched, because in a fork child each page written costs a copy-on-write fault
 // (13 us on this project's VMs) and fflush writes the FILE's lock even when it has nothing
 // to write.
-void flush_std_streams() {
-  for (std::ostream* os : {&std::cout, &std::cerr, &std::clog})
-    if (!holds_no_output(*os)) os->flush();
+GILFREE_FORK_PATH void flush_std_streams() {
+  static std::atomic<std::uintptr_t> seen[3] = {};
+  std::ostream* streams[3] = {&std::cout, &std::cerr, &std::clog};
+  for (int i = 0; i < 3; ++i)
+    if (!holds_no_output(*streams[i], seen[i])) streams[i]->flush();
   for (std::FILE* f : {stdout, stderr})
     if (::__fpending(f) > 0) std::fflush(f);
 }
@@ -191,7 +211,7 @@ void flush_std_streams() {
 // The kernel kills this process when the lifeline's write end closes (the parent died):
 // O_ASYNC on the read end with F_SETSIG = SIGKILL. No thread, and it works while the
 // child is blocked anywhere.
-void arm_lifeline(int fd) {
+GILFREE_FORK_PATH void arm_lifeline(int fd) {
   ::fcntl(fd, F_SETOWN, ::getpid());
   ::fcntl(fd, F_SETSIG, SIGKILL);
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_ASYNC);
@@ -201,7 +221,7 @@ void arm_lifeline(int fd) {
 
 // In a fork child: the parent's descriptors for its other children and its fork server
 // are not ours (and a child holding a sibling's lifeline would keep the sibling alive).
-void close_inherited_fds(Globals& g) {
+GILFREE_FORK_PATH void close_inherited_fds(Globals& g) {
   for (auto& s : g.children) {
     close_fd(s->pidfd);
     close_fd(s->status_fd);
@@ -211,7 +231,10 @@ void close_inherited_fds(Globals& g) {
   close_fd(g.server.ctl);
   close_fd(g.server.lifeline_w);
   close_fd(g.server.pidfd);
-  g.server = ForkServer{};
+  // Not `g.server = ForkServer{}`: GCC loads that from .rodata, a page fault in every
+  // fork child.
+  g.server.pid = 0;
+  g.server.owner = 0;
 }
 
 // ---- fork handlers (see gilfree/detail/fork.hpp) ----------------------------------------
@@ -224,29 +247,31 @@ void close_inherited_fds(Globals& g) {
 // the child cannot trust the lists it guards and abandons them (their descriptors stay
 // open in that child), as Python abandons a lock held by another thread at a fork.
 
-thread_local bool tls_forks_under_mu = false;
-bool mu_held_across_fork = false;  // set and read by the forking thread only
-
 // fork() from a thread that holds g.mu.
-pid_t fork_holding_mu() {
-  tls_forks_under_mu = true;
+GILFREE_FORK_PATH pid_t fork_holding_mu() {
+  Globals& g = *globals_ptr.load(std::memory_order_acquire);
+  g.forking_under_mu.store(::pthread_self(), std::memory_order_relaxed);
   pid_t pid = ::fork();
-  tls_forks_under_mu = false;
+  g.forking_under_mu.store(0, std::memory_order_relaxed);
   return pid;
 }
 
 void globals_prepare() noexcept {
-  mu_held_across_fork =
-      tls_forks_under_mu || globals_ptr.load(std::memory_order_acquire)->mu.try_lock();
+  Globals& g = *globals_ptr.load(std::memory_order_acquire);
+  // Only this thread stores its own id there, so a stale read is never equal to it.
+  g.forking_thread_holds_mu =
+      ::pthread_equal(g.forking_under_mu.load(std::memory_order_relaxed), ::pthread_self());
+  g.mu_held_across_fork = g.forking_thread_holds_mu || g.mu.try_lock();
 }
 void globals_parent() noexcept {
-  if (mu_held_across_fork && !tls_forks_under_mu)
-    globals_ptr.load(std::memory_order_acquire)->mu.unlock();
+  Globals& g = *globals_ptr.load(std::memory_order_acquire);
+  if (g.mu_held_across_fork && !g.forking_thread_holds_mu) g.mu.unlock();
 }
-void globals_child() noexcept {
+GILFREE_FORK_PATH void globals_child() noexcept {
   Globals& g = *globals_ptr.load(std::memory_order_acquire);
   new (&g.mu) std::mutex;  // locked by a thread, perhaps this one, that is gone or done
-  if (mu_held_across_fork) {
+  g.forking_under_mu.store(0, std::memory_order_relaxed);
+  if (g.mu_held_across_fork) {
     close_inherited_fds(g);
   } else {  // possibly half-updated: leaked, not read
     new (&g.children) std::vector<std::shared_ptr<ProcessState>>;
@@ -257,7 +282,8 @@ void globals_child() noexcept {
 void exit_function();
 
 // The last steps of every child: set up the globals, run, report, exit.
-[[noreturn]] void bootstrap(Process* self, pid_t parent_pid, std::string parent_name) {
+GILFREE_FORK_PATH [[noreturn]] void bootstrap(Process* self, pid_t parent_pid,
+                                             std::string parent_name) {
   Globals& g = G();
   auto& st = ProcessAccess::state(*self);
   st->pid = ::getpid();
@@ -303,7 +329,8 @@ void exit_function();
 
 // A forkserver or spawn child: decode the spec and run its call or its Process subclass.
 // `received`: the descriptors its start passed (a spawn child's are at kSpawnPassedFd on).
-[[noreturn]] void run_worker(std::string_view payload, std::vector<int> received, bool spawned) {
+GILFREE_FORK_PATH [[noreturn]] void run_worker(std::string_view payload, std::vector<int> received,
+                                              bool spawned) {
   WorkerSpec spec;
   try {
     spec = loads<WorkerSpec>(payload);
@@ -543,7 +570,8 @@ bool recv_request(int ctl, Request& rq) {
 // then, when the worker ends, its wait status (see the protocol above). It watches each
 // worker through a pidfd, not SIGCHLD: no signal handler, nothing a sanitizer runtime can
 // defer.
-[[noreturn]] void server_loop(int ctl) {
+// On the fork path: each worker returns from fork() into this function.
+GILFREE_FORK_PATH [[noreturn]] void server_loop(int ctl) {
   ::signal(SIGINT, SIG_IGN);  // a Ctrl-C to the group is for the parent to handle
   struct Kid {
     int st;     // the client's status socket
@@ -776,7 +804,7 @@ void remove_child(Globals& g, const std::shared_ptr<ProcessState>& s) {
   std::erase(g.children, s);
 }
 
-void exit_function() {
+GILFREE_FORK_PATH void exit_function() {
   Globals& g = G();
   std::vector<std::shared_ptr<ProcessState>> kids;
   {
@@ -925,11 +953,12 @@ Process::~Process() {
   // Still running: it stays among the children, joined (or terminated) at exit.
 }
 
-void Process::run() {
+GILFREE_FORK_PATH void Process::run() {
   if (target_) target_();
 }
 
-void Process::start() {
+// On the fork path: a fork child returns from fork() into this function.
+GILFREE_FORK_PATH void Process::start() {
   auto& g = G();
   auto& s = *state_;
   if (s.closed) throw ValueError("process object is closed");

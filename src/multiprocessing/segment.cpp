@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "gilfree/detail/fork.hpp"
 #include "gilfree/multiprocessing/detail/fd_passing.hpp"
 #include "gilfree/multiprocessing/detail/shared_futex.hpp"
 #include "gilfree/multiprocessing/exceptions.hpp"
@@ -74,7 +75,7 @@ std::atomic<Registry*> g_reg_ptr{nullptr};
 void reg_lock() noexcept {
   if (auto* r = g_reg_ptr.load(std::memory_order_acquire)) r->mu.lock();
 }
-void reg_unlock() noexcept {
+GILFREE_FORK_PATH void reg_unlock() noexcept {  // parent and child
   if (auto* r = g_reg_ptr.load(std::memory_order_acquire)) r->mu.unlock();
 }
 Registry& reg() {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "gilfree/detail/fork.hpp"
 #include "gilfree/detail/wait/futex.hpp"
 #include "gilfree/detail/wait/spin.hpp"
 #include "gilfree/multiprocessing/detail/shared_futex.hpp"
@@ -42,10 +43,11 @@ namespace {
 std::atomic<pid_t> g_pid{0};
 thread_local pid_t t_tid = 0;
 // The fork child's only thread is the forking one: forget its cached ids.
-const int g_atfork = ::pthread_atfork(nullptr, nullptr, [] {
+GILFREE_FORK_PATH void forget_ids_in_child() noexcept {
   g_pid.store(0, std::memory_order_relaxed);
   t_tid = 0;
-});
+}
+const int g_atfork = ::pthread_atfork(nullptr, nullptr, forget_ids_in_child);
 }  // namespace
 
 pid_t self_pid() noexcept {
