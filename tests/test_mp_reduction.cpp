@@ -128,6 +128,23 @@ TEST(FunctionIdentity, PlainFunctionOffsetRoundTrips) {
   EXPECT_EQ(mp::detail::ref_to_function(ref), reinterpret_cast<void*>(&report_sum));
   mp::detail::FunctionRef missing{"/nonexistent/libnothing.so", 0};
   EXPECT_THROW(mp::detail::ref_to_function(missing), mp::PicklingError);
+  // A function of a shared library (looked up by module) as well as of the program itself
+  // (answered from the program's layout, looked up once).
+  auto in_libc = mp::detail::function_to_ref(reinterpret_cast<const void*>(&::getpid));
+  EXPECT_FALSE(in_libc.module.empty());
+  EXPECT_EQ(mp::detail::ref_to_function(in_libc), reinterpret_cast<void*>(&::getpid));
+  EXPECT_TRUE(ref.module.empty());
+}
+
+TEST(FunctionIdentity, OffsetOutsideTheCodeIsRefused) {
+  auto ref = mp::detail::function_to_ref(reinterpret_cast<const void*>(&report_sum));
+  ref.offset = std::uint64_t{1} << 46;  // past every segment of the program
+  try {
+    mp::detail::ref_to_function(ref);
+    FAIL() << "no error";
+  } catch (const mp::PicklingError& e) {
+    EXPECT_NE(std::string(e.what()).find("is not code"), std::string::npos) << e.what();
+  }
 }
 
 // An offset is never applied to another build of its module (a binary replaced on disk,

@@ -573,6 +573,7 @@ bool recv_request(int ctl, Request& rq) {
 // On the fork path: each worker returns from fork() into this function.
 GILFREE_FORK_PATH [[noreturn]] void server_loop(int ctl) {
   ::signal(SIGINT, SIG_IGN);  // a Ctrl-C to the group is for the parent to handle
+  look_up_program_layout();   // once here, not in every worker
   struct Kid {
     int st;     // the client's status socket
     int pidfd;  // the worker's end

@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace gilfree::multiprocessing::detail {
 
@@ -122,6 +124,47 @@ int find_by_address(dl_phdr_info* info, std::size_t, void* data) {
   return 0;
 }
 
+// The main program: it is loaded first, never moves and is never unloaded, so its layout
+// is looked up once.
+struct ProgramLayout {
+  std::uintptr_t base = 0;
+  std::string build_id;
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> loaded;  // [lo, hi) addresses
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> code;    // [lo, hi) offsets
+  bool contains(std::uintptr_t addr) const {
+    for (auto [lo, hi] : loaded)
+      if (addr >= lo && addr < hi) return true;
+    return false;
+  }
+  bool is_code(std::uintptr_t offset) const {
+    for (auto [lo, hi] : code)
+      if (offset >= lo && offset < hi) return true;
+    return false;
+  }
+};
+
+int find_program(dl_phdr_info* info, std::size_t, void* data) {
+  auto* p = static_cast<ProgramLayout*>(data);  // the first module is the program
+  p->base = info->dlpi_addr;
+  p->build_id = build_id_of(info);
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const auto& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD) continue;
+    p->loaded.emplace_back(info->dlpi_addr + ph.p_vaddr, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+    if (ph.p_flags & PF_X) p->code.emplace_back(ph.p_vaddr, ph.p_vaddr + ph.p_memsz);
+  }
+  return 1;
+}
+
+const ProgramLayout& program_layout() {
+  static const ProgramLayout* layout = [] {
+    auto* p = new ProgramLayout;  // never destroyed: workers may run during exit
+    dl_iterate_phdr(find_program, p);
+    return p;
+  }();
+  return *layout;
+}
+
 int find_by_name(dl_phdr_info* info, std::size_t, void* data) {
   auto* l = static_cast<Lookup*>(data);
   const char* name = info->dlpi_name ? info->dlpi_name : "";
@@ -143,7 +186,13 @@ int find_by_name(dl_phdr_info* info, std::size_t, void* data) {
 }
 }  // namespace
 
+void look_up_program_layout() { (void)program_layout(); }
+
 FunctionRef function_to_ref(const void* fn) {
+  const ProgramLayout& program = program_layout();
+  const auto addr = reinterpret_cast<std::uintptr_t>(fn);
+  if (program.contains(addr))
+    return FunctionRef{"", static_cast<std::uint64_t>(addr - program.base), program.build_id};
   Lookup l;
   l.addr = reinterpret_cast<std::uintptr_t>(fn);
   dl_iterate_phdr(find_by_address, &l);
@@ -151,7 +200,28 @@ FunctionRef function_to_ref(const void* fn) {
   return FunctionRef{l.module, static_cast<std::uint64_t>(l.addr - l.base), l.build_id};
 }
 
+namespace {
+// An offset into another build of the module (a binary replaced on disk, a stale frame)
+// would be a jump into the middle of unrelated code.
+void check_build(const FunctionRef& ref, const std::string& here) {
+  if (!ref.build_id.empty() && !here.empty() && ref.build_id != here)
+    throw PicklingError("the function's module '" + ref.module +
+                        "' is a different build here (its build-id differs)");
+}
+
+[[noreturn]] void not_code(const FunctionRef& ref) {
+  throw PicklingError("function offset " + std::to_string(ref.offset) + " is not code in '" +
+                      ref.module + "'");
+}
+}  // namespace
+
 void* ref_to_function(const FunctionRef& ref) {
+  if (ref.module.empty()) {  // the main program
+    const ProgramLayout& program = program_layout();
+    check_build(ref, program.build_id);
+    if (!program.is_code(static_cast<std::uintptr_t>(ref.offset))) not_code(ref);
+    return reinterpret_cast<void*>(program.base + ref.offset);
+  }
   Lookup l;
   l.name = ref.module.c_str();
   l.addr = static_cast<std::uintptr_t>(ref.offset);
@@ -163,14 +233,8 @@ void* ref_to_function(const FunctionRef& ref) {
     dl_iterate_phdr(find_by_name, &l);
   }
   if (!l.found) throw PicklingError("the function's module '" + ref.module + "' is not loaded");
-  // An offset into another build of the module (a binary replaced on disk, a stale frame)
-  // would be a jump into the middle of unrelated code.
-  if (!ref.build_id.empty() && !l.build_id.empty() && ref.build_id != l.build_id)
-    throw PicklingError("the function's module '" + ref.module +
-                        "' is a different build here (its build-id differs)");
-  if (!l.executable)
-    throw PicklingError("function offset " + std::to_string(ref.offset) + " is not code in '" +
-                        ref.module + "'");
+  check_build(ref, l.build_id);
+  if (!l.executable) not_code(ref);
   return reinterpret_cast<void*>(l.base + ref.offset);
 }
 

@@ -263,6 +263,12 @@ FunctionRef function_to_ref(const void* fn);
 // The address of `ref` in this process; PicklingError when its module is not loaded here
 // and cannot be loaded, or is a different build.
 void* ref_to_function(const FunctionRef& ref);
+// Looks up the main program's layout (load address, segments, build-id) now rather than
+// at the first call that needs it. The two functions above answer for the main program
+// from it without dl_iterate_phdr; a fork server calls this before it forks, so that its
+// workers inherit the answer instead of each reading the program headers again (page
+// faults in every worker).
+void look_up_program_layout();
 
 template <class F>
 concept plain_function = std::is_function_v<std::remove_pointer_t<std::decay_t<F>>>;
