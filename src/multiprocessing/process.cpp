@@ -344,7 +344,8 @@ GILFREE_FORK_PATH [[noreturn]] void run_worker(std::string_view payload, std::ve
     std::fprintf(stderr, "gilfree: worker could not read its task: %s\n", e.what());
     ::_exit(1);
   }
-  set_received_fds(std::move(received));
+  // Most starts pass none: then the registry is not even made (a page fault or two).
+  if (!received.empty()) set_received_fds(std::move(received));
   Process* self = nullptr;
   if (!spec.process.empty()) {
     try {  // the subclass's fields: a failure reads as run()'s would, "Process NAME:" and 1
