@@ -29,11 +29,6 @@ void noop() {}
 void exit_with(int code) { throw mp::SystemExit{code}; }
 void raise_value_error() { throw gilfree::ValueError("boom"); }
 void call_exit(int code) { std::exit(code); }
-void block_forever(int fd) {  // reads a pipe nobody writes
-  char c;
-  while (::read(fd, &c, 1) != 0) {
-  }
-}
 void sleep_forever() {
   for (;;) ::pause();
 }

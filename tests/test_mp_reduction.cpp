@@ -126,7 +126,7 @@ TEST(FunctionIdentity, UnknownFunctionIsAClearError) {
 TEST(FunctionIdentity, PlainFunctionOffsetRoundTrips) {
   auto ref = mp::detail::function_to_ref(reinterpret_cast<const void*>(&report_sum));
   EXPECT_EQ(mp::detail::ref_to_function(ref), reinterpret_cast<void*>(&report_sum));
-  mp::detail::FunctionRef missing{"/nonexistent/libnothing.so", 0};
+  mp::detail::FunctionRef missing{"/nonexistent/libnothing.so", 0, ""};
   EXPECT_THROW(mp::detail::ref_to_function(missing), mp::PicklingError);
   // A function of a shared library (looked up by module) as well as of the program itself
   // (answered from the program's layout, looked up once).
