@@ -19,6 +19,7 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace mp = gilfree::mp;
 using namespace std::chrono_literals;
@@ -29,6 +30,10 @@ void noop() {}
 void exit_with(int code) { throw mp::SystemExit{code}; }
 void raise_value_error() { throw gilfree::ValueError("boom"); }
 void call_exit(int code) { std::exit(code); }
+void grow_and_exit(std::vector<int>& v) {  // takes its argument by reference
+  v.push_back(7);
+  throw mp::SystemExit{static_cast<int>(v.size())};
+}
 void sleep_forever() {
   for (;;) ::pause();
 }
@@ -63,6 +68,16 @@ std::string abstract_address() {
 using mp_test::bounded_join;
 
 class StartMethods : public ::testing::TestWithParam<const char*> {};
+
+// A function taking a non-const reference gets the child's copy of the argument, under
+// every start method (the call crosses by value, as in Python).
+TEST_P(StartMethods, FunctionTakingAReference) {
+  auto ctx = mp::get_context(GetParam());
+  auto p = ctx.Process({}, grow_and_exit, std::vector<int>{1, 2});
+  p.start();
+  bounded_join(p);
+  EXPECT_EQ(p.exitcode(), 3);
+}
 
 TEST_P(StartMethods, ExitCodes) {
   auto ctx = mp::get_context(GetParam());

@@ -123,6 +123,20 @@ TEST(FunctionIdentity, UnknownFunctionIsAClearError) {
   EXPECT_THROW(mp::run_call(good.substr(0, good.size() - 3)), mp::UnpicklingError);
 }
 
+// A function that takes its argument by non-const reference (as a Python function mutates
+// its argument) gets the decoded object itself.
+std::size_t grown_size = 0;
+void grow(std::vector<int>& v) {
+  v.push_back(0);
+  grown_size = v.size();
+}
+
+TEST(FunctionIdentity, AFunctionTakingAReferenceGetsTheDecodedArgument) {
+  grown_size = 0;
+  mp::run_call(mp::encode_call(grow, std::vector<int>{1, 2}));
+  EXPECT_EQ(grown_size, 3u);
+}
+
 TEST(FunctionIdentity, PlainFunctionOffsetRoundTrips) {
   auto ref = mp::detail::function_to_ref(reinterpret_cast<const void*>(&report_sum));
   EXPECT_EQ(mp::detail::ref_to_function(ref), reinterpret_cast<void*>(&report_sum));

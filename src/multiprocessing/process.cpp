@@ -351,10 +351,11 @@ GILFREE_FORK_PATH [[noreturn]] void run_worker(std::string_view payload, std::ve
     try {  // the subclass's fields: a failure reads as run()'s would, "Process NAME:" and 1
       try {
         run_call(spec.process);
-      } catch (const PicklingError&) {  // no trampoline: registered in the parent only
+      } catch (const PicklingError& e) {  // no decoder here: registered in the parent only
         throw PicklingError("the Process subclass " + spec.process_type +
-                            " is not registered in this child: register it during static "
-                            "initialisation, GILFREE_MP_REGISTER_PROCESS(" + spec.process_type +
+                            " cannot be decoded in this child (" + e.what() +
+                            "): register it during static initialisation, "
+                            "GILFREE_MP_REGISTER_PROCESS(" + spec.process_type +
                             ") at namespace scope, so that every process of the program has it");
       }
       self = take_handed_over_process().release();
@@ -993,16 +994,16 @@ GILFREE_FORK_PATH void Process::start() {
   if (method != "fork") {
     detail::WorkerSpec spec;
     if (typeid(*this) != typeid(Process)) {
+      std::string type = detail::demangle(typeid(*this).name());
       auto encode = detail::find_process_encoder(typeid(*this));
       if (!encode) {
-        std::string type = detail::demangle(typeid(*this).name());
         throw PicklingError("the Process subclass " + type + " cannot cross to a '" + method +
                             "' child: register it with GILFREE_MP_REGISTER_PROCESS(" + type +
                             ") (it needs a default constructor and a cereal serialize() of the "
                             "fields run() uses), or use the fork start method");
       }
       spec.process = encode(*this);
-      spec.process_type = detail::demangle(typeid(*this).name());
+      spec.process_type = std::move(type);
     }
     if (target_) {
       if (!encode_) {

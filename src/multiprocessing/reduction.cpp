@@ -68,6 +68,8 @@ TrampolineFn find_trampoline(std::uint64_t key) {
 void rethrow_call_decode_error(const char* type_name) {
   try {
     throw;
+  } catch (const PicklingError&) {
+    throw;
   } catch (const std::exception& e) {
     throw UnpicklingError("could not decode the call " + demangle(type_name) + ": " + e.what());
   }

@@ -60,23 +60,11 @@ namespace detail {
 struct ProcessState;
 struct ProcessAccess;
 
-// What Process's constructor accepts: fn called on its stored arguments, as lvalues or (for
-// a move-only argument taken by value) as rvalues; a move-only argument (a Connection) must
-// be moved in.
+// What Process's constructor accepts: fn callable on its stored arguments (see
+// invocable_on_stored); a move-only argument (a Connection) must be moved in.
 template <class F, class... Args>
-concept process_callable = (std::constructible_from<std::decay_t<Args>, Args> && ...) &&
-                           (std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
-                            std::invocable<std::decay_t<F>&, std::decay_t<Args>...>);
-// Calls f on the stored arguments: as lvalues when it can, else moved (the child calls its
-// work once).
-template <class F, class... A>
-void call_stored(F& f, A&... a) {
-  if constexpr (std::invocable<F&, A&...>) {
-    std::invoke(f, a...);
-  } else {
-    std::invoke(f, std::move(a)...);
-  }
-}
+concept process_callable =
+    (std::constructible_from<std::decay_t<Args>, Args> && ...) && invocable_on_stored<F, Args...>;
 }  // namespace detail
 
 // Python's SystemExit for a child: throwing it from run() ends the child with `code`.

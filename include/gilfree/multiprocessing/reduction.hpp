@@ -276,34 +276,82 @@ template <class F>
 concept stateless_callable =
     std::is_empty_v<std::decay_t<F>> && std::default_initializable<std::decay_t<F>>;
 
-// Rethrows a decoding failure of a call as UnpicklingError.
+// F as it is stored and sent: a function type becomes a function pointer.
+template <class F>
+using stored_fn_t = std::conditional_t<plain_function<F>,
+                                       std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
+                                       std::decay_t<F>>;
+
+// How a callable crosses: a plain function as its FunctionRef, a captureless lambda as
+// nothing, a function object as its cereal form.
+template <class Archive, class F>
+void write_fn(Archive& ar, const F& fn) {
+  if constexpr (plain_function<F>) {
+    ar(function_to_ref(reinterpret_cast<const void*>(fn)));
+  } else if constexpr (!stateless_callable<F>) {
+    ar(fn);
+  }
+}
+template <class Archive, class F>
+void read_fn(Archive& ar, F& fn) {
+  if constexpr (plain_function<F>) {
+    FunctionRef ref;
+    ar(ref);
+    fn = reinterpret_cast<F>(ref_to_function(ref));
+  } else if constexpr (!stateless_callable<F>) {
+    ar(fn);
+  }
+}
+
+// Holds any callable that can cross (F a stored_fn_t), in the form write_fn gives it.
+template <class F>
+struct FnBox {
+  F fn{};
+  template <class Archive>
+  void save(Archive& ar) const {
+    write_fn(ar, fn);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    read_fn(ar, fn);
+  }
+};
+
+// True when a callable can be called on its stored (decayed) arguments: as lvalues, or as
+// rvalues (a move-only argument, a Connection, taken by value).
+template <class F, class... Args>
+concept invocable_on_stored = std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
+                              std::invocable<std::decay_t<F>&, std::decay_t<Args>...>;
+
+// Calls f on its stored arguments: as lvalues when it can (a function that takes a
+// reference gets the stored object), else moved (a stored call runs once).
+template <class F, class... A>
+void call_stored(F& f, A&... a) {
+  if constexpr (std::invocable<F&, A&...>) {
+    std::invoke(f, a...);
+  } else {
+    std::invoke(f, std::move(a)...);
+  }
+}
+
+// Rethrows a decoding failure of a call as UnpicklingError; a PicklingError (the callable
+// is not in this build) goes on as it is.
 [[noreturn]] void rethrow_call_decode_error(const char* type_name);
 
 // Calls f(args...) in a worker after decoding the callable and its arguments.
 template <class F, class... Args>
 struct Trampoline {
   static void run(BoundedInputArchive& ar) {
+    FnBox<F> box;
     std::tuple<Args...> args;
-    FunctionRef ref;
-    std::conditional_t<plain_function<F>, int, F> fn{};
     try {
-      if constexpr (plain_function<F>) {
-        ar(ref);
-      } else if constexpr (!stateless_callable<F>) {
-        ar(fn);
-      }
-      ar(args);
+      ar(box, args);
       if (ar.remaining() != 0)
         throw UnpicklingError(std::to_string(ar.remaining()) + " bytes left over");
     } catch (...) {
       rethrow_call_decode_error(typeid(Trampoline).name());
     }
-    if constexpr (plain_function<F>) {
-      auto f = reinterpret_cast<F>(ref_to_function(ref));
-      std::apply(f, std::move(args));
-    } else {
-      std::apply(fn, std::move(args));
-    }
+    std::apply([&](auto&... a) { call_stored(box.fn, a...); }, args);
   }
   static inline const std::uint64_t key =
       register_trampoline(fnv1a(typeid(Trampoline).name()), &Trampoline::run);
@@ -318,9 +366,7 @@ template <class F, class... Args>
 concept remotable =
     (detail::plain_function<F> || detail::stateless_callable<F> ||
      serializable<std::decay_t<F>>) &&
-    (serializable<std::decay_t<Args>> && ...) &&
-    (std::invocable<std::decay_t<F>&, std::decay_t<Args>&...> ||
-     std::invocable<std::decay_t<F>&, std::decay_t<Args>...>);
+    (serializable<std::decay_t<Args>> && ...) && detail::invocable_on_stored<F, Args...>;
 
 namespace detail {
 
@@ -346,18 +392,11 @@ std::string encode_call_frame(std::uint64_t key, Write&& write) {
 // move-only argument (a Connection) can be encoded from where a Process keeps it.
 template <class F, class... Args>
 std::string encode_stored_call(const F& f, const Args&... args) {
-  using Fn = std::conditional_t<plain_function<F>,
-                                std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
-                                std::decay_t<F>>;
-  using T = Trampoline<Fn, Args...>;
-  return encode_call_frame(T::key, [&](cereal::BinaryOutputArchive& ar) {
-    if constexpr (plain_function<F>) {
-      ar(function_to_ref(reinterpret_cast<const void*>(static_cast<Fn>(f))));
-    } else if constexpr (!stateless_callable<F>) {
-      ar(f);
-    }
-    (ar(args), ...);  // the bytes of ar(std::tuple<Args...>), element by element
-  });
+  return encode_call_frame(Trampoline<stored_fn_t<F>, Args...>::key,
+                           [&](cereal::BinaryOutputArchive& ar) {
+                             write_fn(ar, f);  // the bytes of ar(FnBox{f})
+                             (ar(args), ...);  // the bytes of ar(std::tuple<Args...>)
+                           });
 }
 
 }  // namespace detail
@@ -367,11 +406,8 @@ std::string encode_stored_call(const F& f, const Args&... args) {
 // an argument that cannot be serialized is a compile-time error.
 template <class F, class... Args>
 std::string encode_call(F&& f, Args&&... args) {
-  using Fn = std::conditional_t<detail::plain_function<F>,
-                                std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
-                                std::decay_t<F>>;
   static_assert(detail::plain_function<F> || detail::stateless_callable<F> ||
-                    serializable<Fn>,
+                    serializable<detail::stored_fn_t<F>>,
                 "a lambda with captures cannot cross a process boundary: pass the values as "
                 "arguments, or give the callable a serialize() member");
   static_assert((serializable<std::decay_t<Args>> && ...),

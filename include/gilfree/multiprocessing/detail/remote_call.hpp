@@ -14,6 +14,7 @@
 
 #include <cereal/types/variant.hpp>  // std::monostate: what a void call yields in a chunk
 
+#include <concepts>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -33,37 +34,6 @@ namespace gilfree::multiprocessing::detail {
 // The Pool front's chunk (pool.hpp), declared here so that an executor can recognise it.
 template <class F, class Item, bool Star>
 struct ChunkCall;
-
-// Holds any callable that can cross: a plain function travels as its module offset, a
-// captureless lambda as nothing, a function object as its cereal form.
-template <class F>
-struct FnBox {
-  F fn{};
-  template <class Archive>
-  void save(Archive& ar) const {
-    if constexpr (plain_function<F>) {
-      ar(function_to_ref(reinterpret_cast<const void*>(fn)));
-    } else if constexpr (!stateless_callable<F>) {
-      ar(fn);
-    }
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    if constexpr (plain_function<F>) {
-      FunctionRef ref;
-      ar(ref);
-      fn = reinterpret_cast<F>(ref_to_function(ref));
-    } else if constexpr (!stateless_callable<F>) {
-      ar(fn);
-    }
-  }
-};
-
-// F as it is stored and sent: a function type becomes a function pointer.
-template <class F>
-using stored_fn_t = std::conditional_t<plain_function<F>,
-                                       std::add_pointer_t<std::remove_pointer_t<std::decay_t<F>>>,
-                                       std::decay_t<F>>;
 
 // What a worker sends back for one call: a value frame (dumps<R>) or an error.
 struct Reply {
@@ -100,6 +70,7 @@ struct Capture {
     ar(box);
   }
   template <class... A>
+    requires std::invocable<F&, A&&...>  // as callable as fn (call_stored asks)
   void operator()(A&&... args) {
     Reply& r = current_reply();
     try {
