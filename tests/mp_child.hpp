@@ -64,14 +64,21 @@ inline char proc_state(pid_t pid) {
   return rp && rp[1] ? rp[2] : 0;
 }
 
-// Polls (bounded) until the child is asleep in the kernel — inside its futex wait.
-inline bool wait_until_sleeping(pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+// Polls `done()` every millisecond until it is true (returns true) or `limit` passes
+// (returns false): for states another process reaches with no way to signal it.
+template <class Pred>
+bool eventually(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
   const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (proc_state(pid) == 'S') return true;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return false;
+  return true;
+}
+
+// Polls (bounded) until the child is asleep in the kernel — inside its futex wait.
+inline bool wait_until_sleeping(pid_t pid, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  return eventually([pid] { return proc_state(pid) == 'S'; }, limit);
 }
 
 // Joins `p` within `limit`; a child still alive then is killed, reaped, and the test fails.

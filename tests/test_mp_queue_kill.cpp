@@ -250,9 +250,7 @@ struct PutLockContest {
       return 0;
     });
     auto& h = q.header();
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (h.put_lock_sleepers.load() == 0 && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(1ms);
+    mp_test::eventually([&] { return h.put_lock_sleepers.load() != 0; });
     if (h.put_lock_sleepers.load() != 1 || !mp_test::wait_until_sleeping(waiter)) abandon();
   }
   bool ready() const { return holder > 0 && waiter > 0; }
@@ -324,9 +322,7 @@ TEST(MpQueueKill, PutWakesASleepingGetter) {
   pid_t c = fork_child([&] { return q.get(true, 20.0) == 42 ? 0 : 1; });
   ASSERT_TRUE(mp_test::wait_until_sleeping(c));
   // Counted as a sleeper before it slept (bounded poll: it counts itself, then sleeps).
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (h.getters.load() == 0 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
+  mp_test::eventually([&] { return h.getters.load() != 0; });
   ASSERT_EQ(h.getters.load(), 1u);
   const std::uint32_t before = h.put_seq.load();
   q.put(42);
@@ -345,9 +341,7 @@ TEST(MpQueueKill, GetWakesASleepingPutter) {
     return 0;
   });
   ASSERT_TRUE(mp_test::wait_until_sleeping(c));
-  const auto until = std::chrono::steady_clock::now() + 10s;
-  while (h.putters.load() == 0 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(1ms);
+  mp_test::eventually([&] { return h.putters.load() != 0; });
   ASSERT_EQ(h.putters.load(), 1u);
   const std::uint32_t before = h.get_seq.load();
   EXPECT_EQ(q.get(), 1);
