@@ -72,10 +72,7 @@ void ByteRing::repair() {
   h_->count.store(n, std::memory_order_relaxed);
   // A JoinableQueue's count for an item the dead holder never published: undo it.
   if (h_->counting.load(std::memory_order_relaxed) > tail) {
-    std::uint32_t c = h_->unfinished.load();
-    while (c > 0 && !h_->unfinished.compare_exchange_weak(c, c - 1)) {
-    }
-    if (c == 1) shared_futex_wake(h_->unfinished, INT_MAX);
+    lower_unfinished(h_->unfinished);
     h_->counting.store(tail, std::memory_order_relaxed);
   }
 }

@@ -187,6 +187,17 @@ inline constexpr std::uint64_t kUnboundedRingBytes = std::uint64_t{1} << 30;
 // The granule in which a consumer gives consumed ring memory back.
 inline constexpr std::uint64_t kChunk = std::uint64_t{2} << 20;
 
+// Lowers JoinableQueue's count of unfinished tasks by one, waking join() when it reaches
+// zero; false (and nothing changed) when it was zero already.
+inline bool lower_unfinished(std::atomic<std::uint32_t>& unfinished) noexcept {
+  std::uint32_t c = unfinished.load();
+  do {
+    if (c == 0) return false;
+  } while (!unfinished.compare_exchange_weak(c, c - 1));
+  if (c == 1) shared_futex_wake(unfinished, INT_MAX);
+  return true;
+}
+
 struct ByteRingHeader {
   std::atomic<std::uint64_t> head{0};  // byte position of the next record; under the lock
   std::atomic<std::uint64_t> tail{0};  // byte position after the last record
@@ -513,12 +524,8 @@ class JoinableQueue : public Queue<T> {
   // Marks one item done; ValueError "task_done() called too many times" if none is
   // unfinished.
   void task_done() {
-    auto& u = this->unfinished();
-    std::uint32_t c = u.load();
-    do {
-      if (c == 0) throw ValueError("task_done() called too many times");
-    } while (!u.compare_exchange_weak(c, c - 1));
-    if (c == 1) detail::shared_futex_wake(u, INT_MAX);
+    if (!detail::lower_unfinished(this->unfinished()))
+      throw ValueError("task_done() called too many times");
   }
   // Waits until every item put has been marked done, or `timeout` (then false).
   bool join(Timeout timeout = {}) {
@@ -536,13 +543,7 @@ class JoinableQueue : public Queue<T> {
   // Counted under the lock, before the item is published, so join() never sees a put item
   // as done.
   void on_put() override { this->unfinished().fetch_add(1); }
-  void undo_put() override {
-    auto& u = this->unfinished();
-    std::uint32_t c = u.load();
-    while (c > 0 && !u.compare_exchange_weak(c, c - 1)) {
-    }
-    if (c == 1) detail::shared_futex_wake(u, INT_MAX);
-  }
+  void undo_put() override { detail::lower_unfinished(this->unfinished()); }
 };
 
 // multiprocessing.SimpleQueue: put/get/empty/close only (the same ring).
